@@ -1,0 +1,65 @@
+//! The lab backends and the choice between them. Platform code is gated here, in one place.
+
+pub mod replay;
+pub mod sim;
+
+use crate::lab::{Lab, LabError};
+use crate::scenario::Scenario;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Which lab a run uses (`--lab`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LabChoice {
+    Sim,
+    Macos,
+    Replay(PathBuf),
+}
+
+impl LabChoice {
+    /// `macos` on a Mac, `sim` elsewhere.
+    pub fn default_here() -> Self {
+        if cfg!(target_os = "macos") {
+            LabChoice::Macos
+        } else {
+            LabChoice::Sim
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "sim" => Ok(LabChoice::Sim),
+            "macos" => Ok(LabChoice::Macos),
+            _ => match text.strip_prefix("replay:") {
+                Some(dir) if !dir.is_empty() => Ok(LabChoice::Replay(PathBuf::from(dir))),
+                _ => Err(format!(
+                    "`{text}` is not a lab: use `sim`, `macos` or `replay:<dir>`"
+                )),
+            },
+        }
+    }
+}
+
+/// Makes the lab a scenario runs against. The sim makes a fresh lab per scenario (faults are per scenario);
+/// a real lab hands out the same one.
+pub trait LabFactory: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn lab_for(&self, scenario: &Scenario) -> Result<Arc<dyn Lab>, LabError>;
+}
+
+pub fn factory(choice: &LabChoice) -> Result<Box<dyn LabFactory>, LabError> {
+    match choice {
+        LabChoice::Sim => Ok(Box::new(sim::SimFactory)),
+        LabChoice::Macos => Err(LabError::Unsupported {
+            backend: "macos",
+            what: "run",
+            why: if cfg!(target_os = "macos") {
+                "the IOKit backend is not built yet (issue \"The real lab\"); use `--lab sim`"
+                    .into()
+            } else {
+                "this is not a Mac: the IOKit backend exists only on macOS; use `--lab sim` or `--lab replay:<dir>`".into()
+            },
+        }),
+        LabChoice::Replay(dir) => replay::factory(dir),
+    }
+}

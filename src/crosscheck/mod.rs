@@ -1,0 +1,1 @@
+//! Cross-checking the libusb view of a printer against its IORegistry entries.

@@ -1,0 +1,1 @@
+//! Runs a scenario's steps against a lab, each under a deadline, emitting events.

@@ -1,0 +1,21 @@
+//! dexthil: hardware-in-the-loop tests for macOS DriverKit extensions that drive USB photo printers.
+//!
+//! The flow is one-directional: `scenario` loads YAML into validated types; `engine` runs their steps against
+//! a [`lab::Lab`] chosen by `backends`; the engine emits `report` events to sinks. Pure logic (dispatch
+//! checks, locationID encoding, cross-check rules, return-code decoding) lives outside the backends so it is
+//! tested on every machine.
+
+pub mod backends;
+pub mod crosscheck;
+pub mod dispatch;
+pub mod driver;
+pub mod engine;
+pub mod ioreturn;
+pub mod lab;
+pub mod names;
+pub mod printer;
+pub mod report;
+pub mod runner;
+pub mod scenario;
+pub mod span;
+pub mod usb;

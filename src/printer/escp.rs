@@ -1,0 +1,1 @@
+//! The DNP / Citizen ESC P command protocol.

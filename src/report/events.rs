@@ -1,0 +1,105 @@
+//! The whole interface between the engine and whoever shows or stores a run: typed events.
+//!
+//! The engine calls an [`EventSink`] and never knows who listens. Each sink matches every [`EventKind`]
+//! with no catch-all arm, so a new event forces every sink to decide what to do with it.
+
+use crate::ioreturn::ReturnCode;
+use crate::span::Span;
+use serde::Serialize;
+use std::time::Duration;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunEvent {
+    /// Since the run started.
+    pub elapsed: Duration,
+    pub kind: EventKind,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    RunStarted {
+        lab: String,
+        scenarios: usize,
+    },
+    ScenarioStarted {
+        scenario: String,
+        file: String,
+    },
+    StepStarted {
+        scenario: String,
+        /// Position in the scenario, `3` or `4.2.1` inside repeats (iteration and inner index).
+        step: String,
+        #[serde(serialize_with = "ser_span")]
+        span: Span,
+        summary: String,
+    },
+    StepFinished {
+        scenario: String,
+        step: String,
+        #[serde(serialize_with = "ser_span")]
+        span: Span,
+        summary: String,
+        outcome: StepOutcome,
+        took: Duration,
+    },
+    ScenarioFinished {
+        scenario: String,
+        verdict: Verdict,
+        took: Duration,
+    },
+    RunFinished {
+        passed: usize,
+        failed: usize,
+        lab_errors: usize,
+        took: Duration,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum StepOutcome {
+    Passed { detail: String },
+    Failed(Failure),
+}
+
+/// Why a step failed, with what a person needs to see it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Failure {
+    /// Is this the driver's fault (1) or the lab's (2)?
+    pub class: FailureClass,
+    pub message: String,
+    pub expected: Option<String>,
+    pub actual: Option<String>,
+    /// Codes involved, decoded once here so every reporter shows the same.
+    pub code: Option<ReturnCode>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureClass {
+    /// An expectation the driver broke.
+    Driver,
+    /// The lab could not do what the step needed (printer missing, backend cannot).
+    Lab,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    Passed,
+    Failed {
+        #[serde(serialize_with = "ser_span")]
+        span: Span,
+        failure: Failure,
+    },
+}
+
+fn ser_span<S: serde::Serializer>(span: &Span, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&span.to_string())
+}
+
+/// A listener for run events.
+pub trait EventSink: Send + Sync {
+    fn event(&self, event: &RunEvent);
+}

@@ -1,0 +1,1 @@
+//! Scenarios as libtest-mimic trials: filters, `--list`, `--format`, exit codes.

@@ -1,0 +1,258 @@
+//! A scenario after loading and validation: every name resolved (roles, connections, selectors), every
+//! number in range, every step carrying the span it came from. The engine runs these; it never sees YAML.
+
+use crate::driver::Driver;
+use crate::ioreturn::ReturnCode;
+use crate::lab::{CallArgs, OpenTarget, Prop, WaitFor};
+use crate::span::Span;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const DEFAULT_STEP_DEADLINE: Duration = Duration::from_secs(10);
+pub const DEFAULT_SCENARIO_DEADLINE: Duration = Duration::from_secs(120);
+
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: String,
+    pub about: String,
+    pub tags: Vec<String>,
+    pub source: PathBuf,
+    pub span: Span,
+    pub driver: Arc<Driver>,
+    pub printers: Vec<Role>,
+    /// The whole scenario must finish within this.
+    pub deadline: Duration,
+    /// Default deadline of each step that has no `within` of its own.
+    pub step_deadline: Duration,
+    pub sim: SimConfig,
+    pub steps: Vec<Step>,
+}
+
+/// A printer role: which printer of the lab a scenario means. Every given field must match.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Role {
+    pub name: String,
+    pub span: Span,
+    pub model: Option<String>,
+    pub vendor: Option<u16>,
+    pub product: Option<u16>,
+    pub serial: Option<String>,
+    /// A `locationID`.
+    pub location: Option<u32>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub span: Span,
+    /// This step's deadline (its `within`, else the scenario's step deadline).
+    pub deadline: Duration,
+    pub kind: StepKind,
+}
+
+#[derive(Clone, Debug)]
+pub enum StepKind {
+    /// Power-cycle / reset the role's printer.
+    Replug {
+        role: String,
+    },
+    /// Wait for the dext to match (or its service to be gone) on a printer, or on the driver's resource
+    /// provider when `role` is `None`.
+    Await {
+        role: Option<String>,
+        state: WaitFor,
+    },
+    /// Compare the libusb view of the printer with its IORegistry entries.
+    CrossCheck {
+        role: String,
+        /// Field names not compared.
+        skip: Vec<String>,
+        /// Field names that must mismatch (a known field bug).
+        expect_mismatch: Vec<String>,
+    },
+    Open {
+        role: Option<String>,
+        target: OpenTarget,
+        open_type: u32,
+        /// The connection's name for later `call` / `close`.
+        name: String,
+        expect: Expect,
+    },
+    Call {
+        connection: String,
+        selector_name: String,
+        args: CallArgs,
+        expect: Expect,
+    },
+    Close {
+        connection: String,
+        expect: Expect,
+    },
+    Repeat {
+        times: u32,
+        steps: Vec<Step>,
+    },
+    Sleep(Duration),
+}
+
+/// What a step must produce. `codes` is any-of; an empty `codes` means success.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Expect {
+    pub codes: Vec<ReturnCode>,
+    pub scalars: Option<Vec<u64>>,
+    pub struct_out: Option<Vec<u8>>,
+    /// The call must return within this (measured by the lab), a softer bound than the deadline.
+    pub within: Option<Duration>,
+}
+
+impl Expect {
+    pub fn allows(&self, code: ReturnCode) -> bool {
+        if self.codes.is_empty() {
+            code.is_success()
+        } else {
+            self.codes.contains(&code)
+        }
+    }
+}
+
+/// The `sim:` block: used by the sim backend only.
+#[derive(Clone, Debug, Default)]
+pub struct SimConfig {
+    pub faults: Vec<Fault>,
+    /// The host process's entitlements. `None`: a host whose `userclient-access` array names the driver's
+    /// bundle id (the correctly signed host).
+    pub host_entitlements: Option<BTreeMap<String, Prop>>,
+    /// Overrides the driver file's dext entitlements.
+    pub dext_entitlements: Option<BTreeMap<String, Prop>>,
+    /// `Some(None)`: the service has no `UserClientProperties`; `Some(Some(d))`: these instead of the driver's.
+    pub user_client_properties: Option<Option<BTreeMap<String, Prop>>>,
+    /// Boot-arg `dk` bit 0x8000: skip the userclient-access check (reference §2).
+    pub skip_entitlement_check: bool,
+    pub timing: SimTiming,
+}
+
+/// How long the simulated lab takes for things that take time on real hardware.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SimTiming {
+    /// A replugged printer stays away this long.
+    pub replug_off: Duration,
+    /// From arrival on the bus to the dext's service being registered.
+    pub match_delay: Duration,
+}
+
+impl Default for SimTiming {
+    fn default() -> Self {
+        SimTiming {
+            replug_off: Duration::from_millis(30),
+            match_delay: Duration::from_millis(10),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    pub span: Span,
+    pub kind: FaultKind,
+    /// How many times the fault fires; `None` = every time.
+    pub times: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultKind {
+    /// `IOServiceOpen` answers this code (on this role's printer, or any).
+    OpenAnswers {
+        role: Option<String>,
+        code: ReturnCode,
+    },
+    /// A call of this selector answers this code.
+    CallAnswers { selector: u32, code: ReturnCode },
+    /// A call of this selector never returns (until the connection is abandoned).
+    CallHangs { selector: u32 },
+    /// The dext crashes during a call of this selector: that call and every later call on its connections
+    /// answer MACH_SEND_INVALID_DEST, the service and server terminate, and the dext matches again after
+    /// `rematch_after`.
+    DextCrash {
+        selector: u32,
+        rematch_after: Duration,
+    },
+    /// The printer is unplugged this long after the scenario starts (departure from both views) and stays away.
+    Unplug { role: String, after: Duration },
+    /// The dext takes this long to match this role's printer (after arrival or at start).
+    SlowMatch { role: String, delay: Duration },
+}
+
+impl Role {
+    /// True when every field the role gives matches the device.
+    pub fn matches(&self, v: &crate::lab::UsbView) -> bool {
+        let model_ok = self.model.as_deref().is_none_or(|name| {
+            crate::printer::catalog::find(name)
+                .is_some_and(|m| m.vendor == v.vendor_id && m.product == v.product_id)
+        });
+        let location_ok = self.location.is_none_or(|loc| {
+            crate::usb::location::encode(v.bus, &v.port_path).is_ok_and(|l| l == loc)
+        });
+        model_ok
+            && location_ok
+            && self.vendor.is_none_or(|x| x == v.vendor_id)
+            && self.product.is_none_or(|x| x == v.product_id)
+            && self
+                .serial
+                .as_deref()
+                .is_none_or(|s| v.serial.value().is_some_and(|have| have == s))
+    }
+
+    /// The first device (in bus / port order) the role matches.
+    pub fn resolve(
+        &self,
+        devices: &[crate::lab::UsbView],
+    ) -> Result<crate::lab::UsbView, crate::lab::LabError> {
+        let mut found: Vec<&crate::lab::UsbView> =
+            devices.iter().filter(|v| self.matches(v)).collect();
+        found.sort_by(|a, b| (a.bus, &a.port_path).cmp(&(b.bus, &b.port_path)));
+        found
+            .first()
+            .map(|v| (*v).clone())
+            .ok_or_else(|| crate::lab::LabError::NoPrinter {
+                role: self.name.clone(),
+                detail: format!(
+                    "wanted {}; the lab has {}",
+                    self.describe(),
+                    if devices.is_empty() {
+                        "no USB devices".to_string()
+                    } else {
+                        devices
+                            .iter()
+                            .map(|d| d.label())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ),
+            })
+    }
+
+    /// `model DS620, serial X` for messages.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(m) = &self.model {
+            parts.push(format!("model {m}"));
+        }
+        if let Some(v) = self.vendor {
+            parts.push(format!("vendor 0x{v:04x}"));
+        }
+        if let Some(p) = self.product {
+            parts.push(format!("product 0x{p:04x}"));
+        }
+        if let Some(s) = &self.serial {
+            parts.push(format!("serial {s}"));
+        }
+        if let Some(l) = self.location {
+            parts.push(format!("location 0x{l:08x}"));
+        }
+        if parts.is_empty() {
+            "any printer".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
