@@ -7,6 +7,7 @@
 
 pub mod backends;
 pub mod crosscheck;
+pub mod decode;
 pub mod dispatch;
 pub mod driver;
 pub mod engine;
