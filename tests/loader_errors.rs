@@ -69,7 +69,7 @@ const CASES: &[Case] = &[
         what: "misspelled step kind",
         yaml: "driver: @APPLE\nsteps:\n  - sleeep: 1ms\n",
         at: "3:5",
-        message: "unknown key `sleeep`",
+        message: "unknown name `sleeep`, expected one of `replug`, `await`",
         hint: Some("sleep"),
     },
     Case {
@@ -326,7 +326,10 @@ fn non_utf8_and_unreadable_files_are_errors_not_panics() {
     let errors = load_scenario(&missing).expect_err("missing file");
     let shown = errors.to_string();
     assert!(
-        shown.starts_with(&format!("{}:0:0: cannot read the file: ", missing.display())),
+        shown.starts_with(&format!(
+            "{}:0:0: cannot read the file: ",
+            missing.display()
+        )),
         "{shown}"
     );
 }

@@ -10,7 +10,6 @@ use crate::ioreturn::{ReturnCode, code};
 use serde::Deserialize;
 use serde::de::{Deserializer, Visitor};
 use serde_saphyr::Spanned;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
@@ -31,6 +30,8 @@ pub struct RawDriver {
     pub selectors: Vec<Spanned<RawSelector>>,
 }
 
+// Raw parse trees live only while one file loads; boxing variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawProvider {
@@ -250,7 +251,7 @@ pub fn validate(diag: &mut Diag, source: &Path, raw: RawDriver) -> Option<Driver
         },
         open_types,
         rejected_type_answer: rejected_type_answer?,
-        entitlements: raw.entitlements.map(|e| e.0).unwrap_or_else(BTreeMap::new),
+        entitlements: raw.entitlements.map(|e| e.0).unwrap_or_default(),
         log_prefix: raw.log_prefix,
         selectors,
     })

@@ -87,9 +87,11 @@ impl Diag {
             YamlError::SerdeUnknownField {
                 field, expected, ..
             } => unknown("key", field, expected),
+            // An enum tag is a key for steps (`sleeep: 1ms`) and a value for choices (`completion:
+            // forbiden`); the wording fits both.
             YamlError::SerdeUnknownVariant {
                 variant, expected, ..
-            } => unknown("key", variant, expected),
+            } => unknown("name", variant, expected),
             YamlError::DuplicateMappingKey { key, .. } => (
                 match key {
                     Some(k) => format!("duplicate key `{k}`: each key may appear once in a map"),

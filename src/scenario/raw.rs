@@ -70,6 +70,8 @@ pub struct RawFault {
     pub times: Option<Spanned<RawInt>>,
 }
 
+// Raw parse trees live only while one file loads; boxing variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawStep {
@@ -101,6 +103,8 @@ pub struct RawCrossCheckMap {
 }
 
 /// `cross_check: p` or `cross_check: { printer: p, ... }`.
+// Raw parse trees live only while one file loads; boxing variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum RawCrossCheck {
     Role(String),
@@ -155,6 +159,8 @@ pub struct RawCloseMap {
 }
 
 /// `close: uc` or `close: { on: uc, expect: ... }`.
+// Raw parse trees live only while one file loads; boxing variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum RawClose {
     Name(String),

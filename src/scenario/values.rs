@@ -49,16 +49,21 @@ impl<'de> Deserialize<'de> for RawInt {
                 Ok(RawInt::Value(v.into()))
             }
             fn visit_u128<E>(self, v: u128) -> Result<RawInt, E> {
-                Ok(i128::try_from(v).map_or_else(|_| RawInt::Bad(v.to_string()), RawInt::Value))
+                Ok(i128::try_from(v).map_or_else(|_| RawInt::Bad(format!("`{v}`")), RawInt::Value))
             }
             fn visit_i128<E>(self, v: i128) -> Result<RawInt, E> {
                 Ok(RawInt::Value(v))
             }
             fn visit_f64<E>(self, v: f64) -> Result<RawInt, E> {
-                Ok(RawInt::Bad(v.to_string()))
+                // YAML reads a decimal past 64 bits as a float; say so rather than print its rounding.
+                Ok(RawInt::Bad(if v.fract() == 0.0 && v.abs() >= 9.2e18 {
+                    "a number too large for 64 bits".to_string()
+                } else {
+                    format!("`{v}`")
+                }))
             }
             fn visit_str<E>(self, v: &str) -> Result<RawInt, E> {
-                Ok(parse_int_text(v).map_or_else(|| RawInt::Bad(v.to_string()), RawInt::Value))
+                Ok(parse_int_text(v).map_or_else(|| RawInt::Bad(format!("`{v}`")), RawInt::Value))
             }
         }
         d.deserialize_any(V)
@@ -99,7 +104,7 @@ pub fn int_in(
         RawInt::Bad(text) => {
             diag.error(
                 v.referenced,
-                format!("`{field}` must be an integer ({what}), found `{text}`"),
+                format!("`{field}` must be an integer ({what}), found {text}"),
             );
             None
         }
@@ -220,6 +225,8 @@ pub fn duration_of(diag: &mut Diag, field: &str, v: &Spanned<RawDuration>) -> Op
 }
 
 /// Bytes as written: a hex string or one of the generator maps.
+// Raw parse trees live only while one file loads; boxing variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum RawBytes {
     Hex(String),
@@ -261,7 +268,7 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
             "`{bad}` is not a hex digit in \"{text}\": expected pairs of 0-9 a-f, spaces allowed"
         ));
     }
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!(
             "\"{text}\" has an odd number of hex digits: each byte needs two"
         ));
