@@ -333,3 +333,35 @@ fn non_utf8_and_unreadable_files_are_errors_not_panics() {
         "{shown}"
     );
 }
+
+#[test]
+fn odd_shapes_are_errors_never_panics() {
+    let inputs: &[&str] = &[
+        "~\n",
+        "42\n",
+        "\"just a string\"\n",
+        "driver: @APPLE\nsteps: ~\n",
+        "driver: @APPLE\nsteps: []\n",
+        "driver: @APPLE\nprinters: []\nsteps:\n  - sleep: 1ms\n",
+        "driver: @APPLE\nsteps:\n  - sleep: -5s\n",
+        "driver: @APPLE\nsteps:\n  - open: { as: uc, type: -1 }\n",
+        "driver: @APPLE\nsteps:\n  - open: { as: uc }\n  - call: { on: uc, selector: 0x1FFFFFFFF }\n",
+        "driver: @APPLE\nsteps:\n  - open: { as: uc }\n  - call: { on: uc, selector: 0, struct: { repeat: \"\", len: 4 } }\n",
+        "driver: @APPLE\nsteps:\n  - open: { as: uc }\n  - call: { on: uc, selector: 0, struct: { fill: 1 } }\n",
+        "driver: @APPLE\nsteps:\n  - open: { as: uc }\n  - call: { on: uc, selector: 0, expect: { return: [] } }\n",
+        "driver: @APPLE\nsteps:\n  - repeat: { times: 100001, steps: [] }\n",
+        "driver: @APPLE\nsim: { faults: [ {} ] }\nsteps:\n  - sleep: 1ms\n",
+        "driver: @APPLE\nsim: { user_client_properties: nope }\nsteps:\n  - sleep: 1ms\n",
+        "a: &a [*a]\n",
+        "driver: [\n",
+    ];
+    for input in inputs {
+        let path = write("odd.yaml", input.as_bytes());
+        let result = std::panic::catch_unwind(|| load_scenario(&path));
+        match result {
+            Ok(Err(errors)) => assert!(!errors.0.is_empty(), "{input:?}"),
+            Ok(Ok(s)) => panic!("{input:?} loaded as {}", s.name),
+            Err(_) => panic!("{input:?} panicked"),
+        }
+    }
+}
