@@ -1,9 +1,18 @@
 //! Loading scenario and driver files: YAML (serde-saphyr, spans kept) → raw serde structs → validated
 //! [`Scenario`] / [`Driver`](crate::driver::Driver). Knows nothing of backends.
 
+mod corpus;
+mod driver_file;
+mod error;
 pub mod model;
+mod raw;
+mod validate;
+mod values;
 
 pub use model::*;
+
+pub use validate::CROSS_CHECK_FIELDS;
+pub use values::{MAX_DURATION, MAX_SCALARS, MAX_STRUCT};
 
 use crate::driver::Driver;
 use crate::span::Span;
@@ -24,15 +33,18 @@ pub struct LoadError {
 pub struct LoadErrors(pub Vec<LoadError>);
 
 /// Load every scenario under `paths` (files, or directories searched recursively for `*.yaml`, skipping
-/// `drivers/` directories), each with its driver file.
-pub fn load_corpus(_paths: &[PathBuf]) -> Result<Vec<Scenario>, LoadErrors> {
-    unimplemented!("scenario loader")
+/// `drivers/` directories), each with its driver file. Every file is checked and all errors of all files
+/// are returned together; scenario names must be unique across the corpus.
+pub fn load_corpus(paths: &[PathBuf]) -> Result<Vec<Scenario>, LoadErrors> {
+    corpus::load_corpus(paths)
 }
 
-pub fn load_scenario(_path: &Path) -> Result<Scenario, LoadErrors> {
-    unimplemented!("scenario loader")
+/// Load one scenario file and the driver file it names (relative to it).
+pub fn load_scenario(path: &Path) -> Result<Scenario, LoadErrors> {
+    corpus::load_scenario(path)
 }
 
-pub fn load_driver(_path: &Path) -> Result<Driver, LoadErrors> {
-    unimplemented!("driver loader")
+/// Load one driver file.
+pub fn load_driver(path: &Path) -> Result<Driver, LoadErrors> {
+    corpus::load_driver(path)
 }

@@ -1,0 +1,218 @@
+//! Files on disk: reading them (bytes → UTF-8 → YAML), walking a corpus for scenario files, loading each
+//! scenario's driver relative to it (once per driver, shared), and gathering every error of every file
+//! before answering. Knows file layout, not what the keys mean.
+
+use super::error::Diag;
+use super::{LoadError, LoadErrors, Scenario, driver_file, raw::RawScenario, validate};
+use crate::driver::Driver;
+use crate::span::Span;
+use serde::de::DeserializeOwned;
+use serde_saphyr::Spanned;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Directories with this name hold driver files, never scenarios.
+const DRIVERS_DIR: &str = "drivers";
+
+/// Read and parse one YAML file into `T`; any failure is pushed to `diag`.
+fn parse_file<T: DeserializeOwned>(diag: &mut Diag, path: &Path) -> Option<T> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            diag.whole_file(format!("cannot read the file: {e}"));
+            return None;
+        }
+    };
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+            let column = good.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+            diag.push(
+                Span::new(diag.file.clone(), line as u32, column as u32),
+                "the file is not UTF-8 text: expected YAML".to_string(),
+                None,
+            );
+            return None;
+        }
+    };
+    if text.trim().is_empty() {
+        diag.push(
+            Span::new(diag.file.clone(), 1, 1),
+            "the file is empty: expected a map of keys".to_string(),
+            None,
+        );
+        return None;
+    }
+    match serde_saphyr::from_str::<T>(&text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            diag.yaml(&e);
+            None
+        }
+    }
+}
+
+pub fn load_driver(path: &Path) -> Result<Driver, LoadErrors> {
+    let mut diag = Diag::new(Arc::new(path.to_path_buf()));
+    let driver = parse_file::<driver_file::RawDriver>(&mut diag, path)
+        .and_then(|raw| driver_file::validate(&mut diag, path, raw));
+    match driver {
+        Some(d) if diag.errors.is_empty() => Ok(d),
+        _ => Err(LoadErrors(diag.errors)),
+    }
+}
+
+/// Drivers by canonical path: each loaded once however many scenarios use it; a broken one is
+/// reported once.
+#[derive(Default)]
+struct Drivers {
+    loaded: HashMap<PathBuf, Option<Arc<Driver>>>,
+}
+
+impl Drivers {
+    /// The driver a scenario names, or `None` (with errors pushed) when it cannot be had.
+    fn get(
+        &mut self,
+        scenario: &Path,
+        named: &Spanned<String>,
+        diag: &mut Diag,
+        errors: &mut Vec<LoadError>,
+    ) -> Option<Arc<Driver>> {
+        let relative = Path::new(&named.value);
+        let path = scenario.parent().unwrap_or(Path::new(".")).join(relative);
+        let canonical = match path.canonicalize() {
+            Ok(c) => c,
+            Err(e) => {
+                diag.error(
+                    named.referenced,
+                    format!(
+                        "cannot read driver file `{}` ({}): {e}; the path is relative to this scenario",
+                        named.value,
+                        path.display()
+                    ),
+                );
+                return None;
+            }
+        };
+        if let Some(known) = self.loaded.get(&canonical) {
+            if known.is_none() {
+                diag.error(
+                    named.referenced,
+                    format!("driver file `{}` has errors (reported above)", named.value),
+                );
+            }
+            return known.clone();
+        }
+        let loaded = match load_driver(&path) {
+            Ok(d) => Some(Arc::new(d)),
+            Err(LoadErrors(es)) => {
+                errors.extend(es);
+                diag.error(
+                    named.referenced,
+                    format!("driver file `{}` has errors (reported above)", named.value),
+                );
+                None
+            }
+        };
+        self.loaded.insert(canonical, loaded.clone());
+        loaded
+    }
+}
+
+fn load_one(path: &Path, drivers: &mut Drivers, errors: &mut Vec<LoadError>) -> Option<Scenario> {
+    let mut diag = Diag::new(Arc::new(path.to_path_buf()));
+    let raw = parse_file::<Spanned<RawScenario>>(&mut diag, path);
+    let Some(raw) = raw else {
+        errors.extend(diag.errors);
+        return None;
+    };
+    let mut driver_errors = Vec::new();
+    let driver = drivers.get(path, &raw.value.driver, &mut diag, &mut driver_errors);
+    errors.extend(driver_errors);
+    let Some(driver) = driver else {
+        errors.extend(diag.errors);
+        return None;
+    };
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (diag, scenario) = validate::scenario(diag, path, raw, driver, &stem);
+    errors.extend(diag.errors);
+    scenario
+}
+
+/// Every `*.yaml` under `dir`, sorted, skipping `drivers/` directories.
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            errors.push(LoadError {
+                span: Span::new(Arc::new(dir.to_path_buf()), 0, 0),
+                message: format!("cannot read the directory: {e}"),
+                hint: None,
+            });
+            return;
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n != DRIVERS_DIR) {
+                walk(&p, out, errors);
+            }
+        } else if p.extension().is_some_and(|e| e == "yaml") {
+            out.push(p);
+        }
+    }
+}
+
+pub fn load_corpus(paths: &[PathBuf]) -> Result<Vec<Scenario>, LoadErrors> {
+    let mut errors = Vec::new();
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut files, &mut errors);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let mut drivers = Drivers::default();
+    let mut scenarios: Vec<Scenario> = Vec::new();
+    let mut names: BTreeMap<String, Span> = BTreeMap::new();
+    for f in &files {
+        let Some(s) = load_one(f, &mut drivers, &mut errors) else {
+            continue;
+        };
+        if let Some(first) = names.get(&s.name) {
+            errors.push(LoadError {
+                span: s.span.clone(),
+                message: format!(
+                    "scenario name `{}` is already used by {first}: names must be unique in the corpus (set `name:`)",
+                    s.name
+                ),
+                hint: None,
+            });
+            continue;
+        }
+        names.insert(s.name.clone(), s.span.clone());
+        scenarios.push(s);
+    }
+    if errors.is_empty() {
+        Ok(scenarios)
+    } else {
+        Err(LoadErrors(errors))
+    }
+}
+
+pub fn load_scenario(path: &Path) -> Result<Scenario, LoadErrors> {
+    let mut errors = Vec::new();
+    match load_one(path, &mut Drivers::default(), &mut errors) {
+        Some(s) if errors.is_empty() => Ok(s),
+        _ => Err(LoadErrors(errors)),
+    }
+}

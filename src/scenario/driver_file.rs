@@ -1,0 +1,365 @@
+//! Driver files (`scenarios/drivers/*.yaml`): their raw serde shape and the check into a validated
+//! [`Driver`]. Owns the driver-file keys of docs/format.md; knows nothing of scenarios.
+
+use super::error::Diag;
+use super::values::{self, PropMap, RawCodes, RawInt, RawUserClientProps};
+use crate::driver::{
+    CompletionCheck, DispatchRule, Driver, Provider, Selector, SimBehaviour, SizeCheck,
+};
+use crate::ioreturn::{ReturnCode, code};
+use serde::Deserialize;
+use serde::de::{Deserializer, Visitor};
+use serde_saphyr::Spanned;
+use std::fmt;
+use std::path::Path;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDriver {
+    pub name: String,
+    pub bundle_id: String,
+    pub user_class: String,
+    pub io_class: Option<String>,
+    pub server_name: Option<String>,
+    pub provider: RawProvider,
+    pub user_client_properties: Option<RawUserClientProps>,
+    pub open_types: Option<Vec<Spanned<RawInt>>>,
+    pub rejected_type_answer: Option<Spanned<RawCodes>>,
+    pub entitlements: Option<PropMap>,
+    pub log_prefix: Option<String>,
+    pub selectors: Vec<Spanned<RawSelector>>,
+}
+
+// Raw parse trees live only while one file loads; boxing variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawProvider {
+    UserResources,
+    UsbInterface(RawUsbInterface),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUsbInterface {
+    pub devices: Vec<Spanned<Vec<Spanned<RawInt>>>>,
+    pub interface: Spanned<RawInt>,
+    pub configuration: Spanned<RawInt>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSelector {
+    pub id: Spanned<RawInt>,
+    pub name: Spanned<String>,
+    pub checked: Option<bool>,
+    pub completion: Option<RawCompletion>,
+    pub scalars_in: Option<Spanned<RawSize>>,
+    pub struct_in: Option<Spanned<RawSize>>,
+    pub scalars_out: Option<Spanned<RawSize>>,
+    pub struct_out: Option<Spanned<RawSize>>,
+    pub implemented: Option<bool>,
+    pub sim: Option<Spanned<RawSimBehaviour>>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RawCompletion {
+    Required,
+    Forbidden,
+    Any,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawSimBehaviour {
+    Succeed,
+    Add(Spanned<RawInt>),
+    StructAdd(Vec<Spanned<RawInt>>),
+    Answer(Spanned<RawCodes>),
+    PrinterStatus,
+    PrinterInfo(String),
+}
+
+/// A dispatch count or size: a number, or `variable`.
+#[derive(Debug)]
+pub enum RawSize {
+    Count(RawInt),
+    Variable,
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for RawSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawSize;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a count or `variable`")
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<RawSize, E> {
+                Ok(RawSize::Count(RawInt::Value(v.into())))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<RawSize, E> {
+                Ok(RawSize::Count(RawInt::Value(v.into())))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<RawSize, E> {
+                Ok(if v == "variable" {
+                    RawSize::Variable
+                } else {
+                    RawSize::Other(v.to_string())
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn size_of(diag: &mut Diag, field: &str, v: &Option<Spanned<RawSize>>) -> Option<SizeCheck> {
+    let Some(v) = v else {
+        // An entry that leaves a check out is zero-initialised in C: exactly 0.
+        return Some(SizeCheck::Exact(0));
+    };
+    match &v.value {
+        RawSize::Variable => Some(SizeCheck::Variable),
+        RawSize::Count(n) => {
+            let spanned = Spanned {
+                value: n.clone(),
+                referenced: v.referenced,
+                defined: v.defined,
+            };
+            // 0xFFFFFFFF is kIOUserClientVariableStructureSize; say `variable` instead.
+            values::int_in(diag, field, &spanned, 0, u32::MAX as i128 - 1, "a count")
+                .map(|n| SizeCheck::Exact(n as u32))
+        }
+        RawSize::Other(t) => {
+            diag.error(
+                v.referenced,
+                format!("`{field}` is `{t}`: expected a count or `variable`"),
+            );
+            None
+        }
+    }
+}
+
+/// Check a parsed driver file into a [`Driver`]; errors go to `diag`.
+pub fn validate(diag: &mut Diag, source: &Path, raw: RawDriver) -> Option<Driver> {
+    let before = diag.errors.len();
+    let provider = match raw.provider {
+        RawProvider::UserResources => Some(Provider::UserResources),
+        RawProvider::UsbInterface(u) => {
+            let mut devices = Vec::new();
+            for pair in &u.devices {
+                match pair.value.as_slice() {
+                    [v, p] => {
+                        if let (Some(v), Some(p)) = (
+                            values::u16_of(diag, "vendor id", v),
+                            values::u16_of(diag, "product id", p),
+                        ) {
+                            devices.push((v, p));
+                        }
+                    }
+                    _ => diag.error(
+                        pair.referenced,
+                        "each device is a [vendor, product] pair, e.g. [0x1452, 0x8B01]",
+                    ),
+                }
+            }
+            if u.devices.is_empty() {
+                diag.error(
+                    u.interface.referenced,
+                    "`devices` is empty: list the [vendor, product] pairs the dext matches",
+                );
+            }
+            let interface = values::u8_of(diag, "interface", &u.interface);
+            let configuration = values::u8_of(diag, "configuration", &u.configuration);
+            match (interface, configuration) {
+                (Some(interface), Some(configuration)) => Some(Provider::UsbInterface {
+                    devices,
+                    interface,
+                    configuration,
+                }),
+                _ => None,
+            }
+        }
+    };
+    let open_types: Vec<u32> = raw
+        .open_types
+        .iter()
+        .flatten()
+        .filter_map(|t| values::u32_of(diag, "open_types", t))
+        .collect();
+    let rejected_type_answer = match &raw.rejected_type_answer {
+        Some(c) => match values::codes_of(diag, c).as_deref() {
+            Some([one]) => Some(*one),
+            Some(_) => {
+                diag.error(
+                    c.referenced,
+                    "`rejected_type_answer` is one code, not a list",
+                );
+                None
+            }
+            None => None,
+        },
+        None => Some(ReturnCode(code::kIOReturnBadArgument)),
+    };
+
+    let mut selectors: Vec<Selector> = Vec::new();
+    for s in &raw.selectors {
+        let Some(sel) = selector(diag, &s.value) else {
+            continue;
+        };
+        let at = s.value.id.referenced;
+        if let Some(prev) = selectors.iter().find(|p| p.id == sel.id) {
+            diag.error(
+                at,
+                format!(
+                    "selector id {} is already used by `{}` at {}",
+                    sel.id, prev.name, prev.span
+                ),
+            );
+        } else if let Some(prev) = selectors.iter().find(|p| p.name == sel.name) {
+            diag.error(
+                s.value.name.referenced,
+                format!(
+                    "selector name `{}` is already used at {}",
+                    sel.name, prev.span
+                ),
+            );
+        } else {
+            selectors.push(Selector {
+                span: diag.span(s.referenced),
+                ..sel
+            });
+        }
+    }
+
+    if diag.errors.len() != before {
+        return None;
+    }
+    Some(Driver {
+        source: source.to_path_buf(),
+        server_name: raw.server_name.unwrap_or_else(|| raw.bundle_id.clone()),
+        name: raw.name,
+        bundle_id: raw.bundle_id,
+        user_class: raw.user_class,
+        io_class: raw.io_class.unwrap_or_else(|| "IOUserService".to_string()),
+        provider: provider?,
+        user_client_properties: match raw.user_client_properties {
+            Some(u) => u.into_model(),
+            None => None,
+        },
+        open_types,
+        rejected_type_answer: rejected_type_answer?,
+        entitlements: raw.entitlements.map(|e| e.0).unwrap_or_default(),
+        log_prefix: raw.log_prefix,
+        selectors,
+    })
+}
+
+fn selector(diag: &mut Diag, s: &RawSelector) -> Option<Selector> {
+    let before = diag.errors.len();
+    let id = values::u32_of(diag, "id", &s.id);
+    let checked = s.checked.unwrap_or(true);
+    let rule = if checked {
+        let completion = match s.completion {
+            Some(RawCompletion::Required) => Some(CompletionCheck::Required),
+            Some(RawCompletion::Forbidden) => Some(CompletionCheck::Forbidden),
+            Some(RawCompletion::Any) => Some(CompletionCheck::DontCare),
+            None => {
+                diag.error(
+                    s.name.referenced,
+                    format!(
+                        "selector `{}` has a dispatch entry but no `completion`: say required, forbidden or any (or `checked: false`)",
+                        s.name.value
+                    ),
+                );
+                None
+            }
+        };
+        let rule = (
+            completion,
+            size_of(diag, "scalars_in", &s.scalars_in),
+            size_of(diag, "struct_in", &s.struct_in),
+            size_of(diag, "scalars_out", &s.scalars_out),
+            size_of(diag, "struct_out", &s.struct_out),
+        );
+        match rule {
+            (
+                Some(completion),
+                Some(scalars_in),
+                Some(struct_in),
+                Some(scalars_out),
+                Some(struct_out),
+            ) => Some(DispatchRule {
+                completion,
+                scalars_in,
+                struct_in,
+                scalars_out,
+                struct_out,
+            }),
+            _ => None,
+        }
+    } else {
+        let given = [
+            ("completion", s.completion.is_some()),
+            ("scalars_in", s.scalars_in.is_some()),
+            ("struct_in", s.struct_in.is_some()),
+            ("scalars_out", s.scalars_out.is_some()),
+            ("struct_out", s.struct_out.is_some()),
+            ("implemented", s.implemented.is_some()),
+        ];
+        for (key, _) in given.iter().filter(|(_, g)| *g) {
+            diag.error(
+                s.name.referenced,
+                format!(
+                    "selector `{}` is `checked: false` (no dispatch entry), so `{key}` has no meaning: remove it",
+                    s.name.value
+                ),
+            );
+        }
+        None
+    };
+    let sim = match &s.sim {
+        None => Some(SimBehaviour::Succeed),
+        Some(b) => sim_behaviour(diag, b),
+    };
+    if diag.errors.len() != before {
+        return None;
+    }
+    Some(Selector {
+        id: id?,
+        name: s.name.value.clone(),
+        rule,
+        implemented: s.implemented.unwrap_or(true),
+        sim: sim?,
+        span: diag.span(s.id.referenced),
+    })
+}
+
+fn sim_behaviour(diag: &mut Diag, b: &Spanned<RawSimBehaviour>) -> Option<SimBehaviour> {
+    Some(match &b.value {
+        RawSimBehaviour::Succeed => SimBehaviour::Succeed,
+        RawSimBehaviour::Add(n) => SimBehaviour::AddToScalars(values::u64_of(diag, "add", n)?),
+        RawSimBehaviour::StructAdd(list) => {
+            let before = diag.errors.len();
+            let adds: Vec<u64> = list
+                .iter()
+                .filter_map(|n| values::u64_of(diag, "struct_add", n))
+                .collect();
+            if diag.errors.len() != before {
+                return None;
+            }
+            SimBehaviour::AddToStructFields(adds)
+        }
+        RawSimBehaviour::Answer(c) => match values::codes_of(diag, c)?.as_slice() {
+            [one] => SimBehaviour::Answer(*one),
+            _ => {
+                diag.error(c.referenced, "`answer` is one code, not a list");
+                return None;
+            }
+        },
+        RawSimBehaviour::PrinterStatus => SimBehaviour::PrinterStatus,
+        RawSimBehaviour::PrinterInfo(what) => SimBehaviour::PrinterInfo(what.clone()),
+    })
+}
