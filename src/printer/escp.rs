@@ -78,7 +78,9 @@ pub enum EscpError {
     NoEscP(u8, u8),
     #[error("byte {offset} of the header is 0x{byte:02X}, not printable ASCII")]
     NotAscii { offset: usize, byte: u8 },
-    #[error("`{0}` is not an ESC P command (INFO, STATUS, CNTRL, IMAGE, MNT_RD, MNT_WT, TBL_RD, FW_UPD)")]
+    #[error(
+        "`{0}` is not an ESC P command (INFO, STATUS, CNTRL, IMAGE, MNT_RD, MNT_WT, TBL_RD, FW_UPD)"
+    )]
     UnknownCommand(String),
     #[error("argument `{0}` does not fit the 16-byte field or is not printable ASCII")]
     BadArgument(String),
@@ -196,9 +198,9 @@ pub fn wire_answer(payload: &[u8]) -> Vec<u8> {
 /// Host side: read a wire answer back into its payload. A trailing CR (inside the announced length, or one
 /// byte after it) is dropped, since printers may end a payload with one.
 pub fn parse_answer(bytes: &[u8]) -> Result<Vec<u8>, EscpError> {
-    let head = bytes.get(..LENGTH_LEN).ok_or_else(|| {
-        EscpError::BadAnswerLength(String::from_utf8_lossy(bytes).into_owned())
-    })?;
+    let head = bytes
+        .get(..LENGTH_LEN)
+        .ok_or_else(|| EscpError::BadAnswerLength(String::from_utf8_lossy(bytes).into_owned()))?;
     if !head.iter().all(u8::is_ascii_digit) {
         return Err(EscpError::BadAnswerLength(
             String::from_utf8_lossy(head).into_owned(),
