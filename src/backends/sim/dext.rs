@@ -279,3 +279,96 @@ fn ask(p: &mut PrinterState, command: Command, arg: &str) -> Result<Vec<u8>, esc
     let wire = p.answer(&header, &[]).unwrap_or_default();
     escp::parse_answer(&wire)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ucp(class: &str) -> Prop {
+        Prop::Dict(BTreeMap::from([(
+            "IOClass".to_string(),
+            Prop::Str(class.into()),
+        )]))
+    }
+
+    fn decide(target: OpenTargetKind, props: Option<&Prop>, host: &BTreeMap<String, Prop>) -> u32 {
+        let none = BTreeMap::new();
+        open_rules(&OpenInput {
+            target,
+            open_type: 0,
+            user_client_properties: props,
+            open_types: &[],
+            rejected_type_answer: ReturnCode(code::kIOReturnBadArgument),
+            dext_entitlements: &none,
+            host_entitlements: host,
+            skip_entitlement_check: false,
+            bundle_id: "com.example.d",
+            user_class: "D",
+            registry_id: 0x100,
+            log_prefix: "D",
+        })
+        .code
+        .0
+    }
+
+    #[test]
+    fn rules_answer_in_the_reference_order() {
+        let ok_host = BTreeMap::from([(
+            USERCLIENT_ACCESS.to_string(),
+            Prop::Array(vec![Prop::Str("com.example.d".into())]),
+        )]);
+        let good = ucp("IOUserUserClient");
+        let running = OpenTargetKind::DextService { running: true };
+        let cases = [
+            (
+                OpenTargetKind::NotAService,
+                Some(&good),
+                code::kIOReturnBadArgument,
+            ),
+            (
+                OpenTargetKind::UserServer,
+                Some(&good),
+                code::kIOReturnError,
+            ),
+            (OpenTargetKind::Interface, Some(&good), code::kIOReturnError),
+            (
+                OpenTargetKind::NoUserClient,
+                Some(&good),
+                code::kIOReturnUnsupported,
+            ),
+            (
+                OpenTargetKind::DextService { running: false },
+                None,
+                code::kIOReturnOffline,
+            ),
+            (running, None, code::kIOReturnBadArgument),
+            (
+                running,
+                Some(&Prop::Str("x".into())),
+                code::kIOReturnBadArgument,
+            ),
+            (
+                running,
+                Some(&Prop::Dict(BTreeMap::new())),
+                code::kIOReturnBadArgument,
+            ),
+            (
+                running,
+                Some(&ucp("IOUserClient")),
+                code::kIOReturnUnsupported,
+            ),
+            (running, Some(&good), code::kIOReturnSuccess),
+        ];
+        for (target, props, want) in cases {
+            assert_eq!(
+                decide(target, props, &ok_host),
+                want,
+                "{target:?} {props:?}"
+            );
+        }
+        assert_eq!(
+            decide(running, Some(&good), &BTreeMap::new()),
+            code::kIOReturnNotPermitted
+        );
+    }
+}
