@@ -166,6 +166,23 @@ impl SimLab {
         self.shared.lock().log.clone()
     }
 
+    /// How many calls are blocked in a `hang` fault right now.
+    pub fn hung_calls(&self) -> usize {
+        self.shared.lock().hung_calls
+    }
+
+    /// Wait (event-driven) until at least `n` calls are hung, up to `deadline`; true when they are.
+    pub fn wait_hung_calls(&self, n: usize, deadline: Instant) -> bool {
+        let mut st = self.shared.lock();
+        while st.hung_calls < n {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            st = self.shared.wait_until(st, Some(deadline));
+        }
+        true
+    }
+
     /// The dext's service on a role's printer (or on IOUserResources for `None`), while it is matched.
     pub fn service_entry(&self, printer: Option<&UsbView>) -> Option<RegEntry> {
         let st = self.shared.lock();
@@ -405,9 +422,12 @@ impl UserClients for SimLab {
             Some(CallFault::Hang) => {
                 // Really blocks; the engine's deadline decides when to give up. Closing the connection
                 // (or dropping the lab) releases it.
+                st.hung_calls += 1;
+                self.shared.changed.notify_all();
                 while st.conns.contains_key(&connection) && !st.shutdown {
                     st = self.shared.wait_until(st, None);
                 }
+                st.hung_calls -= 1;
                 return Ok(outcome(HUNG_CALL_RELEASED, started));
             }
             Some(CallFault::Crash { rematch_after }) => {

@@ -87,6 +87,8 @@ pub struct State {
     pub log: Vec<String>,
     pub schedule: Schedule,
     pub shutdown: bool,
+    /// Calls blocked in a `CallHangs` fault right now.
+    pub hung_calls: usize,
 }
 
 impl State {
@@ -132,6 +134,7 @@ impl State {
             log: Vec::new(),
             schedule: Schedule::default(),
             shutdown: false,
+            hung_calls: 0,
         };
         match st.setup.driver.provider {
             Provider::UserResources => st.slots.push(Slot {
