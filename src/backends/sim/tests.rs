@@ -730,10 +730,9 @@ fn unplug_fault_removes_the_printer_after_its_delay_for_good() {
         .connection
         .unwrap();
     let is_p = move |v: &UsbView| v.product_id == 0x8B01;
-    let started = Instant::now();
     assert_eq!(l.wait_usb(&is_p, false, soon()).unwrap(), None);
     assert!(
-        started.elapsed() >= Duration::from_millis(60),
+        created.elapsed() >= Duration::from_millis(80),
         "not before its delay"
     );
     assert!(l.service_entry(Some(&p)).is_none());
