@@ -123,3 +123,193 @@ pub fn dispatch<'a>(driver: &'a Driver, args: &CallArgs) -> Result<Dispatched<'a
         struct_out_out_of_line: args.struct_out_capacity as usize > INBAND_MAX,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::{DispatchRule, SimBehaviour, VARIABLE};
+    use crate::span::Span;
+
+    fn selector(id: u32, rule: Option<DispatchRule>, implemented: bool) -> Selector {
+        Selector {
+            id,
+            name: format!("s{id}"),
+            rule,
+            implemented,
+            sim: SimBehaviour::Succeed,
+            span: Span::builtin("test"),
+        }
+    }
+
+    fn rule(
+        completion: CompletionCheck,
+        scalars_in: u32,
+        struct_in: u32,
+        scalars_out: u32,
+        struct_out: u32,
+    ) -> DispatchRule {
+        let check = |n: u32| {
+            if n == VARIABLE {
+                SizeCheck::Variable
+            } else {
+                SizeCheck::Exact(n)
+            }
+        };
+        DispatchRule {
+            completion,
+            scalars_in: check(scalars_in),
+            struct_in: check(struct_in),
+            scalars_out: check(scalars_out),
+            struct_out: check(struct_out),
+        }
+    }
+
+    fn driver() -> Driver {
+        use CompletionCheck::*;
+        Driver {
+            source: "test".into(),
+            name: "t".into(),
+            bundle_id: "com.example.t".into(),
+            user_class: "T".into(),
+            io_class: "IOUserService".into(),
+            server_name: "com.example.t".into(),
+            provider: crate::driver::Provider::UserResources,
+            user_client_properties: None,
+            open_types: vec![],
+            rejected_type_answer: ReturnCode(code::kIOReturnBadArgument),
+            entitlements: Default::default(),
+            log_prefix: None,
+            selectors: vec![
+                selector(0, None, true),
+                selector(1, Some(rule(Forbidden, 2, 16, 1, 8)), true),
+                selector(
+                    2,
+                    Some(rule(DontCare, VARIABLE, VARIABLE, VARIABLE, VARIABLE)),
+                    true,
+                ),
+                selector(3, Some(rule(Required, 0, 16, 0, 0)), true),
+                selector(4, Some(rule(DontCare, 0, 0, 0, 0)), false),
+            ],
+        }
+    }
+
+    fn call(
+        selector: u32,
+        scalars: usize,
+        sin: usize,
+        sout: u32,
+        stout: u32,
+        completion: bool,
+    ) -> CallArgs {
+        CallArgs {
+            selector,
+            scalars_in: vec![7; scalars],
+            struct_in: vec![0; sin],
+            scalars_out_capacity: sout,
+            struct_out_capacity: stout,
+            completion,
+        }
+    }
+
+    #[test]
+    fn exact_and_variable_checks_table() {
+        let d = driver();
+        let bad = Some(code::kIOReturnBadArgument);
+        // (case, args, expected refusal code or None for passed)
+        let cases: Vec<(&str, CallArgs, Option<u32>)> = vec![
+            ("exact shape passes", call(1, 2, 16, 1, 8, false), None),
+            ("one scalar too many", call(1, 3, 16, 1, 8, false), bad),
+            ("one scalar too few", call(1, 1, 16, 1, 8, false), bad),
+            ("struct in +1", call(1, 2, 17, 1, 8, false), bad),
+            ("struct in -1", call(1, 2, 15, 1, 8, false), bad),
+            (
+                "scalar out capacity differs",
+                call(1, 2, 16, 2, 8, false),
+                bad,
+            ),
+            (
+                "struct out capacity differs",
+                call(1, 2, 16, 1, 9, false),
+                bad,
+            ),
+            (
+                "completion given but forbidden",
+                call(1, 2, 16, 1, 8, true),
+                bad,
+            ),
+            (
+                "completion required, missing",
+                call(3, 0, 16, 0, 0, false),
+                bad,
+            ),
+            (
+                "completion required, given",
+                call(3, 0, 16, 0, 0, true),
+                None,
+            ),
+            (
+                "variable accepts anything",
+                call(2, 16, 9000, 16, 9000, true),
+                None,
+            ),
+            ("variable accepts nothing", call(2, 0, 0, 0, 0, false), None),
+            (
+                "unchecked selector passes anything",
+                call(0, 5, 3, 2, 1, true),
+                None,
+            ),
+            ("past the table", call(9, 0, 0, 0, 0, false), bad),
+            (
+                "NULL function",
+                call(4, 0, 0, 0, 0, false),
+                Some(code::kIOReturnNoCompletion),
+            ),
+            (
+                "NULL function still checks shape first",
+                call(4, 1, 0, 0, 0, false),
+                bad,
+            ),
+            (
+                "17 scalars never leave the process",
+                call(0, 17, 0, 0, 0, false),
+                Some(code::MIG_ARRAY_TOO_LARGE),
+            ),
+            (
+                "17 scalars out of room",
+                call(0, 0, 0, 17, 0, false),
+                Some(code::MIG_ARRAY_TOO_LARGE),
+            ),
+            ("16 scalars are fine", call(0, 16, 0, 16, 0, false), None),
+        ];
+        for (case, args, want) in cases {
+            let got = dispatch(&d, &args).err().map(|r| r.code.0);
+            assert_eq!(got, want, "{case}");
+        }
+    }
+
+    #[test]
+    fn out_of_line_starts_at_4097_bytes() {
+        let d = driver();
+        let at = |sin: usize, sout: u32| {
+            let ok = dispatch(&d, &call(2, 0, sin, 0, sout, false)).unwrap();
+            (ok.struct_in_out_of_line, ok.struct_out_out_of_line)
+        };
+        assert_eq!(at(4096, 4096), (false, false));
+        assert_eq!(at(4097, 4096), (true, false));
+        assert_eq!(at(4096, 4097), (false, true));
+        assert_eq!(at(4104, 4104), (true, true));
+    }
+
+    #[test]
+    fn refusals_say_where_they_come_from() {
+        let d = driver();
+        let r = dispatch(&d, &call(1, 3, 16, 1, 8, false)).unwrap_err();
+        assert!(
+            r.reason.contains("scalar input count 2, the call has 3"),
+            "{}",
+            r.reason
+        );
+        let r = dispatch(&d, &call(0, 17, 0, 0, 0, false)).unwrap_err();
+        assert!(r.reason.starts_with("client side"), "{}", r.reason);
+    }
+}
