@@ -1,1 +1,3 @@
 //! Runs a scenario's steps against a lab, each under a deadline, emitting events.
+
+pub mod deadline;
