@@ -49,7 +49,9 @@ impl Field {
 pub enum RegistryValue {
     Value(String),
     /// The entry has none of the keys this field is read from.
-    Absent { keys: Vec<&'static str> },
+    Absent {
+        keys: Vec<&'static str>,
+    },
 }
 
 impl fmt::Display for RegistryValue {
@@ -358,7 +360,10 @@ mod tests {
         e.properties.remove("locationID");
         e.properties.remove("USB Serial Number");
         let found = compare(&view(), &e);
-        let fields: Vec<_> = found.iter().map(|f| (f.field, f.registry.clone())).collect();
+        let fields: Vec<_> = found
+            .iter()
+            .map(|f| (f.field, f.registry.clone()))
+            .collect();
         assert_eq!(
             fields,
             vec![

@@ -156,8 +156,12 @@ mod tests {
             ..Expect::default()
         };
         assert!(check_code(&e, ReturnCode(code::kIOReturnBusy), "x").is_ok());
-        let f = check_code(&e, ReturnCode(code::kIOReturnBadArgument), "GetStatus on uc")
-            .unwrap_err();
+        let f = check_code(
+            &e,
+            ReturnCode(code::kIOReturnBadArgument),
+            "GetStatus on uc",
+        )
+        .unwrap_err();
         assert_eq!(
             f.message,
             "GetStatus on uc answered kIOReturnBadArgument (0xE00002C2)"
@@ -180,7 +184,12 @@ mod tests {
             scalars: Some(vec![1, 2]),
             ..Expect::default()
         };
-        assert!(check_call(&e, &out, "x").unwrap_err().message.contains("scalar"));
+        assert!(
+            check_call(&e, &out, "x")
+                .unwrap_err()
+                .message
+                .contains("scalar")
+        );
         let e = Expect {
             within: Some(Duration::from_millis(100)),
             ..Expect::default()

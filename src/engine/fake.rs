@@ -115,8 +115,8 @@ impl FakeLab {
     }
 
     fn entries(&self) -> Vec<RegEntry> {
-        let entry = |id, name: &str, class: &str, parent, path: &str, props: Vec<(&str, Prop)>| {
-            RegEntry {
+        let entry =
+            |id, name: &str, class: &str, parent, path: &str, props: Vec<(&str, Prop)>| RegEntry {
                 id,
                 name: name.into(),
                 location: None,
@@ -129,18 +129,14 @@ impl FakeLab {
                     .into_iter()
                     .map(|(k, v)| (k.to_string(), v))
                     .collect::<BTreeMap<_, _>>(),
-            }
-        };
+            };
         let mut all = vec![entry(
             100,
             "com.example.printer",
             "IOUserServer",
             None,
             "IOService:/IOResources/IOUserServer(com.example.printer)",
-            vec![(
-                "IOUserServerName",
-                Prop::Str("com.example.printer".into()),
-            )],
+            vec![("IOUserServerName", Prop::Str("com.example.printer".into()))],
         )];
         if !self.present() {
             return all;
@@ -218,7 +214,11 @@ impl UsbBus for FakeLab {
 
 impl Registry for FakeLab {
     fn find(&self, m: &Matching) -> Result<Vec<RegEntry>, LabError> {
-        Ok(self.entries().into_iter().filter(|e| m.matches(e)).collect())
+        Ok(self
+            .entries()
+            .into_iter()
+            .filter(|e| m.matches(e))
+            .collect())
     }
     fn entry(&self, id: EntryId) -> Result<RegEntry, LabError> {
         self.entries()
@@ -291,12 +291,15 @@ impl UserClients for FakeLab {
             }
             return Err(LabError::NotOpen(connection));
         }
-        Ok(s.answers.get(&args.selector).cloned().unwrap_or(CallOutcome {
-            code: ReturnCode::SUCCESS,
-            scalars_out: vec![],
-            struct_out: vec![],
-            took: Duration::from_micros(12),
-        }))
+        Ok(s.answers
+            .get(&args.selector)
+            .cloned()
+            .unwrap_or(CallOutcome {
+                code: ReturnCode::SUCCESS,
+                scalars_out: vec![],
+                struct_out: vec![],
+                took: Duration::from_micros(12),
+            }))
     }
     fn close(&self, connection: ConnectionId) -> Result<ReturnCode, LabError> {
         let mut s = self.state.lock().unwrap();

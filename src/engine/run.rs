@@ -33,6 +33,8 @@ pub(super) struct Run<'a> {
     /// The last USB view of each role (replug changes the address).
     pub views: HashMap<String, UsbView>,
     pub conns: Vec<Conn>,
+    /// The time the current step was given: its deadline, or what is left of the scenario's.
+    pub budget: Duration,
 }
 
 struct Emitter<'a> {
@@ -75,6 +77,7 @@ pub fn run_scenario(
         deadline: started + scenario.deadline,
         views: HashMap::new(),
         conns: Vec::new(),
+        budget: Duration::ZERO,
     };
     let verdict = match run.steps(&scenario.steps, "", &em) {
         Ok(()) => Verdict::Passed,
@@ -110,10 +113,7 @@ impl Run<'_> {
                 StepKind::Repeat { times, steps } => self.repeat(*times, steps, &number, em),
                 _ => match self.guarded(step) {
                     Ok(detail) => (StepOutcome::Passed { detail }, None),
-                    Err(f) => (
-                        StepOutcome::Failed(f.clone()),
-                        Some((step.span.clone(), f)),
-                    ),
+                    Err(f) => (StepOutcome::Failed(f.clone()), Some((step.span.clone(), f))),
                 },
             };
             tracing::debug!(step = %number, ?outcome, "step finished");
@@ -163,7 +163,11 @@ impl Run<'_> {
                 crate::report::human_duration(self.scenario.deadline)
             )));
         }
-        let until = (Instant::now() + step.deadline).min(self.deadline);
+        let now = Instant::now();
+        self.budget = step
+            .deadline
+            .min(self.deadline.saturating_duration_since(now));
+        let until = now + self.budget;
         match catch_unwind(AssertUnwindSafe(|| self.step(step, until))) {
             Ok(r) => r,
             Err(payload) => Err(failure::lab(format!(

@@ -21,10 +21,10 @@ pub struct ServicePath {
 /// Something that should be in the registry was not, in time.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum FindError {
-    #[error("{looked_for} did not appear{found}")]
+    #[error("{looked_for} did not appear{}", got_as_far(found))]
     NotRegistered {
         looked_for: String,
-        /// What was found on the way, for the message (`: found ...`).
+        /// The registry path of the last object found on the way, if any.
         found: String,
     },
     #[error("{0} is still registered")]
@@ -35,6 +35,15 @@ pub enum FindError {
     NotOnUsb(&'static str),
     #[error(transparent)]
     Lab(#[from] crate::lab::LabError),
+}
+
+/// ` (got as far as <path>)`, or nothing.
+pub fn got_as_far(found: &str) -> String {
+    if found.is_empty() {
+        String::new()
+    } else {
+        format!(" (got as far as {found})")
+    }
 }
 
 fn wait_for(
@@ -93,18 +102,14 @@ pub fn interface_entry(
     let m = Matching {
         class: Some("IOUSBHostInterface".into()),
         parent: Some(device.id),
-        properties: [(
-            "bInterfaceNumber".to_string(),
-            Prop::Int(interface.into()),
-        )]
-        .into(),
+        properties: [("bInterfaceNumber".to_string(), Prop::Int(interface.into()))].into(),
         ..Matching::default()
     };
     wait_for(
         reg,
         &m,
         || format!("an IOUSBHostInterface with bInterfaceNumber {interface}"),
-        &format!(": found {}", device.path),
+        &device.path,
         deadline,
     )
 }
@@ -132,7 +137,7 @@ pub fn printer_service(
         reg,
         &m,
         || format!("the dext's service (IOUserClass {})", driver.user_class),
-        &format!(": found {}", interface.path),
+        &interface.path,
         deadline,
     )?;
     Ok(ServicePath {

@@ -75,7 +75,10 @@ impl Run<'_> {
     }
 
     /// Which device is the role's: the one last seen for it, else any the role matches.
-    fn role_pred(&self, name: &str) -> Result<Box<dyn Fn(&UsbView) -> bool + Send + Sync>, Failure> {
+    fn role_pred(
+        &self,
+        name: &str,
+    ) -> Result<Box<dyn Fn(&UsbView) -> bool + Send + Sync>, Failure> {
         Ok(match self.views.get(name) {
             Some(v) => Box::new(same_device(v)),
             None => {
@@ -89,7 +92,7 @@ impl Run<'_> {
         let pred = self.role_pred(role)?;
         let role_def = self.role(role)?;
         let lab = self.lab.clone();
-        let budget = human_duration(until.saturating_duration_since(Instant::now()));
+        let budget = human_duration(self.budget);
         let (before, after, left, back) = self.lab_job(until + WAIT_GRACE, move || {
             let devices = lab.devices().map_err(failure::from_lab)?;
             let before = match devices.iter().find(|v| pred(v)) {
@@ -100,11 +103,23 @@ impl Run<'_> {
             lab.replug(&before).map_err(failure::from_lab)?;
             let same = same_device(&before);
             wait_absent(&*lab, &same, until).map_err(|e| {
-                wait_failure(e, format!("{} did not leave the bus within {budget} of the replug", before.label()))
+                wait_failure(
+                    e,
+                    format!(
+                        "{} did not leave the bus within {budget} of the replug",
+                        before.label()
+                    ),
+                )
             })?;
             let left = t0.elapsed();
             let after = wait_present(&*lab, &same, until).map_err(|e| {
-                wait_failure(e, format!("{} did not come back within {budget} of the replug", before.label()))
+                wait_failure(
+                    e,
+                    format!(
+                        "{} did not come back within {budget} of the replug",
+                        before.label()
+                    ),
+                )
             })?;
             Ok((before, after, left, t0.elapsed()))
         })?;
@@ -124,19 +139,23 @@ impl Run<'_> {
         let driver = self.scenario.driver.clone();
         let lab = self.lab.clone();
         let t0 = Instant::now();
-        let budget = human_duration(until.saturating_duration_since(t0));
+        let budget = human_duration(self.budget);
         match (role, state) {
             (Some(name), WaitFor::Matched) => {
                 let pred = self.role_pred(name)?;
                 let describe = self.role(name)?.describe();
                 let (view, entry) = self.lab_job(until + WAIT_GRACE, move || {
                     let view = wait_present(&*lab, &pred, until).map_err(|e| {
-                        wait_failure(e, format!("no printer with {describe} on the bus within {budget}"))
+                        wait_failure(
+                            e,
+                            format!("no printer with {describe} on the bus within {budget}"),
+                        )
                     })?;
                     let entry = match driver.provider {
                         Provider::UserResources => service::resource_service(&*lab, &driver, until),
                         Provider::UsbInterface { .. } => {
-                            service::printer_service(&*lab, &view, &driver, until).map(|p| p.service)
+                            service::printer_service(&*lab, &view, &driver, until)
+                                .map(|p| p.service)
                         }
                     }
                     .map_err(|e| find_failure(e, &budget))?;
@@ -147,7 +166,8 @@ impl Run<'_> {
             }
             (None, WaitFor::Matched) => {
                 let entry = self.lab_job(until + WAIT_GRACE, move || {
-                    service::resource_service(&*lab, &driver, until).map_err(|e| find_failure(e, &budget))
+                    service::resource_service(&*lab, &driver, until)
+                        .map_err(|e| find_failure(e, &budget))
                 })?;
                 Ok(matched_detail(&entry, t0))
             }
@@ -159,15 +179,26 @@ impl Run<'_> {
                     let Some(m) = matching else {
                         return Ok("already gone".to_string());
                     };
-                    service::wait_gone(&*lab, &m, &format!("the {} service", driver.user_class), until)
-                        .map_err(|e| find_failure(e, &budget))?;
+                    service::wait_gone(
+                        &*lab,
+                        &m,
+                        &format!("the {} service", driver.user_class),
+                        until,
+                    )
+                    .map_err(|e| find_failure(e, &budget))?;
                     Ok(format!("gone after {}", human_duration(t0.elapsed())))
                 })
             }
         }
     }
 
-    fn cross_check(&mut self, role: &str, skip: &[String], expect_mismatch: &[String], until: Instant) -> StepResult {
+    fn cross_check(
+        &mut self,
+        role: &str,
+        skip: &[String],
+        expect_mismatch: &[String],
+        until: Instant,
+    ) -> StepResult {
         let pred = self.role_pred(role)?;
         let role_def = self.role(role)?;
         let lab = self.lab.clone();
@@ -199,8 +230,14 @@ impl Run<'_> {
                 j.unexpected.iter().map(f).collect::<Vec<_>>().join("; ")
             };
             return Err(Failure {
-                expected: Some(format!("libusb: {}", list(&|f| format!("{} {}", f.field.name(), f.usb)))),
-                actual: Some(format!("registry: {}", list(&|f| format!("{} {}", f.field.name(), f.registry)))),
+                expected: Some(format!(
+                    "libusb: {}",
+                    list(&|f| format!("{} {}", f.field.name(), f.usb))
+                )),
+                actual: Some(format!(
+                    "registry: {}",
+                    list(&|f| format!("{} {}", f.field.name(), f.registry))
+                )),
                 ..failure::driver(format!(
                     "libusb and the IORegistry disagree about {both}: {}",
                     list(&|f| f.to_string())
@@ -212,7 +249,9 @@ impl Run<'_> {
             return Err(Failure {
                 expected: Some(format!("a mismatch in {fields}")),
                 actual: Some("they agree".into()),
-                ..failure::driver(format!("{fields} agree for {both}, but the scenario expects a mismatch"))
+                ..failure::driver(format!(
+                    "{fields} agree for {both}, but the scenario expects a mismatch"
+                ))
             });
         }
         let mut detail = format!("{} fields agree for {both}", j.compared - j.expected.len());
@@ -234,15 +273,23 @@ impl Run<'_> {
         let driver = self.scenario.driver.clone();
         let lab = self.lab.clone();
         let pred = role.map(|r| self.role_pred(r)).transpose()?;
-        let budget = human_duration(until.saturating_duration_since(Instant::now()));
+        let budget = human_duration(self.budget);
         let entry = self.lab_job(until + WAIT_GRACE, move || {
             let view = match pred {
                 Some(pred) => Some(wait_present(&*lab, &pred, until).map_err(|e| {
-                    wait_failure(e, format!("the printer is not on the bus (waited {budget})"))
+                    wait_failure(
+                        e,
+                        format!("the printer is not on the bus (waited {budget})"),
+                    )
                 })?),
                 None => None,
             };
-            let needs_printer = || failure::lab(format!("opening the {} needs a printer", target_name(target)));
+            let needs_printer = || {
+                failure::lab(format!(
+                    "opening the {} needs a printer",
+                    target_name(target)
+                ))
+            };
             let found = match (target, &view) {
                 (OpenTarget::Service, Some(v)) if driver.provider != Provider::UserResources => {
                     service::printer_service(&*lab, v, &driver, until).map(|p| p.service)
@@ -250,10 +297,12 @@ impl Run<'_> {
                 (OpenTarget::Service, _) => service::resource_service(&*lab, &driver, until),
                 (OpenTarget::UserServer, _) => service::user_server(&*lab, &driver, until),
                 (OpenTarget::Device, Some(v)) => service::device_entry(&*lab, v, until),
-                (OpenTarget::Interface, Some(v)) => service::driver_interface(&driver).and_then(|n| {
-                    let dev = service::device_entry(&*lab, v, until)?;
-                    service::interface_entry(&*lab, &dev, n, until)
-                }),
+                (OpenTarget::Interface, Some(v)) => {
+                    service::driver_interface(&driver).and_then(|n| {
+                        let dev = service::device_entry(&*lab, v, until)?;
+                        service::interface_entry(&*lab, &dev, n, until)
+                    })
+                }
                 (OpenTarget::Device | OpenTarget::Interface, None) => return Err(needs_printer()),
             };
             found.map_err(|e| find_failure(e, &budget))
@@ -266,7 +315,7 @@ impl Run<'_> {
         let what = format!("IOServiceOpen of {} (type {open_type})", entry.path);
         let out = match self.worker.run(until, move || lab.open(&request)) {
             Ok(r) => r.map_err(failure::from_lab)?,
-            Err(e) => return Err(hang_failure(e, &what)),
+            Err(e) => return Err(hang_failure(e, &what, self.budget)),
         };
         if let Some(id) = out.connection {
             self.conns.push(Conn {
@@ -275,7 +324,9 @@ impl Run<'_> {
                 abandoned: false,
             });
         } else if out.code.is_success() {
-            return Err(failure::lab(format!("{what} succeeded but the lab gave no connection")));
+            return Err(failure::lab(format!(
+                "{what} succeeded but the lab gave no connection"
+            )));
         }
         check_code(expect, out.code, &what)?;
         check_within(expect, out.took, &what)?;
@@ -287,14 +338,27 @@ impl Run<'_> {
             .conns
             .iter()
             .rposition(|c| c.name == name)
-            .ok_or_else(|| failure::lab(format!("connection `{name}` is not open (it was closed, or its open failed)")))?;
+            .ok_or_else(|| {
+                failure::lab(format!(
+                    "connection `{name}` is not open (it was closed, or its open failed)"
+                ))
+            })?;
         if self.conns[i].abandoned {
-            return Err(failure::driver(format!("connection `{name}` was abandoned after a call on it hung")));
+            return Err(failure::driver(format!(
+                "connection `{name}` was abandoned after a call on it hung"
+            )));
         }
         Ok((i, self.conns[i].id))
     }
 
-    fn call(&mut self, conn: &str, selector: &str, args: &CallArgs, expect: &Expect, until: Instant) -> StepResult {
+    fn call(
+        &mut self,
+        conn: &str,
+        selector: &str,
+        args: &CallArgs,
+        expect: &Expect,
+        until: Instant,
+    ) -> StepResult {
         let (i, id) = self.conn(conn)?;
         let lab = self.lab.clone();
         let call_args = args.clone();
@@ -305,7 +369,7 @@ impl Run<'_> {
                 if matches!(e, DeadlineError::Hung { .. }) {
                     self.conns[i].abandoned = true;
                 }
-                return Err(hang_failure(e, &what));
+                return Err(hang_failure(e, &what, self.budget));
             }
         };
         super::expect::check_call(expect, &out, &what)?;
@@ -330,7 +394,7 @@ impl Run<'_> {
             }
             Err(e) => {
                 self.conns[i].abandoned = true;
-                return Err(hang_failure(e, &what));
+                return Err(hang_failure(e, &what, self.budget));
             }
         };
         check_code(expect, code, &what)?;
@@ -378,7 +442,8 @@ fn wait_absent(
     pred: &(dyn Fn(&UsbView) -> bool + Send + Sync),
     until: Instant,
 ) -> Result<(), WaitError> {
-    lab.wait_usb(&|v: &UsbView| pred(v), false, until).map(|_| ())
+    lab.wait_usb(&|v: &UsbView| pred(v), false, until)
+        .map(|_| ())
 }
 
 /// A USB wait that ended without its event: the printer or the hub misbehaved, which is the lab's.
@@ -392,20 +457,27 @@ fn wait_failure(e: WaitError, timed_out: String) -> Failure {
 /// Something the dext should have put in (or taken out of) the registry did not happen: the driver's.
 fn find_failure(e: FindError, budget: &str) -> Failure {
     match e {
-        FindError::NotRegistered { .. } | FindError::StillRegistered(_) => {
-            failure::driver(format!("{e} within {budget}"))
+        FindError::NotRegistered { looked_for, found } => failure::driver(format!(
+            "{looked_for} did not appear within {budget}{}",
+            service::got_as_far(&found)
+        )),
+        FindError::StillRegistered(what) => {
+            failure::driver(format!("{what} was still registered after {budget}"))
         }
-        FindError::Location(_) | FindError::NotOnUsb(_) | FindError::Lab(_) => failure::lab(e.to_string()),
+        FindError::Location(_) | FindError::NotOnUsb(_) | FindError::Lab(_) => {
+            failure::lab(e.to_string())
+        }
     }
 }
 
 /// A user-client operation that did not answer: the dext hung (driver); a panic is dexthil's (lab).
-fn hang_failure(e: DeadlineError, what: &str) -> Failure {
+fn hang_failure(e: DeadlineError, what: &str, budget: Duration) -> Failure {
     match e {
-        DeadlineError::Hung { budget } => Failure {
+        // The step's budget, not the worker's re-measured one, so the message says the `within` written.
+        DeadlineError::Hung { .. } => Failure {
             expected: Some(format!("an answer within {}", human_duration(budget))),
             actual: Some("no answer".into()),
-            ..failure::driver(format!("{what}: {e}"))
+            ..failure::driver(format!("{what}: {}", DeadlineError::Hung { budget }))
         },
         DeadlineError::Panicked(_) => failure::lab(format!("{what}: {e}")),
     }
@@ -435,11 +507,19 @@ fn gone_matching(
     let now = Instant::now();
     let view = match (view, pred) {
         (Some(v), _) => Some(v),
-        (None, Some(p)) => lab.devices().map_err(failure::from_lab)?.into_iter().find(|v| p(v)),
+        (None, Some(p)) => lab
+            .devices()
+            .map_err(failure::from_lab)?
+            .into_iter()
+            .find(|v| p(v)),
         (None, None) => None,
     };
     let by_class = Matching {
-        properties: [("IOUserClass".to_string(), Prop::Str(driver.user_class.clone()))].into(),
+        properties: [(
+            "IOUserClass".to_string(),
+            Prop::Str(driver.user_class.clone()),
+        )]
+        .into(),
         ..Matching::default()
     };
     let Some(view) = view else {

@@ -23,8 +23,14 @@ pub fn summary(scenario: &Scenario, kind: &StepKind) -> String {
             name,
             ..
         } => {
-            let on = role.as_ref().map(|r| format!(" on {r}")).unwrap_or_default();
-            format!("open {}{on} as {name} (type {open_type})", target_name(*target))
+            let on = role
+                .as_ref()
+                .map(|r| format!(" on {r}"))
+                .unwrap_or_default();
+            format!(
+                "open {}{on} as {name} (type {open_type})",
+                target_name(*target)
+            )
         }
         StepKind::Call {
             connection,

@@ -25,7 +25,10 @@ impl Collector {
     }
 
     pub fn events(&self) -> Vec<RunEvent> {
-        self.events.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Every failed step, innermost first within a repeat (the order they finished).

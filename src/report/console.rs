@@ -29,7 +29,10 @@ impl<W: Write + Send> Console<W> {
 
     fn add(&self, scenario: &str, text: &str) {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        pending.entry(scenario.to_string()).or_default().push_str(text);
+        pending
+            .entry(scenario.to_string())
+            .or_default()
+            .push_str(text);
     }
 
     fn write(&self, text: &str) {
