@@ -20,6 +20,9 @@ pub const WAIT_GRACE: Duration = Duration::from_millis(250);
 
 type StepResult = Result<String, Failure>;
 
+/// Which USB device a role means right now.
+type DevicePred = Box<dyn Fn(&UsbView) -> bool + Send + Sync>;
+
 impl Run<'_> {
     pub(super) fn step(&mut self, step: &Step, until: Instant) -> StepResult {
         match &step.kind {
@@ -75,10 +78,7 @@ impl Run<'_> {
     }
 
     /// Which device is the role's: the one last seen for it, else any the role matches.
-    fn role_pred(
-        &self,
-        name: &str,
-    ) -> Result<Box<dyn Fn(&UsbView) -> bool + Send + Sync>, Failure> {
+    fn role_pred(&self, name: &str) -> Result<DevicePred, Failure> {
         Ok(match self.views.get(name) {
             Some(v) => Box::new(same_device(v)),
             None => {
@@ -499,7 +499,7 @@ fn gone_matching(
     lab: &dyn crate::lab::Lab,
     driver: &crate::driver::Driver,
     view: Option<UsbView>,
-    pred: Option<Box<dyn Fn(&UsbView) -> bool + Send + Sync>>,
+    pred: Option<DevicePred>,
 ) -> Result<Option<Matching>, Failure> {
     if driver.provider == Provider::UserResources {
         return Ok(Some(service::resource_matching(driver)));

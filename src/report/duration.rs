@@ -11,9 +11,9 @@ pub fn human_duration(d: Duration) -> String {
         format!("{}µs", nanos / 1_000)
     } else if nanos < 1_000_000_000 {
         format!("{}ms", nanos / 1_000_000)
-    } else if nanos % 60_000_000_000 == 0 {
+    } else if nanos.is_multiple_of(60_000_000_000) {
         format!("{}m", nanos / 60_000_000_000)
-    } else if nanos % 1_000_000_000 == 0 {
+    } else if nanos.is_multiple_of(1_000_000_000) {
         format!("{}s", nanos / 1_000_000_000)
     } else {
         format!("{:.2}s", d.as_secs_f64())
