@@ -1,1 +1,174 @@
-fn main() {}
+//! The `dexthil` command line. Only argument parsing and wiring live here; everything else is the library.
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use dexthil::backends::LabChoice;
+use dexthil::runner::{self, Exit, RunArgs};
+use dexthil::scenario;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "dexthil",
+    version,
+    about = "Hardware-in-the-loop tests for DriverKit extensions that drive USB photo printers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run scenarios. Exit 0: all passed; 1: the driver broke; 2: bad input or the lab broke.
+    Run(RunCmd),
+    /// List scenarios: name, file, tags, printers, driver (one a line).
+    List {
+        /// Scenario files or directories [default: scenarios/]
+        paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+#[command(after_help = "\
+Each TARGET that exists on disk is a scenario file or directory; any other TARGET is a name filter \
+(substring, or whole name with --exact). So `dexthil run ds620` runs the scenarios whose name contains \
+`ds620` from scenarios/, and `dexthil run scenarios/smoke ds620` does the same within scenarios/smoke. \
+Use --path / --filter when a name and a path could be confused. At most one filter.")]
+struct RunCmd {
+    /// Scenario files or directories, and at most one scenario name filter
+    targets: Vec<String>,
+    /// A scenario file or directory (repeatable) [default: scenarios/]
+    #[arg(long = "path", value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Run only scenarios whose name contains this
+    #[arg(long)]
+    filter: Option<String>,
+    /// The filter must equal the whole name
+    #[arg(long)]
+    exact: bool,
+    /// Skip scenarios whose name contains this (repeatable)
+    #[arg(long, value_name = "FILTER")]
+    skip: Vec<String>,
+    /// List the selected scenarios instead of running them
+    #[arg(long)]
+    list: bool,
+    /// Output format of the per-scenario results (the step-by-step report goes to stderr unless pretty)
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// sim, macos or replay:<dir> [default: macos on a Mac, sim elsewhere]
+    #[arg(long, value_parser = LabChoice::parse)]
+    lab: Option<LabChoice>,
+    /// How many scenarios run at once (1 runs them in order)
+    #[arg(long, value_name = "N")]
+    test_threads: Option<usize>,
+    /// Run only scenarios tagged `ignore`
+    #[arg(long)]
+    ignored: bool,
+    /// Run scenarios tagged `ignore` too
+    #[arg(long)]
+    include_ignored: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Pretty,
+    Terse,
+    Json,
+}
+
+fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    if paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        paths
+    }
+}
+
+fn run_args(cmd: RunCmd) -> anyhow::Result<RunArgs> {
+    let mut paths = cmd.paths;
+    let mut filter = cmd.filter;
+    for t in cmd.targets {
+        if Path::new(&t).exists() {
+            paths.push(PathBuf::from(t));
+        } else if let Some(first) = &filter {
+            bail!(
+                "`{t}` is not a file or directory, and `{first}` is already the name filter: \
+                 give one filter (or use --path if `{t}` should be a path)"
+            );
+        } else {
+            filter = Some(t);
+        }
+    }
+    let libtest = libtest_mimic::Arguments {
+        filter,
+        exact: cmd.exact,
+        skip: cmd.skip,
+        list: cmd.list,
+        format: cmd.format.map(|f| match f {
+            Format::Pretty => libtest_mimic::FormatSetting::Pretty,
+            Format::Terse => libtest_mimic::FormatSetting::Terse,
+            Format::Json => libtest_mimic::FormatSetting::Json,
+        }),
+        test_threads: cmd.test_threads,
+        ignored: cmd.ignored,
+        include_ignored: cmd.include_ignored,
+        ..libtest_mimic::Arguments::default()
+    };
+    Ok(RunArgs {
+        paths: default_paths(paths),
+        lab: cmd.lab.unwrap_or_else(LabChoice::default_here),
+        libtest,
+    })
+}
+
+fn list(paths: Vec<PathBuf>) -> anyhow::Result<Exit> {
+    let scenarios = match scenario::load_corpus(&default_paths(paths)) {
+        Ok(s) => s,
+        Err(errors) => {
+            runner::print_load_errors(&errors, &mut std::io::stderr());
+            return Ok(Exit::BadInputOrLab);
+        }
+    };
+    for s in scenarios {
+        let printers = s
+            .printers
+            .iter()
+            .map(|r| format!("{}={}", r.name, r.describe()))
+            .collect::<Vec<_>>()
+            .join("; ");
+        println!(
+            "{}\t{}\ttags [{}]\tprinters [{}]\tdriver {}",
+            s.name,
+            s.source.display(),
+            s.tags.join(", "),
+            printers,
+            s.driver.source.display()
+        );
+    }
+    Ok(Exit::Passed)
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(cmd) => run_args(cmd)
+            .context("reading the command line")
+            .map(runner::run),
+        Command::List { paths } => list(paths),
+    };
+    match result {
+        Ok(exit) => exit.into(),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Exit::BadInputOrLab.into()
+        }
+    }
+}

@@ -1,1 +1,23 @@
 //! Runs a scenario's steps against a lab, each under a deadline, emitting events.
+//!
+//! The engine knows the [`Lab`](crate::lab::Lab) traits, not which backend is behind them, and emits
+//! [`RunEvent`](crate::report::RunEvent)s without knowing who listens. Lab calls run on a per-scenario worker
+//! ([`deadline`]) so a hung user-client call fails its step instead of the run.
+
+pub mod deadline;
+mod expect;
+mod failure;
+mod run;
+pub mod service;
+mod steps;
+mod summary;
+
+#[cfg(test)]
+pub(crate) mod fake;
+#[cfg(test)]
+mod tests;
+
+pub use expect::{HexDiff, hex_diff};
+pub use run::{CLEANUP_WAIT, run_scenario};
+pub use steps::WAIT_GRACE;
+pub use summary::summary;

@@ -1,0 +1,204 @@
+//! One scenario from start to finish: steps in order (repeats numbered `4.2.1`), events around each,
+//! the first failure ends it, and every connection it left open is closed whatever happened.
+
+use super::deadline::{Worker, panic_text};
+use super::{failure, summary::summary};
+use crate::lab::{ConnectionId, Lab, UsbView};
+use crate::report::{EventKind, EventSink, Failure, RunEvent, StepOutcome, Verdict};
+use crate::scenario::{Scenario, Step, StepKind};
+use crate::span::Span;
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long closing a leftover connection may take at the end of a scenario.
+pub const CLEANUP_WAIT: Duration = Duration::from_secs(1);
+
+/// A connection a scenario opened and has not closed.
+pub(super) struct Conn {
+    pub name: String,
+    pub id: ConnectionId,
+    /// A call on it hung: its worker was abandoned; only closing it is still tried.
+    pub abandoned: bool,
+}
+
+/// The state of one running scenario.
+pub(super) struct Run<'a> {
+    pub scenario: &'a Scenario,
+    pub lab: Arc<dyn Lab>,
+    pub worker: Worker,
+    /// The scenario's own deadline.
+    pub deadline: Instant,
+    /// The last USB view of each role (replug changes the address).
+    pub views: HashMap<String, UsbView>,
+    pub conns: Vec<Conn>,
+    /// The time the current step was given: its deadline, or what is left of the scenario's.
+    pub budget: Duration,
+}
+
+struct Emitter<'a> {
+    sink: &'a dyn EventSink,
+    run_start: Instant,
+    scenario: &'a str,
+}
+
+impl Emitter<'_> {
+    fn emit(&self, kind: EventKind) {
+        self.sink.event(&RunEvent {
+            elapsed: self.run_start.elapsed(),
+            kind,
+        });
+    }
+}
+
+/// Run one scenario against `lab`, emitting events to `sink` (times relative to `run_start`).
+pub fn run_scenario(
+    scenario: &Scenario,
+    lab: Arc<dyn Lab>,
+    sink: &dyn EventSink,
+    run_start: Instant,
+) -> Verdict {
+    let started = Instant::now();
+    let em = Emitter {
+        sink,
+        run_start,
+        scenario: &scenario.name,
+    };
+    let _span = tracing::debug_span!("scenario", name = %scenario.name).entered();
+    em.emit(EventKind::ScenarioStarted {
+        scenario: scenario.name.clone(),
+        file: scenario.source.display().to_string(),
+    });
+    let mut run = Run {
+        scenario,
+        lab,
+        worker: Worker::new(&scenario.name),
+        deadline: started + scenario.deadline,
+        views: HashMap::new(),
+        conns: Vec::new(),
+        budget: Duration::ZERO,
+    };
+    let verdict = match run.steps(&scenario.steps, "", &em) {
+        Ok(()) => Verdict::Passed,
+        Err((span, failure)) => Verdict::Failed { span, failure },
+    };
+    run.close_leftovers();
+    em.emit(EventKind::ScenarioFinished {
+        scenario: scenario.name.clone(),
+        verdict: verdict.clone(),
+        took: started.elapsed(),
+    });
+    verdict
+}
+
+impl Run<'_> {
+    fn steps(&mut self, steps: &[Step], prefix: &str, em: &Emitter) -> Result<(), (Span, Failure)> {
+        for (i, step) in steps.iter().enumerate() {
+            let number = if prefix.is_empty() {
+                (i + 1).to_string()
+            } else {
+                format!("{prefix}.{}", i + 1)
+            };
+            let text = summary(self.scenario, &step.kind);
+            em.emit(EventKind::StepStarted {
+                scenario: em.scenario.to_string(),
+                step: number.clone(),
+                span: step.span.clone(),
+                summary: text.clone(),
+            });
+            tracing::debug!(step = %number, what = %text, at = %step.span, "step started");
+            let t = Instant::now();
+            let (outcome, inner) = match &step.kind {
+                StepKind::Repeat { times, steps } => self.repeat(*times, steps, &number, em),
+                _ => match self.guarded(step) {
+                    Ok(detail) => (StepOutcome::Passed { detail }, None),
+                    Err(f) => (StepOutcome::Failed(f.clone()), Some((step.span.clone(), f))),
+                },
+            };
+            tracing::debug!(step = %number, ?outcome, "step finished");
+            em.emit(EventKind::StepFinished {
+                scenario: em.scenario.to_string(),
+                step: number,
+                span: step.span.clone(),
+                summary: text,
+                outcome,
+                took: t.elapsed(),
+            });
+            if let Some(failed) = inner {
+                return Err(failed);
+            }
+        }
+        Ok(())
+    }
+
+    fn repeat(
+        &mut self,
+        times: u32,
+        steps: &[Step],
+        number: &str,
+        em: &Emitter,
+    ) -> (StepOutcome, Option<(Span, Failure)>) {
+        for it in 1..=times {
+            if let Err((span, inner)) = self.steps(steps, &format!("{number}.{it}"), em) {
+                let summary = Failure {
+                    expected: None,
+                    actual: None,
+                    code: None,
+                    message: format!("iteration {it} of {times} failed at {span}"),
+                    ..inner.clone()
+                };
+                return (StepOutcome::Failed(summary), Some((span, inner)));
+            }
+        }
+        let detail = format!("{times} iterations");
+        (StepOutcome::Passed { detail }, None)
+    }
+
+    /// One step; a panic in it is a failure of this step (the scenario still cleans up).
+    fn guarded(&mut self, step: &Step) -> Result<String, Failure> {
+        if Instant::now() >= self.deadline {
+            return Err(failure::driver(format!(
+                "the scenario's deadline of {} passed before this step",
+                crate::report::human_duration(self.scenario.deadline)
+            )));
+        }
+        let now = Instant::now();
+        self.budget = step
+            .deadline
+            .min(self.deadline.saturating_duration_since(now));
+        let until = now + self.budget;
+        match catch_unwind(AssertUnwindSafe(|| self.step(step, until))) {
+            Ok(r) => r,
+            Err(payload) => Err(failure::lab(format!(
+                "dexthil panicked in this step (a bug in dexthil or its lab backend): {}",
+                panic_text(payload.as_ref())
+            ))),
+        }
+    }
+
+    /// Close every connection the scenario left open, a hung one too, each with a bounded wait.
+    fn close_leftovers(&mut self) {
+        while let Some(conn) = self.conns.pop() {
+            let lab = self.lab.clone();
+            let id = conn.id;
+            let r = self
+                .worker
+                .run(Instant::now() + CLEANUP_WAIT, move || lab.close(id));
+            match r {
+                Ok(Ok(code)) if code.is_success() => {
+                    tracing::debug!(connection = %conn.name, "closed at scenario end")
+                }
+                Ok(Ok(code)) => {
+                    tracing::warn!(connection = %conn.name, %code, "closing at scenario end failed")
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(connection = %conn.name, error = %e, abandoned = conn.abandoned, "closing at scenario end failed")
+                }
+                Err(e) => {
+                    tracing::warn!(connection = %conn.name, error = %e, "closing at scenario end did not finish")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,536 @@
+//! What each step kind does against the lab. Every lab operation runs on the scenario's worker under the
+//! step's deadline; waits that carry their own deadline get a short grace before the worker is given up.
+
+use super::deadline::DeadlineError;
+use super::expect::{check_code, check_within};
+use super::run::{Conn, Run};
+use super::service::{self, FindError};
+use super::{failure, summary::target_name};
+use crate::crosscheck;
+use crate::driver::Provider;
+use crate::lab::{
+    CallArgs, Matching, OpenRequest, OpenTarget, Prop, RegEntry, UsbView, WaitError, WaitFor,
+};
+use crate::report::{Failure, human_duration};
+use crate::scenario::{Expect, Role, Step, StepKind};
+use std::time::{Duration, Instant};
+
+/// Waits that take a deadline themselves may answer a little after it; past this the backend hung.
+pub const WAIT_GRACE: Duration = Duration::from_millis(250);
+
+type StepResult = Result<String, Failure>;
+
+/// Which USB device a role means right now.
+type DevicePred = Box<dyn Fn(&UsbView) -> bool + Send + Sync>;
+
+impl Run<'_> {
+    pub(super) fn step(&mut self, step: &Step, until: Instant) -> StepResult {
+        match &step.kind {
+            StepKind::Replug { role } => self.replug(role, until),
+            StepKind::Await { role, state } => self.await_(role.as_deref(), *state, until),
+            StepKind::CrossCheck {
+                role,
+                skip,
+                expect_mismatch,
+            } => self.cross_check(role, skip, expect_mismatch, until),
+            StepKind::Open {
+                role,
+                target,
+                open_type,
+                name,
+                expect,
+            } => self.open(role.as_deref(), *target, *open_type, name, expect, until),
+            StepKind::Call {
+                connection,
+                selector_name,
+                args,
+                expect,
+            } => self.call(connection, selector_name, args, expect, until),
+            StepKind::Close { connection, expect } => self.close(connection, expect, until),
+            StepKind::Sleep(d) => self.sleep(*d),
+            // Repeats are expanded by the runner of steps.
+            StepKind::Repeat { .. } => Ok(String::new()),
+        }
+    }
+
+    /// Run a lab job that reports its own failures; a hang or panic of the job is the lab's fault.
+    fn lab_job<T: Send + 'static>(
+        &mut self,
+        until: Instant,
+        job: impl FnOnce() -> Result<T, Failure> + Send + 'static,
+    ) -> Result<T, Failure> {
+        match self.worker.run(until, job) {
+            Ok(r) => r,
+            Err(e @ DeadlineError::Hung { .. }) => Err(failure::lab(format!(
+                "the lab backend did not come back from a wait: {e}"
+            ))),
+            Err(e) => Err(failure::lab(e.to_string())),
+        }
+    }
+
+    fn role(&self, name: &str) -> Result<Role, Failure> {
+        self.scenario
+            .printers
+            .iter()
+            .find(|r| r.name == name)
+            .cloned()
+            .ok_or_else(|| failure::lab(format!("the scenario has no printer role `{name}`")))
+    }
+
+    /// Which device is the role's: the one last seen for it, else any the role matches.
+    fn role_pred(&self, name: &str) -> Result<DevicePred, Failure> {
+        Ok(match self.views.get(name) {
+            Some(v) => Box::new(same_device(v)),
+            None => {
+                let role = self.role(name)?;
+                Box::new(move |v: &UsbView| role.matches(v))
+            }
+        })
+    }
+
+    fn replug(&mut self, role: &str, until: Instant) -> StepResult {
+        let pred = self.role_pred(role)?;
+        let role_def = self.role(role)?;
+        let lab = self.lab.clone();
+        let budget = human_duration(self.budget);
+        let (before, after, left, back) = self.lab_job(until + WAIT_GRACE, move || {
+            let devices = lab.devices().map_err(failure::from_lab)?;
+            let before = match devices.iter().find(|v| pred(v)) {
+                Some(v) => v.clone(),
+                None => role_def.resolve(&devices).map_err(failure::from_lab)?,
+            };
+            let t0 = Instant::now();
+            lab.replug(&before).map_err(failure::from_lab)?;
+            let same = same_device(&before);
+            wait_absent(&*lab, &same, until).map_err(|e| {
+                wait_failure(
+                    e,
+                    format!(
+                        "{} did not leave the bus within {budget} of the replug",
+                        before.label()
+                    ),
+                )
+            })?;
+            let left = t0.elapsed();
+            let after = wait_present(&*lab, &same, until).map_err(|e| {
+                wait_failure(
+                    e,
+                    format!(
+                        "{} did not come back within {budget} of the replug",
+                        before.label()
+                    ),
+                )
+            })?;
+            Ok((before, after, left, t0.elapsed()))
+        })?;
+        let detail = format!(
+            "{}: left after {}, back after {} at address {} (was {})",
+            after.label(),
+            human_duration(left),
+            human_duration(back),
+            after.address,
+            before.address
+        );
+        self.views.insert(role.to_string(), after);
+        Ok(detail)
+    }
+
+    fn await_(&mut self, role: Option<&str>, state: WaitFor, until: Instant) -> StepResult {
+        let driver = self.scenario.driver.clone();
+        let lab = self.lab.clone();
+        let t0 = Instant::now();
+        let budget = human_duration(self.budget);
+        match (role, state) {
+            (Some(name), WaitFor::Matched) => {
+                let pred = self.role_pred(name)?;
+                let describe = self.role(name)?.describe();
+                let (view, entry) = self.lab_job(until + WAIT_GRACE, move || {
+                    let view = wait_present(&*lab, &pred, until).map_err(|e| {
+                        wait_failure(
+                            e,
+                            format!("no printer with {describe} on the bus within {budget}"),
+                        )
+                    })?;
+                    let entry = match driver.provider {
+                        Provider::UserResources => service::resource_service(&*lab, &driver, until),
+                        Provider::UsbInterface { .. } => {
+                            service::printer_service(&*lab, &view, &driver, until)
+                                .map(|p| p.service)
+                        }
+                    }
+                    .map_err(|e| find_failure(e, &budget))?;
+                    Ok((view, entry))
+                })?;
+                self.views.insert(name.to_string(), view);
+                Ok(matched_detail(&entry, t0))
+            }
+            (None, WaitFor::Matched) => {
+                let entry = self.lab_job(until + WAIT_GRACE, move || {
+                    service::resource_service(&*lab, &driver, until)
+                        .map_err(|e| find_failure(e, &budget))
+                })?;
+                Ok(matched_detail(&entry, t0))
+            }
+            (role, WaitFor::Gone) => {
+                let view = role.and_then(|r| self.views.get(r).cloned());
+                let pred = role.map(|r| self.role_pred(r)).transpose()?;
+                self.lab_job(until + WAIT_GRACE, move || {
+                    let matching = gone_matching(&*lab, &driver, view, pred)?;
+                    let Some(m) = matching else {
+                        return Ok("already gone".to_string());
+                    };
+                    service::wait_gone(
+                        &*lab,
+                        &m,
+                        &format!("the {} service", driver.user_class),
+                        until,
+                    )
+                    .map_err(|e| find_failure(e, &budget))?;
+                    Ok(format!("gone after {}", human_duration(t0.elapsed())))
+                })
+            }
+        }
+    }
+
+    fn cross_check(
+        &mut self,
+        role: &str,
+        skip: &[String],
+        expect_mismatch: &[String],
+        until: Instant,
+    ) -> StepResult {
+        let pred = self.role_pred(role)?;
+        let role_def = self.role(role)?;
+        let lab = self.lab.clone();
+        let (view, entry) = self.lab_job(until + WAIT_GRACE, move || {
+            let devices = lab.devices().map_err(failure::from_lab)?;
+            let view = match devices.iter().find(|v| pred(v)) {
+                Some(v) => v.clone(),
+                None => role_def.resolve(&devices).map_err(failure::from_lab)?,
+            };
+            let entries = lab
+                .find(&Matching {
+                    class: Some("IOUSBHostDevice".into()),
+                    ..Matching::default()
+                })
+                .map_err(failure::from_lab)?;
+            let entry = crosscheck::pair(&view, &entries).cloned();
+            Ok((view, entry))
+        })?;
+        let Some(entry) = entry else {
+            return Err(failure::driver(format!(
+                "no IOUSBHostDevice in the registry has {}'s ids and serial or its locationID",
+                view.label()
+            )));
+        };
+        let j = crosscheck::judge(crosscheck::compare(&view, &entry), skip, expect_mismatch);
+        let both = format!("{} and {}", view.label(), entry.path);
+        if !j.unexpected.is_empty() {
+            let list = |f: &dyn Fn(&crosscheck::Finding) -> String| {
+                j.unexpected.iter().map(f).collect::<Vec<_>>().join("; ")
+            };
+            return Err(Failure {
+                expected: Some(format!(
+                    "libusb: {}",
+                    list(&|f| format!("{} {}", f.field.name(), f.usb))
+                )),
+                actual: Some(format!(
+                    "registry: {}",
+                    list(&|f| format!("{} {}", f.field.name(), f.registry))
+                )),
+                ..failure::driver(format!(
+                    "libusb and the IORegistry disagree about {both}: {}",
+                    list(&|f| f.to_string())
+                ))
+            });
+        }
+        if !j.agreed_but_expected_mismatch.is_empty() {
+            let fields = j.agreed_but_expected_mismatch.join(", ");
+            return Err(Failure {
+                expected: Some(format!("a mismatch in {fields}")),
+                actual: Some("they agree".into()),
+                ..failure::driver(format!(
+                    "{fields} agree for {both}, but the scenario expects a mismatch"
+                ))
+            });
+        }
+        let mut detail = format!("{} fields agree for {both}", j.compared - j.expected.len());
+        for f in &j.expected {
+            detail.push_str(&format!("; expected mismatch {f}"));
+        }
+        Ok(detail)
+    }
+
+    fn open(
+        &mut self,
+        role: Option<&str>,
+        target: OpenTarget,
+        open_type: u32,
+        name: &str,
+        expect: &Expect,
+        until: Instant,
+    ) -> StepResult {
+        let driver = self.scenario.driver.clone();
+        let lab = self.lab.clone();
+        let pred = role.map(|r| self.role_pred(r)).transpose()?;
+        let budget = human_duration(self.budget);
+        let entry = self.lab_job(until + WAIT_GRACE, move || {
+            let view = match pred {
+                Some(pred) => Some(wait_present(&*lab, &pred, until).map_err(|e| {
+                    wait_failure(
+                        e,
+                        format!("the printer is not on the bus (waited {budget})"),
+                    )
+                })?),
+                None => None,
+            };
+            let needs_printer = || {
+                failure::lab(format!(
+                    "opening the {} needs a printer",
+                    target_name(target)
+                ))
+            };
+            let found = match (target, &view) {
+                (OpenTarget::Service, Some(v)) if driver.provider != Provider::UserResources => {
+                    service::printer_service(&*lab, v, &driver, until).map(|p| p.service)
+                }
+                (OpenTarget::Service, _) => service::resource_service(&*lab, &driver, until),
+                (OpenTarget::UserServer, _) => service::user_server(&*lab, &driver, until),
+                (OpenTarget::Device, Some(v)) => service::device_entry(&*lab, v, until),
+                (OpenTarget::Interface, Some(v)) => {
+                    service::driver_interface(&driver).and_then(|n| {
+                        let dev = service::device_entry(&*lab, v, until)?;
+                        service::interface_entry(&*lab, &dev, n, until)
+                    })
+                }
+                (OpenTarget::Device | OpenTarget::Interface, None) => return Err(needs_printer()),
+            };
+            found.map_err(|e| find_failure(e, &budget))
+        })?;
+        let lab = self.lab.clone();
+        let request = OpenRequest {
+            entry: entry.id,
+            open_type,
+        };
+        let what = format!("IOServiceOpen of {} (type {open_type})", entry.path);
+        let out = match self.worker.run(until, move || lab.open(&request)) {
+            Ok(r) => r.map_err(failure::from_lab)?,
+            Err(e) => return Err(hang_failure(e, &what, self.budget)),
+        };
+        if let Some(id) = out.connection {
+            self.conns.push(Conn {
+                name: name.to_string(),
+                id,
+                abandoned: false,
+            });
+        } else if out.code.is_success() {
+            return Err(failure::lab(format!(
+                "{what} succeeded but the lab gave no connection"
+            )));
+        }
+        check_code(expect, out.code, &what)?;
+        check_within(expect, out.took, &what)?;
+        Ok(format!("{} on {}", out.code, entry.path))
+    }
+
+    fn conn(&self, name: &str) -> Result<(usize, u64), Failure> {
+        let i = self
+            .conns
+            .iter()
+            .rposition(|c| c.name == name)
+            .ok_or_else(|| {
+                failure::lab(format!(
+                    "connection `{name}` is not open (it was closed, or its open failed)"
+                ))
+            })?;
+        if self.conns[i].abandoned {
+            return Err(failure::driver(format!(
+                "connection `{name}` was abandoned after a call on it hung"
+            )));
+        }
+        Ok((i, self.conns[i].id))
+    }
+
+    fn call(
+        &mut self,
+        conn: &str,
+        selector: &str,
+        args: &CallArgs,
+        expect: &Expect,
+        until: Instant,
+    ) -> StepResult {
+        let (i, id) = self.conn(conn)?;
+        let lab = self.lab.clone();
+        let call_args = args.clone();
+        let what = format!("{selector} on {conn}");
+        let out = match self.worker.run(until, move || lab.call(id, &call_args)) {
+            Ok(r) => r.map_err(failure::from_lab)?,
+            Err(e) => {
+                if matches!(e, DeadlineError::Hung { .. }) {
+                    self.conns[i].abandoned = true;
+                }
+                return Err(hang_failure(e, &what, self.budget));
+            }
+        };
+        super::expect::check_call(expect, &out, &what)?;
+        let mut detail = out.code.to_string();
+        if !out.scalars_out.is_empty() {
+            detail.push_str(&format!(" scalars {:?}", out.scalars_out));
+        }
+        if !out.struct_out.is_empty() {
+            detail.push_str(&format!(" struct {} bytes", out.struct_out.len()));
+        }
+        Ok(detail)
+    }
+
+    fn close(&mut self, conn: &str, expect: &Expect, until: Instant) -> StepResult {
+        let (i, id) = self.conn(conn)?;
+        let lab = self.lab.clone();
+        let what = format!("IOServiceClose of {conn}");
+        let code = match self.worker.run(until, move || lab.close(id)) {
+            Ok(r) => {
+                self.conns.remove(i);
+                r.map_err(failure::from_lab)?
+            }
+            Err(e) => {
+                self.conns[i].abandoned = true;
+                return Err(hang_failure(e, &what, self.budget));
+            }
+        };
+        check_code(expect, code, &what)?;
+        Ok(code.to_string())
+    }
+
+    fn sleep(&mut self, d: Duration) -> StepResult {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if d <= left {
+            std::thread::sleep(d);
+            return Ok(String::new());
+        }
+        std::thread::sleep(left);
+        Err(failure::driver(format!(
+            "the scenario's deadline of {} ends during this sleep",
+            human_duration(self.scenario.deadline)
+        )))
+    }
+}
+
+/// The same physical device after a re-enumeration: by serial when it has one, else by port.
+fn same_device(v: &UsbView) -> impl Fn(&UsbView) -> bool + Send + Sync + 'static {
+    let v = v.clone();
+    move |o: &UsbView| {
+        o.vendor_id == v.vendor_id
+            && o.product_id == v.product_id
+            && match v.serial.value() {
+                Some(s) => o.serial.value() == Some(s),
+                None => o.bus == v.bus && o.port_path == v.port_path,
+            }
+    }
+}
+
+fn wait_present(
+    lab: &dyn crate::lab::Lab,
+    pred: &(dyn Fn(&UsbView) -> bool + Send + Sync),
+    until: Instant,
+) -> Result<UsbView, WaitError> {
+    lab.wait_usb(&|v: &UsbView| pred(v), true, until)?
+        .ok_or(WaitError::TimedOut(Duration::ZERO))
+}
+
+fn wait_absent(
+    lab: &dyn crate::lab::Lab,
+    pred: &(dyn Fn(&UsbView) -> bool + Send + Sync),
+    until: Instant,
+) -> Result<(), WaitError> {
+    lab.wait_usb(&|v: &UsbView| pred(v), false, until)
+        .map(|_| ())
+}
+
+/// A USB wait that ended without its event: the printer or the hub misbehaved, which is the lab's.
+fn wait_failure(e: WaitError, timed_out: String) -> Failure {
+    match e {
+        WaitError::TimedOut(_) => failure::lab(timed_out),
+        WaitError::Lab(e) => failure::from_lab(e),
+    }
+}
+
+/// Something the dext should have put in (or taken out of) the registry did not happen: the driver's.
+fn find_failure(e: FindError, budget: &str) -> Failure {
+    match e {
+        FindError::NotRegistered { looked_for, found } => failure::driver(format!(
+            "{looked_for} did not appear within {budget}{}",
+            service::got_as_far(&found)
+        )),
+        FindError::StillRegistered(what) => {
+            failure::driver(format!("{what} was still registered after {budget}"))
+        }
+        FindError::Location(_) | FindError::NotOnUsb(_) | FindError::Lab(_) => {
+            failure::lab(e.to_string())
+        }
+    }
+}
+
+/// A user-client operation that did not answer: the dext hung (driver); a panic is dexthil's (lab).
+fn hang_failure(e: DeadlineError, what: &str, budget: Duration) -> Failure {
+    match e {
+        // The step's budget, not the worker's re-measured one, so the message says the `within` written.
+        DeadlineError::Hung { .. } => Failure {
+            expected: Some(format!("an answer within {}", human_duration(budget))),
+            actual: Some("no answer".into()),
+            ..failure::driver(format!("{what}: {}", DeadlineError::Hung { budget }))
+        },
+        DeadlineError::Panicked(_) => failure::lab(format!("{what}: {e}")),
+    }
+}
+
+fn matched_detail(e: &RegEntry, t0: Instant) -> String {
+    format!(
+        "{} (id 0x{:x}) at {} after {}",
+        e.name,
+        e.id,
+        e.path,
+        human_duration(t0.elapsed())
+    )
+}
+
+/// What must disappear for `await ... gone`: the service found now on the printer, or every service of the
+/// dext when the printer is already away. `None`: nothing is there to wait for.
+fn gone_matching(
+    lab: &dyn crate::lab::Lab,
+    driver: &crate::driver::Driver,
+    view: Option<UsbView>,
+    pred: Option<DevicePred>,
+) -> Result<Option<Matching>, Failure> {
+    if driver.provider == Provider::UserResources {
+        return Ok(Some(service::resource_matching(driver)));
+    }
+    let now = Instant::now();
+    let view = match (view, pred) {
+        (Some(v), _) => Some(v),
+        (None, Some(p)) => lab
+            .devices()
+            .map_err(failure::from_lab)?
+            .into_iter()
+            .find(|v| p(v)),
+        (None, None) => None,
+    };
+    let by_class = Matching {
+        properties: [(
+            "IOUserClass".to_string(),
+            Prop::Str(driver.user_class.clone()),
+        )]
+        .into(),
+        ..Matching::default()
+    };
+    let Some(view) = view else {
+        return Ok(Some(by_class));
+    };
+    match service::printer_service(lab, &view, driver, now) {
+        Ok(p) => Ok(Some(Matching {
+            id: Some(p.service.id),
+            ..Matching::default()
+        })),
+        Err(FindError::NotRegistered { .. }) => Ok(None),
+        Err(e) => Err(find_failure(e, "0s")),
+    }
+}

@@ -1,0 +1,308 @@
+//! The engine against a scripted fake lab: what a user of a run would notice.
+
+use super::fake::{self, FakeLab};
+use super::run_scenario;
+use crate::ioreturn::{ReturnCode, code};
+use crate::lab::{Lab, UserClients, WaitFor};
+use crate::report::{Collector, Console, FailureClass, StepOutcome, Tee, Verdict};
+use crate::scenario::{Expect, Scenario, StepKind};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn run(s: &Scenario, lab: &Arc<FakeLab>) -> (Verdict, Collector) {
+    let c = Collector::new();
+    let lab: Arc<dyn Lab> = lab.clone();
+    let v = run_scenario(s, lab, &c, Instant::now());
+    (v, c)
+}
+
+fn failed(v: &Verdict) -> &crate::report::Failure {
+    match v {
+        Verdict::Failed { failure, .. } => failure,
+        Verdict::Passed => panic!("the scenario passed"),
+    }
+}
+
+fn expect_code(c: u32) -> Expect {
+    Expect {
+        codes: vec![ReturnCode(c)],
+        ..Expect::default()
+    }
+}
+
+#[test]
+fn await_open_call_close_passes_and_leaves_nothing_open() {
+    let lab = FakeLab::new();
+    lab.answer(0, code::kIOReturnSuccess, vec![3], vec![]);
+    let s = fake::scenario(
+        "round-trip",
+        vec![
+            fake::step(
+                5,
+                StepKind::Await {
+                    role: Some("p".into()),
+                    state: WaitFor::Matched,
+                },
+            ),
+            fake::open(6, "uc"),
+            fake::call(
+                7,
+                0,
+                Expect {
+                    scalars: Some(vec![3]),
+                    ..Expect::default()
+                },
+            ),
+            fake::close(8),
+        ],
+    );
+    let (v, c) = run(&s, &lab);
+    assert_eq!(v, Verdict::Passed, "{:?}", c.failed_steps());
+    assert_eq!(lab.open_count(), 0);
+    let opened = c
+        .events()
+        .into_iter()
+        .find_map(|e| match e.kind {
+            crate::report::EventKind::StepFinished {
+                step,
+                outcome: StepOutcome::Passed { detail },
+                ..
+            } if step == "2" => Some(detail),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        opened.ends_with("IOUSBHostInterface@0/PrinterDriver"),
+        "the open reports the registry path it opened: {opened}"
+    );
+}
+
+#[test]
+fn a_hung_call_fails_at_its_deadline_later_steps_do_not_run_and_its_connection_is_closed() {
+    let lab = FakeLab::new();
+    lab.hang_on(1);
+    let mut hang = fake::call(7, 1, Expect::default());
+    hang.deadline = Duration::from_millis(300);
+    let s = fake::scenario(
+        "hang",
+        vec![
+            fake::open(6, "uc"),
+            hang,
+            fake::call(8, 0, Expect::default()),
+        ],
+    );
+    let t = Instant::now();
+    let (v, c) = run(&s, &lab);
+    let step_took = c
+        .events()
+        .into_iter()
+        .find_map(|e| match e.kind {
+            crate::report::EventKind::StepFinished { step, took, .. } if step == "2" => Some(took),
+            _ => None,
+        })
+        .unwrap();
+    let f = failed(&v);
+    assert_eq!(f.class, FailureClass::Driver);
+    assert_eq!(
+        f.message,
+        "Hang on uc: no answer within 300ms: the call hung"
+    );
+    assert!(step_took >= Duration::from_millis(300), "{step_took:?}");
+    assert!(step_took < Duration::from_millis(600), "{step_took:?}");
+    assert_eq!(c.started_steps(), ["1", "2"], "step 3 must not run");
+    assert_eq!(lab.calls(), [1], "only the hung call reached the lab");
+    assert_eq!(lab.open_count(), 0, "the abandoned connection is closed");
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+}
+
+#[test]
+fn an_unexpected_code_fails_with_its_span_and_decoded_name() {
+    let lab = FakeLab::new();
+    lab.answer(0, code::kIOReturnBadArgument, vec![], vec![]);
+    let s = fake::scenario(
+        "bad-arg",
+        vec![
+            fake::open(6, "uc"),
+            fake::call(14, 0, Expect::default()),
+            fake::close(15),
+        ],
+    );
+    let console = Console::new(Vec::new());
+    let collector = Collector::new();
+    let lab_dyn: Arc<dyn Lab> = lab.clone();
+    let v = run_scenario(&s, lab_dyn, &Tee(&console, &collector), Instant::now());
+    let Verdict::Failed { span, failure } = &v else {
+        panic!("passed")
+    };
+    assert_eq!(span.to_string(), "scenarios/x.yaml:14:5");
+    assert_eq!(
+        failure.message,
+        "GetStatus on uc answered kIOReturnBadArgument (0xE00002C2)"
+    );
+    assert_eq!(failure.code, Some(ReturnCode(code::kIOReturnBadArgument)));
+    assert_eq!(
+        lab.open_count(),
+        0,
+        "closed at the end although step 3 never ran"
+    );
+    let text = String::from_utf8(console.into_inner()).unwrap();
+    assert!(text.contains("scenarios/x.yaml:14:5"), "{text}");
+    assert!(text.contains("kIOReturnBadArgument (0xE00002C2)"), "{text}");
+    assert!(text.contains("✗ 2 call GetStatus on uc"), "{text}");
+}
+
+#[test]
+fn an_expected_failure_code_passes() {
+    let lab = FakeLab::new();
+    lab.answer(0, code::kIOReturnBadArgument, vec![], vec![]);
+    lab.open_answers(code::kIOReturnNotPermitted);
+    let mut open = fake::open(6, "uc");
+    if let StepKind::Open { expect, .. } = &mut open.kind {
+        *expect = expect_code(code::kIOReturnNotPermitted);
+    }
+    let s = fake::scenario("refused", vec![open]);
+    let (v, _) = run(&s, &lab);
+    assert_eq!(v, Verdict::Passed);
+
+    let lab = FakeLab::new();
+    lab.answer(0, code::kIOReturnBadArgument, vec![], vec![]);
+    let s = fake::scenario(
+        "bad-arg-expected",
+        vec![
+            fake::open(6, "uc"),
+            fake::call(7, 0, expect_code(code::kIOReturnBadArgument)),
+        ],
+    );
+    assert_eq!(run(&s, &lab).0, Verdict::Passed);
+}
+
+#[test]
+fn a_missing_printer_is_the_labs_failure() {
+    let lab = FakeLab::new();
+    let mut s = fake::scenario("no-printer", vec![fake::open(6, "uc")]);
+    s.printers[0].vendor = Some(0x1343);
+    let mut step = s.steps[0].clone();
+    step.kind = StepKind::Replug { role: "p".into() };
+    s.steps = vec![step];
+    let (v, _) = run(&s, &lab);
+    let f = failed(&v);
+    assert_eq!(f.class, FailureClass::Lab);
+    assert!(
+        f.message.contains("no printer matches role `p`"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn a_panic_in_the_lab_fails_the_step_and_connections_are_still_closed() {
+    let lab = FakeLab::new();
+    lab.panic_on(0);
+    let s = fake::scenario(
+        "panics",
+        vec![fake::open(6, "uc"), fake::call(7, 0, Expect::default())],
+    );
+    let (v, _) = run(&s, &lab);
+    assert_eq!(failed(&v).class, FailureClass::Lab);
+    assert_eq!(lab.opened(), 1);
+    assert_eq!(lab.open_count(), 0);
+}
+
+#[test]
+fn repeats_number_their_steps_by_iteration_and_replug_comes_back_at_a_new_address() {
+    let lab = FakeLab::new();
+    let inner = vec![
+        fake::step(10, StepKind::Replug { role: "p".into() }),
+        fake::step(
+            11,
+            StepKind::Await {
+                role: Some("p".into()),
+                state: WaitFor::Matched,
+            },
+        ),
+    ];
+    let s = fake::scenario(
+        "replugs",
+        vec![
+            fake::step(
+                5,
+                StepKind::CrossCheck {
+                    role: "p".into(),
+                    skip: vec![],
+                    expect_mismatch: vec![],
+                },
+            ),
+            fake::step(
+                9,
+                StepKind::Repeat {
+                    times: 2,
+                    steps: inner,
+                },
+            ),
+        ],
+    );
+    let (v, c) = run(&s, &lab);
+    assert_eq!(v, Verdict::Passed, "{:?}", c.failed_steps());
+    assert_eq!(
+        c.started_steps(),
+        ["1", "2", "2.1.1", "2.1.2", "2.2.1", "2.2.2"]
+    );
+    assert_eq!(lab.printer_view().address, 7, "replugged twice");
+}
+
+#[test]
+fn a_cross_check_expecting_a_mismatch_that_is_not_there_fails() {
+    let lab = FakeLab::new();
+    let s = fake::scenario(
+        "fixed-bug",
+        vec![fake::step(
+            5,
+            StepKind::CrossCheck {
+                role: "p".into(),
+                skip: vec![],
+                expect_mismatch: vec!["bcd_device".into()],
+            },
+        )],
+    );
+    let f = failed(&run(&s, &lab).0).clone();
+    assert_eq!(f.class, FailureClass::Driver);
+    assert_eq!(f.expected.as_deref(), Some("a mismatch in bcd_device"));
+}
+
+#[test]
+fn a_service_that_never_matches_fails_the_await_as_the_drivers_fault() {
+    let lab = FakeLab::new();
+    lab.without_service();
+    let mut s = fake::scenario(
+        "never-matches",
+        vec![fake::step(
+            5,
+            StepKind::Await {
+                role: Some("p".into()),
+                state: WaitFor::Matched,
+            },
+        )],
+    );
+    s.steps[0].deadline = Duration::from_millis(100);
+    let f = failed(&run(&s, &lab).0).clone();
+    assert_eq!(f.class, FailureClass::Driver);
+    assert!(
+        f.message.contains("IOUserClass PrinterDriver") && f.message.contains("within 100ms"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn sleep_stops_at_the_scenario_deadline() {
+    let lab = FakeLab::new();
+    let mut s = fake::scenario(
+        "sleepy",
+        vec![fake::step(5, StepKind::Sleep(Duration::from_secs(30)))],
+    );
+    s.deadline = Duration::from_millis(100);
+    let t = Instant::now();
+    let f = failed(&run(&s, &lab).0).clone();
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert!(f.message.contains("deadline of 100ms"), "{}", f.message);
+}

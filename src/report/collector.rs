@@ -1,0 +1,87 @@
+//! A sink that keeps every event: for tests, and for the runner to say which step failed.
+
+use super::events::{EventKind, EventSink, Failure, RunEvent, StepOutcome};
+use crate::span::Span;
+use std::sync::Mutex;
+
+#[derive(Default)]
+pub struct Collector {
+    events: Mutex<Vec<RunEvent>>,
+}
+
+/// A step that failed, as the events told it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailedStep {
+    pub scenario: String,
+    pub step: String,
+    pub summary: String,
+    pub span: Span,
+    pub failure: Failure,
+}
+
+impl Collector {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn events(&self) -> Vec<RunEvent> {
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Every failed step, innermost first within a repeat (the order they finished).
+    pub fn failed_steps(&self) -> Vec<FailedStep> {
+        self.events()
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                EventKind::StepFinished {
+                    scenario,
+                    step,
+                    span,
+                    summary,
+                    outcome: StepOutcome::Failed(failure),
+                    ..
+                } => Some(FailedStep {
+                    scenario,
+                    step,
+                    summary,
+                    span,
+                    failure,
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Step numbers that started, in order.
+    pub fn started_steps(&self) -> Vec<String> {
+        self.events()
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                EventKind::StepStarted { step, .. } => Some(step),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl EventSink for Collector {
+    fn event(&self, event: &RunEvent) {
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(event.clone());
+    }
+}
+
+/// Two sinks as one.
+pub struct Tee<'a>(pub &'a dyn EventSink, pub &'a dyn EventSink);
+
+impl EventSink for Tee<'_> {
+    fn event(&self, event: &RunEvent) {
+        self.0.event(event);
+        self.1.event(event);
+    }
+}

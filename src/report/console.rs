@@ -1,0 +1,238 @@
+//! The human reporter: a header per scenario, one line per step, and for a failure where it is in the YAML,
+//! what was expected, what happened and the decoded code.
+//!
+//! Lines of one scenario are buffered and written together when it finishes, so scenarios running in
+//! parallel do not interleave.
+
+use super::events::{EventKind, EventSink, Failure, FailureClass, RunEvent, StepOutcome, Verdict};
+use super::human_duration;
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Mutex;
+
+pub struct Console<W: Write + Send> {
+    out: Mutex<W>,
+    pending: Mutex<HashMap<String, String>>,
+}
+
+impl<W: Write + Send> Console<W> {
+    pub fn new(out: W) -> Self {
+        Console {
+            out: Mutex::new(out),
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn add(&self, scenario: &str, text: &str) {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending
+            .entry(scenario.to_string())
+            .or_default()
+            .push_str(text);
+    }
+
+    fn write(&self, text: &str) {
+        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        // A reporter that cannot write has nowhere to say so; the verdicts still reach libtest.
+        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    }
+}
+
+/// The lines that explain a failure, indented under its step.
+pub fn failure_lines(at: &str, f: &Failure, indent: &str) -> String {
+    let mut s = format!("{indent}at {at}\n{indent}{}\n", f.message);
+    if let Some(e) = &f.expected {
+        s.push_str(&format!("{indent}expected: {e}\n"));
+    }
+    if let Some(a) = &f.actual {
+        s.push_str(&format!("{indent}actual:   {a}\n"));
+    }
+    if let Some(code) = f.code {
+        let decoded = crate::ioreturn::decode(code.0);
+        let meaning = decoded
+            .known
+            .map(|k| format!(": {}, {}", k.meaning, k.family.label()))
+            .unwrap_or_default();
+        s.push_str(&format!("{indent}code:     {code}{meaning}\n"));
+    }
+    if f.class == FailureClass::Lab {
+        s.push_str(&format!("{indent}(the lab broke, not the driver)\n"));
+    }
+    s
+}
+
+impl<W: Write + Send> EventSink for Console<W> {
+    fn event(&self, event: &RunEvent) {
+        match &event.kind {
+            EventKind::RunStarted { lab, scenarios } => self.write(&format!(
+                "running {scenarios} scenario{} on the {lab} lab\n",
+                if *scenarios == 1 { "" } else { "s" }
+            )),
+            EventKind::ScenarioStarted { scenario, file } => {
+                self.add(scenario, &format!("\nscenario {scenario} ({file})\n"))
+            }
+            // A step is shown once it has an outcome.
+            EventKind::StepStarted { .. } => {}
+            EventKind::StepFinished {
+                scenario,
+                step,
+                span,
+                summary,
+                outcome,
+                took,
+            } => {
+                let depth = step.matches('.').count() / 2;
+                let indent = "  ".repeat(depth + 1);
+                let line = match outcome {
+                    StepOutcome::Passed { detail } if detail.is_empty() => {
+                        format!("{indent}✓ {step} {summary} {}\n", human_duration(*took))
+                    }
+                    StepOutcome::Passed { detail } => format!(
+                        "{indent}✓ {step} {summary} → {detail} {}\n",
+                        human_duration(*took)
+                    ),
+                    StepOutcome::Failed(f) => format!(
+                        "{indent}✗ {step} {summary} {}\n{}",
+                        human_duration(*took),
+                        failure_lines(&span.to_string(), f, &format!("{indent}    "))
+                    ),
+                };
+                self.add(scenario, &line);
+            }
+            EventKind::ScenarioFinished {
+                scenario,
+                verdict,
+                took,
+            } => {
+                let end = match verdict {
+                    Verdict::Passed => format!("  passed in {}\n", human_duration(*took)),
+                    Verdict::Failed { span, failure } => format!(
+                        "  FAILED at {span} in {}{}\n",
+                        human_duration(*took),
+                        match failure.class {
+                            FailureClass::Driver => "",
+                            FailureClass::Lab => " (the lab broke, not the driver)",
+                        }
+                    ),
+                };
+                self.add(scenario, &end);
+                let block = self
+                    .pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(scenario)
+                    .unwrap_or_default();
+                self.write(&block);
+            }
+            EventKind::RunFinished {
+                passed,
+                failed,
+                lab_errors,
+                took,
+            } => self.write(&format!(
+                "\n{passed} passed, {failed} failed ({lab_errors} of them lab errors) in {}\n",
+                human_duration(*took)
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ioreturn::{ReturnCode, code};
+    use crate::report::events::StepOutcome;
+    use std::path::PathBuf;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn ev(kind: EventKind) -> RunEvent {
+        RunEvent {
+            elapsed: Duration::ZERO,
+            kind,
+        }
+    }
+
+    #[test]
+    fn a_failing_step_shows_its_yaml_location_and_decoded_code() {
+        let span = crate::span::Span::new(Arc::new(PathBuf::from("scenarios/x.yaml")), 14, 5);
+        let failure = Failure {
+            class: FailureClass::Driver,
+            message: "GetStatus on uc answered kIOReturnBadArgument (0xE00002C2)".into(),
+            expected: Some("kIOReturnSuccess (0x00000000)".into()),
+            actual: Some("kIOReturnBadArgument (0xE00002C2)".into()),
+            code: Some(ReturnCode(code::kIOReturnBadArgument)),
+        };
+        let c = Console::new(Vec::new());
+        for kind in [
+            EventKind::ScenarioStarted {
+                scenario: "a".into(),
+                file: "scenarios/x.yaml".into(),
+            },
+            EventKind::StepFinished {
+                scenario: "a".into(),
+                step: "1".into(),
+                span: span.clone(),
+                summary: "close uc".into(),
+                outcome: StepOutcome::Passed {
+                    detail: "kIOReturnSuccess (0x00000000)".into(),
+                },
+                took: Duration::from_micros(12),
+            },
+            EventKind::StepFinished {
+                scenario: "a".into(),
+                step: "3".into(),
+                span: span.clone(),
+                summary: "call GetStatus on uc".into(),
+                outcome: StepOutcome::Failed(failure.clone()),
+                took: Duration::from_micros(40),
+            },
+            EventKind::ScenarioFinished {
+                scenario: "a".into(),
+                verdict: Verdict::Failed { span, failure },
+                took: Duration::from_millis(3),
+            },
+        ] {
+            c.event(&ev(kind));
+        }
+        let text = String::from_utf8(c.into_inner()).unwrap();
+        assert_eq!(
+            text,
+            "\nscenario a (scenarios/x.yaml)\n\
+             \x20 ✓ 1 close uc → kIOReturnSuccess (0x00000000) 12µs\n\
+             \x20 ✗ 3 call GetStatus on uc 40µs\n\
+             \x20     at scenarios/x.yaml:14:5\n\
+             \x20     GetStatus on uc answered kIOReturnBadArgument (0xE00002C2)\n\
+             \x20     expected: kIOReturnSuccess (0x00000000)\n\
+             \x20     actual:   kIOReturnBadArgument (0xE00002C2)\n\
+             \x20     code:     kIOReturnBadArgument (0xE00002C2): invalid argument, IOKit common (sys_iokit | sub_iokit_common)\n\
+             \x20 FAILED at scenarios/x.yaml:14:5 in 3ms\n"
+        );
+    }
+
+    #[test]
+    fn parallel_scenarios_come_out_as_whole_blocks() {
+        let c = Console::new(Vec::new());
+        let start = |s: &str| EventKind::ScenarioStarted {
+            scenario: s.into(),
+            file: format!("{s}.yaml"),
+        };
+        let done = |s: &str| EventKind::ScenarioFinished {
+            scenario: s.into(),
+            verdict: Verdict::Passed,
+            took: Duration::from_millis(1),
+        };
+        for kind in [start("a"), start("b"), done("b"), done("a")] {
+            c.event(&ev(kind));
+        }
+        let text = String::from_utf8(c.into_inner()).unwrap();
+        assert_eq!(
+            text,
+            "\nscenario b (b.yaml)\n  passed in 1ms\n\nscenario a (a.yaml)\n  passed in 1ms\n"
+        );
+    }
+}
