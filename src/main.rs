@@ -28,6 +28,12 @@ enum Command {
         /// Scenario files or directories [default: scenarios/]
         paths: Vec<PathBuf>,
     },
+    /// Decode IOReturn, Mach or MIG codes: name, meaning, family, and where on the user-client path they arise.
+    Decode {
+        /// Codes as hex (0xE00002BC), decimal, negative decimal (-307) or a name (kIOReturnNotPermitted)
+        #[arg(required = true, allow_hyphen_values = true)]
+        codes: Vec<String>,
+    },
 }
 
 #[derive(Args)]
@@ -101,6 +107,12 @@ fn run_args(cmd: RunCmd) -> anyhow::Result<RunArgs> {
             filter = Some(t);
         }
     }
+    let lab = cmd.lab.unwrap_or_else(LabChoice::default_here);
+    // Scenarios on a real lab share its printers: one at a time unless asked otherwise. Each sim scenario
+    // gets a lab of its own, so those run in parallel.
+    let test_threads = cmd
+        .test_threads
+        .or(if lab == LabChoice::Sim { None } else { Some(1) });
     let libtest = libtest_mimic::Arguments {
         filter,
         exact: cmd.exact,
@@ -111,14 +123,14 @@ fn run_args(cmd: RunCmd) -> anyhow::Result<RunArgs> {
             Format::Terse => libtest_mimic::FormatSetting::Terse,
             Format::Json => libtest_mimic::FormatSetting::Json,
         }),
-        test_threads: cmd.test_threads,
+        test_threads,
         ignored: cmd.ignored,
         include_ignored: cmd.include_ignored,
         ..libtest_mimic::Arguments::default()
     };
     Ok(RunArgs {
         paths: default_paths(paths),
-        lab: cmd.lab.unwrap_or_else(LabChoice::default_here),
+        lab,
         libtest,
     })
 }
@@ -131,23 +143,24 @@ fn list(paths: Vec<PathBuf>) -> anyhow::Result<Exit> {
             return Ok(Exit::BadInputOrLab);
         }
     };
-    for s in scenarios {
-        let printers = s
-            .printers
-            .iter()
-            .map(|r| format!("{}={}", r.name, r.describe()))
-            .collect::<Vec<_>>()
-            .join("; ");
-        println!(
-            "{}\t{}\ttags [{}]\tprinters [{}]\tdriver {}",
-            s.name,
-            s.source.display(),
-            s.tags.join(", "),
-            printers,
-            s.driver.source.display()
-        );
+    for line in runner::list_lines(&scenarios) {
+        println!("{line}");
     }
     Ok(Exit::Passed)
+}
+
+fn decode(codes: &[String]) -> Exit {
+    let mut exit = Exit::Passed;
+    for text in codes {
+        match dexthil::ioreturn::parse(text) {
+            Ok(code) => print!("{}", dexthil::decode::explain(code.0)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                exit = Exit::BadInputOrLab;
+            }
+        }
+    }
+    exit
 }
 
 fn main() -> ExitCode {
@@ -163,6 +176,7 @@ fn main() -> ExitCode {
             .context("reading the command line")
             .map(runner::run),
         Command::List { paths } => list(paths),
+        Command::Decode { codes } => Ok(decode(&codes)),
     };
     match result {
         Ok(exit) => exit.into(),

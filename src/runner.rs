@@ -320,3 +320,26 @@ mod tests {
         );
     }
 }
+
+/// One line a scenario for `dexthil list`: name, file, tags, printers, driver, tab-separated.
+pub fn list_lines(scenarios: &[Scenario]) -> Vec<String> {
+    scenarios
+        .iter()
+        .map(|s| {
+            let printers = s
+                .printers
+                .iter()
+                .map(|r| format!("{}={}", r.name, r.describe()))
+                .collect::<Vec<_>>()
+                .join("; ");
+            format!(
+                "{}\t{}\ttags [{}]\tprinters [{}]\tdriver {}",
+                s.name,
+                s.source.display(),
+                s.tags.join(", "),
+                printers,
+                s.driver.source.display()
+            )
+        })
+        .collect()
+}

@@ -237,6 +237,8 @@ pub enum RawBytes {
 #[serde(deny_unknown_fields)]
 pub struct BytesMap {
     u64le: Option<Vec<Spanned<RawInt>>>,
+    /// Text taken byte for byte (printer answers such as `DS620 01.20` read better so).
+    ascii: Option<Spanned<String>>,
     repeat: Option<Spanned<String>>,
     fill: Option<Spanned<RawInt>>,
     len: Option<Spanned<RawInt>>,
@@ -248,7 +250,7 @@ impl<'de> Deserialize<'de> for RawBytes {
         impl<'de> Visitor<'de> for V {
             type Value = RawBytes;
             expecting!(
-                "bytes: a hex string (\"00 01 ff\") or {u64le: [..]}, {repeat: \"ab\", len: N}, {fill: B, len: N}"
+                "bytes: a hex string (\"00 01 ff\") or {u64le: [..]}, {ascii: \"text\"}, {repeat: \"ab\", len: N}, {fill: B, len: N}"
             );
             fn visit_str<E>(self, v: &str) -> Result<RawBytes, E> {
                 Ok(RawBytes::Hex(v.to_string()))
@@ -314,6 +316,20 @@ pub fn bytes_of(diag: &mut Diag, field: &str, v: &Spanned<RawBytes>) -> Option<V
             }
         }
     };
+    if let Some(text) = &map.ascii {
+        if map.u64le.is_some() || map.repeat.is_some() || map.fill.is_some() || map.len.is_some() {
+            diag.error(
+                at,
+                format!("`{field}`: `ascii` stands alone, without other keys"),
+            );
+            return None;
+        }
+        if text.value.len() > MAX_STRUCT {
+            diag.error(text.referenced, format!("`{field}` is longer than 1 MiB"));
+            return None;
+        }
+        return Some(text.value.as_bytes().to_vec());
+    }
     match (&map.u64le, &map.repeat, &map.fill) {
         (Some(fields), None, None) if map.len.is_none() => {
             if fields.len() * 8 > MAX_STRUCT {
@@ -352,7 +368,7 @@ pub fn bytes_of(diag: &mut Diag, field: &str, v: &Spanned<RawBytes>) -> Option<V
             diag.error(
                 at,
                 format!(
-                    "`{field}` must be exactly one of {{u64le: [..]}}, {{repeat: \"ab\", len: N}}, {{fill: B, len: N}}"
+                    "`{field}` must be exactly one of {{u64le: [..]}}, {{ascii: \"text\"}}, {{repeat: \"ab\", len: N}}, {{fill: B, len: N}}"
                 ),
             );
             None

@@ -216,11 +216,12 @@ pub fn run_behaviour(
         },
         SimBehaviour::AddToStructFields(adds) => {
             // The dext reads the fields it knows from the front of the input (inline or, past 4096 bytes,
-            // through its descriptor) and hands the whole buffer back.
+            // through its descriptor) and answers with just those fields: Apple's sample answers its
+            // 16-byte {foo, bar} also to the 4104-byte variant (reference §4).
             if args.struct_in.len() < 8 * adds.len() {
                 return answer(code::kIOReturnBadArgument);
             }
-            let mut out = args.struct_in.clone();
+            let mut out = args.struct_in[..8 * adds.len()].to_vec();
             for (k, add) in adds.iter().enumerate() {
                 let field = &mut out[8 * k..8 * k + 8];
                 let mut le = [0u8; 8];
@@ -261,8 +262,9 @@ pub fn run_behaviour(
             let Ok(mut payload) = ask(p, Command::Info, arg) else {
                 return answer(code::kIOReturnIOError);
             };
-            // The dext copies what fits into the caller's buffer.
-            payload.resize(args.struct_out_capacity as usize, 0);
+            // The dext copies what fits into the caller's buffer; the output size the caller gets back is
+            // the answer's length, not the buffer's (IOConnectCallMethod updates outputStructCnt).
+            payload.truncate(args.struct_out_capacity as usize);
             BehaviourOutput {
                 code: ReturnCode::SUCCESS,
                 scalars_out: vec![],
