@@ -208,6 +208,29 @@ pub fn exit_for(failed: usize, lab_failures: usize) -> Exit {
     }
 }
 
+/// One line a scenario for `dexthil list`: name, file, tags, printers, driver, tab-separated.
+pub fn list_lines(scenarios: &[Scenario]) -> Vec<String> {
+    scenarios
+        .iter()
+        .map(|s| {
+            let printers = s
+                .printers
+                .iter()
+                .map(|r| format!("{}={}", r.name, r.describe()))
+                .collect::<Vec<_>>()
+                .join("; ");
+            format!(
+                "{}\t{}\ttags [{}]\tprinters [{}]\tdriver {}",
+                s.name,
+                s.source.display(),
+                s.tags.join(", "),
+                printers,
+                s.driver.source.display()
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,27 +342,4 @@ mod tests {
              1 error in the scenario files; nothing was run\n"
         );
     }
-}
-
-/// One line a scenario for `dexthil list`: name, file, tags, printers, driver, tab-separated.
-pub fn list_lines(scenarios: &[Scenario]) -> Vec<String> {
-    scenarios
-        .iter()
-        .map(|s| {
-            let printers = s
-                .printers
-                .iter()
-                .map(|r| format!("{}={}", r.name, r.describe()))
-                .collect::<Vec<_>>()
-                .join("; ");
-            format!(
-                "{}\t{}\ttags [{}]\tprinters [{}]\tdriver {}",
-                s.name,
-                s.source.display(),
-                s.tags.join(", "),
-                printers,
-                s.driver.source.display()
-            )
-        })
-        .collect()
 }
