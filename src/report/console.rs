@@ -87,6 +87,11 @@ impl<W: Write + Send> EventSink for Console<W> {
             } => {
                 let depth = step.matches('.').count() / 2;
                 let indent = "  ".repeat(depth + 1);
+                // A repeat's passing iterations are summed up by the repeat's own line; only a failing
+                // inner step is worth its lines.
+                if depth > 0 && matches!(outcome, StepOutcome::Passed { .. }) {
+                    return;
+                }
                 let line = match outcome {
                     StepOutcome::Passed { detail } if detail.is_empty() => {
                         format!("{indent}✓ {step} {summary} {}\n", human_duration(*took))

@@ -67,6 +67,23 @@ pub fn load_driver(path: &Path) -> Result<Driver, LoadErrors> {
 
 /// Drivers by canonical path: each loaded once however many scenarios use it; a broken one is
 /// reported once.
+/// `scenarios/smoke/../drivers/x.yaml` → `scenarios/drivers/x.yaml`, for messages (lexically: a `..` after a
+/// normal component removes it; leading `..` stay).
+fn tidy(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out.iter().collect()
+}
+
 #[derive(Default)]
 struct Drivers {
     loaded: HashMap<PathBuf, Option<Arc<Driver>>>,
@@ -82,7 +99,7 @@ impl Drivers {
         errors: &mut Vec<LoadError>,
     ) -> Option<Arc<Driver>> {
         let relative = Path::new(&named.value);
-        let path = scenario.parent().unwrap_or(Path::new(".")).join(relative);
+        let path = tidy(&scenario.parent().unwrap_or(Path::new(".")).join(relative));
         let canonical = match path.canonicalize() {
             Ok(c) => c,
             Err(e) => {
