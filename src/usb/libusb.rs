@@ -264,24 +264,25 @@ pub fn view_of<T: UsbContext + 'static>(device: &rusb::Device<T>) -> Option<UsbV
     })
 }
 
-/// Arrivals and departures seen by the hotplug callback, so waiters sleep until something happens.
+/// A change counter that waiters sleep on: bumped by hotplug (here) and IOKit notification callbacks
+/// (the macOS registry), so waits are event-driven.
 #[derive(Default)]
-struct BusEvents {
+pub(crate) struct Changes {
     generation: Mutex<u64>,
     changed: Condvar,
 }
 
-impl BusEvents {
-    fn bump(&self) {
+impl Changes {
+    pub(crate) fn bump(&self) {
         let mut g = self.generation.lock().unwrap_or_else(|p| p.into_inner());
         *g += 1;
         self.changed.notify_all();
     }
-    fn current(&self) -> u64 {
+    pub(crate) fn current(&self) -> u64 {
         *self.generation.lock().unwrap_or_else(|p| p.into_inner())
     }
     /// Sleep until the generation moves past `seen` or `until` passes.
-    fn wait_past(&self, seen: u64, until: Instant) {
+    pub(crate) fn wait_past(&self, seen: u64, until: Instant) {
         let mut g = self.generation.lock().unwrap_or_else(|p| p.into_inner());
         while *g == seen {
             let now = Instant::now();
@@ -296,7 +297,7 @@ impl BusEvents {
     }
 }
 
-struct Notifier(Arc<BusEvents>);
+struct Notifier(Arc<Changes>);
 
 impl rusb::Hotplug<rusb::Context> for Notifier {
     fn device_arrived(&mut self, _device: rusb::Device<rusb::Context>) {
@@ -310,7 +311,7 @@ impl rusb::Hotplug<rusb::Context> for Notifier {
 /// The real USB bus through libusb.
 pub struct LibusbBus {
     context: rusb::Context,
-    events: Arc<BusEvents>,
+    events: Arc<Changes>,
     registration: Mutex<Option<rusb::Registration<rusb::Context>>>,
     stop: Arc<AtomicBool>,
     pump: Option<JoinHandle<()>>,
@@ -328,7 +329,7 @@ impl LibusbBus {
             what: "start",
             why: format!("libusb_init failed: {e}"),
         })?;
-        let events = Arc::new(BusEvents::default());
+        let events = Arc::new(Changes::default());
         let stop = Arc::new(AtomicBool::new(false));
         let mut registration = None;
         let mut pump = None;
