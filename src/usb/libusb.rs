@@ -106,7 +106,7 @@ pub(crate) fn bounded<T: Send + 'static>(
 }
 
 /// The raw device descriptor: rusb's `Version` loses non-BCD bcdDevice values, the raw one does not.
-fn raw_descriptor<T: UsbContext>(
+pub(crate) fn raw_descriptor<T: UsbContext>(
     device: &rusb::Device<T>,
 ) -> Option<rusb::ffi::libusb_device_descriptor> {
     let mut desc = std::mem::MaybeUninit::<rusb::ffi::libusb_device_descriptor>::uninit();

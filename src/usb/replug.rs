@@ -3,7 +3,7 @@
 //! the departure and the re-arrival and says when each was seen.
 
 use super::hub::{self, ControlRequest, HUB_CLASS};
-use super::libusb::{bounded, speed_of};
+use super::libusb::{bounded, raw_descriptor, speed_of};
 use crate::lab::{LabError, Readable, Speed, UsbBus, UsbView, WaitError};
 use rusb::UsbContext;
 use std::fmt;
@@ -162,16 +162,7 @@ fn hub_power_cycle<T: UsbContext + 'static>(
                 crate::usb::location::port_path_text(&hub_path)
             )
         })?;
-    let bcd_usb = hub
-        .device_descriptor()
-        .map(|d| {
-            let v = d.usb_version();
-            ((v.major() as u16 / 10) << 12)
-                | ((v.major() as u16 % 10) << 8)
-                | ((v.minor() as u16) << 4)
-                | v.sub_minor() as u16
-        })
-        .unwrap_or(0x0200);
+    let bcd_usb = raw_descriptor(hub).map_or(0x0200, |d| d.bcdUSB);
     let usb3 = hub::hub_is_usb3(
         bcd_usb,
         matches!(speed_of(hub.speed()), Speed::Super | Speed::SuperPlus),
@@ -227,7 +218,8 @@ fn reset<T: UsbContext + 'static>(
     let handle = bounded("opening the device", limit, move || device.open())?;
     match bounded("libusb reset", limit, move || handle.reset()) {
         Ok(()) => Ok(()),
-        // libusb reports a re-enumerated device as gone: that is the departure we asked for.
+        // libusb_reset_device answers LIBUSB_ERROR_NOT_FOUND when the device re-enumerated and must be
+        // rediscovered (libusb API docs): that is the departure we asked for.
         Err(e) if e.contains(&rusb::Error::NotFound.to_string()) => Ok(()),
         Err(e) => Err(e),
     }
