@@ -38,7 +38,9 @@ fn refuse(code: u32, reason: String) -> Refusal {
 
 /// The checks a call passes through, in order: the client-side MIG limits, the selector table, the
 /// dispatch entry's five checks, and a NULL `function`.
-pub fn dispatch<'a>(driver: &'a Driver, args: &CallArgs) -> Result<Dispatched<'a>, Refusal> {
+/// The MIG limits the client library enforces before anything is sent: more than 16 scalars in, or room
+/// for more than 16 out, is MIG_ARRAY_TOO_LARGE (reference §1, §3). Every backend refuses these alike.
+pub fn client_side_limits(args: &CallArgs) -> Result<(), Refusal> {
     if args.scalars_in.len() > SCALAR_MAX {
         return Err(refuse(
             code::MIG_ARRAY_TOO_LARGE,
@@ -57,6 +59,11 @@ pub fn dispatch<'a>(driver: &'a Driver, args: &CallArgs) -> Result<Dispatched<'a
             ),
         ));
     }
+    Ok(())
+}
+
+pub fn dispatch<'a>(driver: &'a Driver, args: &CallArgs) -> Result<Dispatched<'a>, Refusal> {
+    client_side_limits(args)?;
     let Some(selector) = driver.selector(args.selector) else {
         return Err(refuse(
             code::kIOReturnBadArgument,

@@ -1,5 +1,8 @@
 //! The lab backends and the choice between them. Platform code is gated here, in one place.
 
+pub mod iokit;
+#[cfg(target_os = "macos")]
+pub mod macos;
 pub mod replay;
 pub mod sim;
 
@@ -50,15 +53,13 @@ pub trait LabFactory: Send + Sync {
 pub fn factory(choice: &LabChoice) -> Result<Box<dyn LabFactory>, LabError> {
     match choice {
         LabChoice::Sim => Ok(Box::new(sim::SimFactory)),
+        #[cfg(target_os = "macos")]
+        LabChoice::Macos => macos::factory(),
+        #[cfg(not(target_os = "macos"))]
         LabChoice::Macos => Err(LabError::Unsupported {
             backend: "macos",
             what: "run",
-            why: if cfg!(target_os = "macos") {
-                "the IOKit backend is not built yet (issue \"The real lab\"); use `--lab sim`"
-                    .into()
-            } else {
-                "this is not a Mac: the IOKit backend exists only on macOS; use `--lab sim` or `--lab replay:<dir>`".into()
-            },
+            why: "this is not a Mac: the IOKit backend exists only on macOS; use `--lab sim` or `--lab replay:<dir>`".into(),
         }),
         LabChoice::Replay(dir) => replay::factory(dir),
     }

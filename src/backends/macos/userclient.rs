@@ -1,0 +1,282 @@
+//! User clients through IOKit: `IOServiceOpen`, `IOConnectCallMethod` / `IOConnectCallAsyncMethod`,
+//! `IOServiceClose`. Codes are kept raw: a Mach status and an IOReturn both reach the caller (reference §1).
+
+use super::object::IoObject;
+use super::registry::object_for;
+use crate::backends::iokit::{self, ASYNC_REF64_COUNT, Completion};
+use crate::dispatch;
+use crate::ioreturn::ReturnCode;
+use crate::lab::{
+    CallArgs, CallOutcome, ConnectionId, LabError, OpenOutcome, OpenRequest, UserClients,
+};
+use io_kit_sys::types::io_connect_t;
+use io_kit_sys::{
+    IOConnectCallAsyncMethod, IOConnectCallMethod, IONotificationPortCreate,
+    IONotificationPortDestroy, IONotificationPortGetMachPort, IONotificationPortRef,
+    IOServiceClose, IOServiceOpen,
+};
+use mach2::message::{MACH_RCV_MSG, MACH_RCV_TIMEOUT, mach_msg, mach_msg_header_t};
+use std::collections::BTreeMap;
+use std::os::raw::c_void;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The port async completions come back on (`IONotificationPortGetMachPort`); read with `mach_msg`.
+struct AsyncPort(IONotificationPortRef);
+
+// SAFETY: the port is only used under the connections mutex.
+unsafe impl Send for AsyncPort {}
+
+impl Drop for AsyncPort {
+    fn drop(&mut self) {
+        // SAFETY: created by IONotificationPortCreate, destroyed once.
+        unsafe { IONotificationPortDestroy(self.0) };
+    }
+}
+
+struct Connection {
+    connect: io_connect_t,
+    port: Option<AsyncPort>,
+    completions: Vec<Completion>,
+}
+
+/// The open connections of this process.
+pub struct IoUserClients {
+    connections: Mutex<BTreeMap<ConnectionId, Connection>>,
+    next: Mutex<ConnectionId>,
+    /// How long a call with `completion: true` waits for its completion message after a successful call.
+    pub completion_wait: Duration,
+}
+
+impl Default for IoUserClients {
+    fn default() -> Self {
+        IoUserClients {
+            connections: Mutex::default(),
+            next: Mutex::new(1),
+            completion_wait: Duration::from_secs(2),
+        }
+    }
+}
+
+fn code(kr: i32) -> ReturnCode {
+    ReturnCode(kr as u32)
+}
+
+/// Receive one message on `port` within `wait` (0 = only what is already queued).
+fn receive(port: u32, wait: Duration) -> Option<Completion> {
+    let mut buf = [0u64; 256];
+    let size = std::mem::size_of_val(&buf) as u32;
+    // SAFETY: the buffer is aligned and `size` bytes long; the port is our receive right.
+    let kr = unsafe {
+        mach_msg(
+            buf.as_mut_ptr() as *mut mach_msg_header_t,
+            MACH_RCV_MSG | MACH_RCV_TIMEOUT,
+            0,
+            size,
+            port,
+            wait.as_millis().min(u32::MAX as u128) as u32,
+            0,
+        )
+    };
+    if kr != 0 {
+        return None;
+    }
+    let bytes: Vec<u8> = buf.iter().flat_map(|w| w.to_le_bytes()).collect();
+    iokit::parse_async_completion(&bytes)
+}
+
+impl IoUserClients {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<ConnectionId, Connection>> {
+        self.connections.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Completions received so far on a connection, oldest first (drained).
+    pub fn take_completions(&self, connection: ConnectionId) -> Vec<Completion> {
+        self.lock()
+            .get_mut(&connection)
+            .map(|c| std::mem::take(&mut c.completions))
+            .unwrap_or_default()
+    }
+}
+
+impl UserClients for IoUserClients {
+    fn open(&self, request: &OpenRequest) -> Result<OpenOutcome, LabError> {
+        let service: IoObject =
+            object_for(request.entry).ok_or(LabError::NoEntry(request.entry))?;
+        let mut connect: io_connect_t = 0;
+        let started = Instant::now();
+        // SAFETY: valid service and out pointer; mach_task_self is this task's port.
+        let kr = unsafe {
+            IOServiceOpen(
+                service.raw(),
+                mach2::traps::mach_task_self(),
+                request.open_type,
+                &mut connect,
+            )
+        };
+        let took = started.elapsed();
+        if kr != 0 || connect == 0 {
+            return Ok(OpenOutcome {
+                code: code(kr),
+                connection: None,
+                took,
+            });
+        }
+        let id = {
+            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+            let id = *next;
+            *next += 1;
+            id
+        };
+        self.lock().insert(
+            id,
+            Connection {
+                connect,
+                port: None,
+                completions: Vec::new(),
+            },
+        );
+        Ok(OpenOutcome {
+            code: code(kr),
+            connection: Some(id),
+            took,
+        })
+    }
+
+    fn call(&self, connection: ConnectionId, args: &CallArgs) -> Result<CallOutcome, LabError> {
+        if let Err(refusal) = dispatch::client_side_limits(args) {
+            tracing::info!("{}", refusal.reason);
+            return Ok(CallOutcome {
+                code: refusal.code,
+                scalars_out: vec![],
+                struct_out: vec![],
+                took: Duration::ZERO,
+            });
+        }
+        // The connection and its port are copied out so a hanging call does not hold the lock.
+        let (connect, wake_port) = {
+            let mut all = self.lock();
+            let conn = all
+                .get_mut(&connection)
+                .ok_or(LabError::NotOpen(connection))?;
+            if args.completion && conn.port.is_none() {
+                // SAFETY: MACH_PORT_NULL selects the default main port; NULL on failure.
+                let port = unsafe { IONotificationPortCreate(0) };
+                if port.is_null() {
+                    return Err(LabError::Other("IONotificationPortCreate failed".into()));
+                }
+                conn.port = Some(AsyncPort(port));
+            }
+            // SAFETY: the port is valid while the connection is.
+            let wake = conn
+                .port
+                .as_ref()
+                .map(|p| unsafe { IONotificationPortGetMachPort(p.0) });
+            (conn.connect, wake)
+        };
+        let mut scalars_out = vec![0u64; args.scalars_out_capacity as usize];
+        let mut scalars_count = args.scalars_out_capacity;
+        let mut struct_out = vec![0u8; args.struct_out_capacity as usize];
+        let mut struct_count = struct_out.len();
+        let input_ptr = |v: &[u8]| {
+            if v.is_empty() {
+                std::ptr::null()
+            } else {
+                v.as_ptr() as *const c_void
+            }
+        };
+        let started = Instant::now();
+        // SAFETY: every pointer is valid for the count passed with it; the kernel decides inline or
+        // out-of-line transport from the sizes itself (reference §3).
+        let kr = unsafe {
+            if args.completion {
+                let mut reference = [0u64; ASYNC_REF64_COUNT];
+                IOConnectCallAsyncMethod(
+                    connect,
+                    args.selector,
+                    wake_port.unwrap_or(0),
+                    reference.as_mut_ptr(),
+                    ASYNC_REF64_COUNT as u32,
+                    args.scalars_in.as_ptr(),
+                    args.scalars_in.len() as u32,
+                    input_ptr(&args.struct_in),
+                    args.struct_in.len(),
+                    scalars_out.as_mut_ptr(),
+                    &mut scalars_count,
+                    struct_out.as_mut_ptr() as *mut c_void,
+                    &mut struct_count,
+                )
+            } else {
+                IOConnectCallMethod(
+                    connect,
+                    args.selector,
+                    args.scalars_in.as_ptr(),
+                    args.scalars_in.len() as u32,
+                    input_ptr(&args.struct_in),
+                    args.struct_in.len(),
+                    scalars_out.as_mut_ptr(),
+                    &mut scalars_count,
+                    struct_out.as_mut_ptr() as *mut c_void,
+                    &mut struct_count,
+                )
+            }
+        };
+        let took = started.elapsed();
+        scalars_out.truncate((scalars_count as usize).min(scalars_out.len()));
+        struct_out.truncate(struct_count.min(struct_out.len()));
+        // A completion registered by an earlier call may arrive on any later one: collect what is queued,
+        // and wait for this call's own when it asked for one and was accepted.
+        if let Some(port) = wake_port {
+            let wait = if args.completion && kr == 0 {
+                self.completion_wait
+            } else {
+                Duration::ZERO
+            };
+            let mut got = Vec::new();
+            if let Some(c) = receive(port, wait) {
+                got.push(c);
+                while let Some(c) = receive(port, Duration::ZERO) {
+                    got.push(c);
+                }
+            }
+            for c in &got {
+                tracing::info!(
+                    "connection #{connection}: completion {}",
+                    ReturnCode(c.result)
+                );
+            }
+            if let Some(conn) = self.lock().get_mut(&connection) {
+                conn.completions.extend(got);
+            }
+        }
+        Ok(CallOutcome {
+            code: code(kr),
+            scalars_out,
+            struct_out,
+            took,
+        })
+    }
+
+    fn close(&self, connection: ConnectionId) -> Result<ReturnCode, LabError> {
+        let conn = self
+            .lock()
+            .remove(&connection)
+            .ok_or(LabError::NotOpen(connection))?;
+        // SAFETY: the connection was opened by IOServiceOpen and is closed once.
+        let kr = unsafe { IOServiceClose(conn.connect) };
+        Ok(code(kr))
+    }
+
+    fn open_count(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+impl Drop for IoUserClients {
+    fn drop(&mut self) {
+        for (_, conn) in std::mem::take(&mut *self.lock()) {
+            // SAFETY: still open; closed once here.
+            unsafe { IOServiceClose(conn.connect) };
+        }
+    }
+}
