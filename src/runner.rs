@@ -234,97 +234,18 @@ pub fn list_lines(scenarios: &[Scenario]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::fake::{self, FakeLab};
-    use crate::ioreturn::code;
-    use crate::lab::{Lab, LabError};
-    use crate::scenario::Expect;
+    use crate::engine::fake;
 
-    struct Factory {
-        missing_printer: bool,
-    }
-
-    impl LabFactory for Factory {
-        fn name(&self) -> &'static str {
-            "fake"
-        }
-        fn lab_for(&self, s: &Scenario) -> Result<Arc<dyn Lab>, LabError> {
-            if self.missing_printer && s.name.contains("needs-lab") {
-                return Err(LabError::NoPrinter {
-                    role: "p".into(),
-                    detail: "the lab has no USB devices".into(),
-                });
-            }
-            let lab = FakeLab::new();
-            lab.answer(0, code::kIOReturnBadArgument, vec![], vec![]);
-            Ok(lab)
-        }
-    }
-
-    fn args() -> Arguments {
-        Arguments {
-            test_threads: Some(1),
-            quiet: true,
-            ..Arguments::default()
-        }
-    }
-
-    fn passing(name: &str) -> Scenario {
-        fake::scenario(name, vec![fake::open(6, "uc"), fake::close(7)])
-    }
-
-    fn driver_failure(name: &str) -> Scenario {
-        fake::scenario(
-            name,
-            vec![fake::open(6, "uc"), fake::call(14, 0, Expect::default())],
-        )
-    }
-
-    fn run(scenarios: Vec<Scenario>, missing_printer: bool, a: &Arguments) -> Exit {
-        run_scenarios(scenarios, Arc::new(Factory { missing_printer }), a)
-    }
+    // Whole runs (libtest-mimic prints to stdout) are tested through the binary in tests/cli.rs.
 
     #[test]
-    fn exit_codes_tell_the_driver_from_the_lab() {
-        assert_eq!(run(vec![passing("a")], false, &args()), Exit::Passed);
-        assert_eq!(
-            run(vec![passing("a"), driver_failure("b")], false, &args()),
-            Exit::DriverFailed
-        );
-        assert_eq!(
-            run(vec![passing("needs-lab")], true, &args()),
-            Exit::BadInputOrLab
-        );
-        assert_eq!(
-            run(
-                vec![driver_failure("b"), passing("needs-lab")],
-                true,
-                &args()
-            ),
-            Exit::BadInputOrLab,
-            "any lab failure makes the run a lab failure"
-        );
+    fn any_lab_failure_makes_the_run_a_lab_failure() {
+        assert_eq!(exit_for(0, 0), Exit::Passed);
+        assert_eq!(exit_for(2, 0), Exit::DriverFailed);
+        assert_eq!(exit_for(1, 1), Exit::BadInputOrLab);
+        assert_eq!(exit_for(3, 1), Exit::BadInputOrLab);
         assert_eq!(Exit::DriverFailed.code(), 1);
         assert_eq!(Exit::BadInputOrLab.code(), 2);
-    }
-
-    #[test]
-    fn a_filter_leaves_the_failing_scenario_out() {
-        let a = Arguments {
-            filter: Some("good".into()),
-            ..args()
-        };
-        assert_eq!(
-            run(vec![passing("good"), driver_failure("bad")], false, &a),
-            Exit::Passed
-        );
-        let a = Arguments {
-            skip: vec!["bad".into()],
-            ..args()
-        };
-        assert_eq!(
-            run(vec![passing("good"), driver_failure("bad")], false, &a),
-            Exit::Passed
-        );
     }
 
     #[test]

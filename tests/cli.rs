@@ -1,0 +1,146 @@
+//! The `dexthil` binary as a user meets it: exit codes, what a failure prints, filters, decode.
+
+use std::process::Command;
+
+fn dexthil(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_dexthil"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the dexthil binary runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn the_shipped_corpus_passes_on_the_sim_lab() {
+    let (code, out) = dexthil(&["run", "--lab", "sim"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("0 failed"), "{out}");
+}
+
+#[test]
+fn an_uncovered_fault_fails_with_exit_1_the_yaml_location_and_the_decoded_code() {
+    let (code, out) = dexthil(&["run", "--lab", "sim", "tests/failing/uncovered-busy.yaml"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("tests/failing/uncovered-busy.yaml:15:5"),
+        "{out}"
+    );
+    assert!(out.contains("kIOReturnBusy (0xE00002D5)"), "{out}");
+}
+
+#[test]
+fn a_hung_call_fails_its_step_and_the_run_goes_on() {
+    let (code, out) = dexthil(&[
+        "run",
+        "--lab",
+        "sim",
+        "tests/failing/hung-call.yaml",
+        "tests/failing/uncovered-busy.yaml",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("no answer within 300ms"), "{out}");
+    assert!(out.contains("hung-call.yaml:14:5"), "{out}");
+    // The second scenario still ran after the hang.
+    assert!(out.contains("uncovered-busy.yaml:15:5"), "{out}");
+}
+
+#[test]
+fn a_missing_printer_is_the_labs_fault_exit_2() {
+    let (code, out) = dexthil(&["run", "--lab", "sim", "tests/failing/missing-printer.yaml"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("no printer matches role `p`"), "{out}");
+    assert!(out.contains("the lab broke, not the driver"), "{out}");
+}
+
+#[test]
+fn a_misspelled_key_exits_2_naming_file_line_column_and_the_right_key() {
+    let (code, out) = dexthil(&["run", "--lab", "sim", "tests/failing/misspelled-key.yaml"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("tests/failing/misspelled-key.yaml:8:7"),
+        "{out}"
+    );
+    assert!(out.contains("did you mean `selector`?"), "{out}");
+    assert!(out.contains("nothing was run"), "{out}");
+}
+
+#[test]
+fn a_name_filter_and_skip_choose_scenarios() {
+    let busy = "tests/failing/uncovered-busy.yaml";
+    let (code, out) = dexthil(&["run", "--lab", "sim", busy, "uncovered", "--exact"]);
+    assert_eq!(
+        code, 0,
+        "`uncovered` is not the whole name: nothing ran: {out}"
+    );
+    let (code, out) = dexthil(&["run", "--lab", "sim", busy, "uncovered-busy", "--exact"]);
+    assert_eq!(code, 1, "{out}");
+    let (code, out) = dexthil(&[
+        "run",
+        "--lab",
+        "sim",
+        "--path",
+        "scenarios",
+        "--skip",
+        "sample",
+        "ds620",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("smoke-ds620") && !out.contains("sample-scalar"),
+        "{out}"
+    );
+    let (code, out) = dexthil(&[
+        "run",
+        "--lab",
+        "sim",
+        "tests/failing/uncovered-busy.yaml",
+        "--skip",
+        "busy",
+    ]);
+    assert_eq!(code, 0, "a skipped failure does not fail the run: {out}");
+}
+
+#[test]
+fn list_shows_every_scenario_with_its_driver() {
+    let (code, out) = dexthil(&["list"]);
+    assert_eq!(code, 0, "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("smoke-ds-rx1\t"))
+        .unwrap_or_else(|| panic!("no smoke-ds-rx1 line in {out}"));
+    assert!(
+        line.contains("p=model DS-RX1") && line.contains("scenarios/drivers/dnp-printer.yaml"),
+        "{line}"
+    );
+}
+
+#[test]
+fn the_macos_lab_off_a_mac_is_a_clear_exit_2() {
+    if cfg!(target_os = "macos") {
+        return;
+    }
+    let (code, out) = dexthil(&["run", "--lab", "macos"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("not a Mac"), "{out}");
+}
+
+#[test]
+fn decode_names_every_form_and_refuses_nonsense() {
+    let (code, out) = dexthil(&["decode", "0xE00002BC", "-307", "kIOReturnNotPermitted"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("kIOReturnError (0xE00002BC)"), "{out}");
+    assert!(out.contains("MIG_ARRAY_TOO_LARGE"), "{out}");
+    assert!(out.contains("userclient-access"), "{out}");
+    let (code, out) = dexthil(&["decode", "kIOReturnNotPermited"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("did you mean `kIOReturnNotPermitted`?"),
+        "{out}"
+    );
+}
