@@ -33,7 +33,7 @@ pub enum DumpError {
         source: std::io::Error,
     },
     #[error(
-        "{}: the file is empty: expected the output of `ioreg -a -l` (a plist) or `ioreg -l` (text)",
+        "{}:1: the file is empty: expected the output of `ioreg -a -l` (a plist) or `ioreg -l` (text)",
         path.display()
     )]
     Empty { path: PathBuf },

@@ -62,7 +62,7 @@ mod tests {
     fn whitespace_only_is_empty() {
         let e = parse_dump(Path::new("e.txt"), b" \n\n").unwrap_err();
         assert!(matches!(e, DumpError::Empty { .. }));
-        assert!(e.to_string().starts_with("e.txt: the file is empty"));
+        assert!(e.to_string().starts_with("e.txt:1: the file is empty"));
     }
 
     #[test]

@@ -95,7 +95,17 @@ impl LabFactory for ReplayFactory {
     }
 }
 
+impl ReplayFactory {
+    /// Load the recording in `dir` once; every scenario then gets the same lab.
+    pub fn load(dir: &Path) -> Result<Self, DumpError> {
+        Ok(ReplayFactory {
+            lab: Arc::new(load_recording(dir)?),
+        })
+    }
+}
+
+/// The `--lab replay:<dir>` factory.
 pub fn factory(dir: &Path) -> Result<Box<dyn LabFactory>, LabError> {
-    let lab = load_recording(dir).map_err(|e| LabError::Other(format!("replay: {e}")))?;
-    Ok(Box::new(ReplayFactory { lab: Arc::new(lab) }))
+    let f = ReplayFactory::load(dir).map_err(|e| LabError::Other(format!("replay: {e}")))?;
+    Ok(Box::new(f))
 }

@@ -2,7 +2,8 @@
 //!
 //! Shape (IOKitTools `ioreg.c`, reference §5): a node line is `+-o Name@loc  <class C, id 0x.., registered,
 //! matched, active, busy 0 (12 ms), retain 20>` behind two columns per depth (`| ` or `  `); with `-l` a
-//! `{` … `}` block of `"key" = value` lines follows, its braces two columns right of the node's `+-o`.
+//! `{` … `}` block of `"key" = value` lines follows, its braces four columns right of the node's `+-o`
+//! (behind the node's own `| ` or `  ` column, where its children's `+-o` will stand).
 //! Lines before the first node (a pasted shell prompt) are ignored; after it every line must fit.
 
 use super::error::DumpError;
@@ -98,14 +99,14 @@ impl Builder<'_> {
         let node_col = *node_col;
         match (content, &self.block) {
             ("{", None) => {
-                if content_at != node_col + 2 {
+                if content_at != node_col + 4 {
                     return Err(self.err(
                         n,
                         content_at,
                         format!(
                             "a property block at column {} does not belong to the node above (its `{{` belongs at column {})",
                             content_at + 1,
-                            node_col + 3
+                            node_col + 5
                         ),
                     ));
                 }
@@ -258,20 +259,20 @@ mod tests {
 
     const SMALL: &str = "\
 +-o Root  <class IORegistryEntry, id 0x100000100, retain 29>
-  {
-    \"IOKitBuildVersion\" = \"Darwin\"
-  }
-  
-  +-o DS620@01120000  <class IOUSBHostDevice, id 0x100000abc, registered, matched, active, busy 0 (12 ms), retain 20>
   | {
-  |   \"idVendor\" = 5202
+  |   \"IOKitBuildVersion\" = \"Darwin\"
   | }
   | 
+  +-o DS620@01120000  <class IOUSBHostDevice, id 0x100000abc, registered, matched, active, busy 0 (12 ms), retain 20>
+  | | {
+  | |   \"idVendor\" = 5202
+  | | }
+  | | 
   | +-o IOUSBHostInterface@0  <class IOUSBHostInterface, id 0x100000abd, registered, matched, active, busy 0 (1 ms), retain 9>
-  |   {
-  |     \"bInterfaceClass\" = 7
-  |   }
-  |   
+  |     {
+  |       \"bInterfaceClass\" = 7
+  |     }
+  |     
   +-o Other  <class IORegistryEntry:IOService:AppleFoo, id 0x100000200, !registered, !matched, inactive, busy 0, retain 5>
 ";
 
@@ -319,8 +320,9 @@ mod tests {
             e.starts_with("bad.txt:1:1: a property block without a node"),
             "{e}"
         );
-        let e = error_of("+-o R  <class IORegistryEntry, id 0x1, retain 1>\n  {\n    \"a\" = 1\n");
-        assert!(e.starts_with("bad.txt:2:3: unterminated `{`"), "{e}");
+        let e =
+            error_of("+-o R  <class IORegistryEntry, id 0x1, retain 1>\n    {\n      \"a\" = 1\n");
+        assert!(e.starts_with("bad.txt:2:5: unterminated `{`"), "{e}");
     }
 
     #[test]

@@ -139,7 +139,9 @@ impl Reader<'_> {
             self.pos += 1;
         }
         self.pos = open;
-        Err(self.err("unterminated string: expected a closing `\"` on this line"))
+        Err(self.err(
+            "unterminated string: expected a closing `\"` on this line (if the terminal cut the line, record with `ioreg -lw0`)",
+        ))
     }
 
     fn number(&mut self) -> Result<Prop, ValueError> {
@@ -273,7 +275,7 @@ impl Reader<'_> {
     fn unterminated(&mut self, open: usize, o: char, c: char) -> ValueError {
         self.pos = open;
         self.err(format!(
-            "unterminated `{o}`: expected a closing `{c}` on this line"
+            "unterminated `{o}`: expected a closing `{c}` on this line (if the terminal cut the line, record with `ioreg -lw0`)"
         ))
     }
 }

@@ -39,23 +39,20 @@ pub struct RegNode {
 /// `-i` (which carry no `IOObjectInheritance`). From xnu's and IOUSBHostFamily's class declarations, not
 /// from a dump: IOUSBHostDevice and IOUSBHostInterface derive from IOService directly; IOUserServer from
 /// IOUserClient2022 (xnu 11417 `IOUserServer.h`); legacy IOUSBDevice from IOUSBNub. Any other class gets
-/// just itself, so `conforms_to("IOService")` is only true for these or with `-i`.
+/// just itself, so `conforms_to("IOService")` is only true for these or with `-i`. OSObject is left out,
+/// as ioreg leaves it out of `IOObjectInheritance`.
 pub fn known_class_chain(class: &str) -> Vec<String> {
-    const BASE: &[&str] = &["IOService", "IORegistryEntry", "OSObject"];
+    const BASE: &[&str] = &["IOService", "IORegistryEntry"];
     let supers: &[&str] = match class {
         "IOUSBHostDevice" | "IOUSBHostInterface" | "IOUserService" => BASE,
-        "IOUSBDevice" | "IOUSBInterface" => {
-            &["IOUSBNub", "IOService", "IORegistryEntry", "OSObject"]
-        }
+        "IOUSBDevice" | "IOUSBInterface" => &["IOUSBNub", "IOService", "IORegistryEntry"],
         "IOUserServer" => &[
             "IOUserClient2022",
             "IOUserClient",
             "IOService",
             "IORegistryEntry",
-            "OSObject",
         ],
-        "IOUserUserClient" => &["IOUserClient", "IOService", "IORegistryEntry", "OSObject"],
-        "IORegistryEntry" => &["OSObject"],
+        "IOUserUserClient" => &["IOUserClient", "IOService", "IORegistryEntry"],
         _ => &[],
     };
     std::iter::once(class)
