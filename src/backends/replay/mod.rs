@@ -1,17 +1,111 @@
-//! The replay backend: registry dumps recorded on a Mac, answered read-only. (Loading comes with the
-//! "Cross-check and replay" issue; until then it says so.)
+//! The replay backend: registry dumps recorded on a Mac, answered read-only anywhere.
+//!
+//! A recording is a folder with `ioreg.plist` (`ioreg -a -l`, XML or binary) or `ioreg.txt` (`ioreg -l`
+//! text as users paste it), and optionally `usb.json` (a JSON array of [`UsbView`]). Both dump forms are
+//! read into one [`DumpTree`]; [`ReplayLab`] answers the lab traits from it. Open and call are refused: a
+//! recording holds no live dext. `summary` is the library side of `dexthil ioreg <dump> [--json]`.
+//!
+//! This module must not know the engine or scenarios beyond the factory interface.
+
+mod error;
+mod lab;
+mod load;
+mod plist_form;
+mod summary;
+mod text_form;
+mod text_value;
+mod tree;
+mod usb_view;
+
+pub use error::{DumpError, Place};
+pub use lab::{ReplayLab, UsbSource};
+pub use load::{load_dump, parse_dump};
+pub use plist_form::{parse_plist, prop as prop_from_plist};
+pub use summary::{
+    DeviceSummary, DextService, DumpSummary, InterfaceSummary, UserServerSummary, render,
+    summarize, user_servers,
+};
+pub use text_form::parse_text;
+pub use text_value::{ValueError, parse_value};
+pub use tree::{DumpTree, RegNode, known_class_chain};
+pub use usb_view::usb_view_from_registry;
 
 use super::LabFactory;
-use crate::lab::LabError;
-use std::path::Path;
+use crate::lab::{Lab, LabError, UsbView};
+use crate::scenario::Scenario;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-pub fn factory(dir: &Path) -> Result<Box<dyn LabFactory>, LabError> {
-    Err(LabError::Unsupported {
-        backend: "replay",
-        what: "load recordings",
-        why: format!(
-            "replaying `{}` is not built yet (issue \"Cross-check and replay\"); use `--lab sim`",
-            dir.display()
-        ),
+/// The dump file of a recording folder: `ioreg.plist` if present, else `ioreg.txt`.
+pub fn dump_path(dir: &Path) -> Result<PathBuf, DumpError> {
+    ["ioreg.plist", "ioreg.txt"]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.is_file())
+        .ok_or_else(|| DumpError::NoDump {
+            dir: dir.to_path_buf(),
+        })
+}
+
+/// A recorded `usb.json`: a JSON array of [`UsbView`].
+pub fn load_usb_json(path: &Path) -> Result<Vec<UsbView>, DumpError> {
+    let bytes = std::fs::read(path).map_err(|source| DumpError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        DumpError::syntax(
+            path,
+            e.line().max(1),
+            Some(e.column()).filter(|&c| c > 0),
+            format!("not a JSON array of USB views: {e}"),
+        )
     })
+}
+
+/// Load a recording folder into a lab.
+pub fn load_recording(dir: &Path) -> Result<ReplayLab, DumpError> {
+    let tree = load_dump(&dump_path(dir)?)?;
+    let usb_json = dir.join("usb.json");
+    let usb = if usb_json.is_file() {
+        Some(load_usb_json(&usb_json)?)
+    } else {
+        None
+    };
+    Ok(ReplayLab::new(&tree, usb))
+}
+
+/// Hands the same recording to every scenario: it is loaded once, here.
+pub struct ReplayFactory {
+    lab: Arc<ReplayLab>,
+}
+
+impl ReplayFactory {
+    pub fn lab(&self) -> Arc<ReplayLab> {
+        Arc::clone(&self.lab)
+    }
+}
+
+impl LabFactory for ReplayFactory {
+    fn name(&self) -> &'static str {
+        "replay"
+    }
+    fn lab_for(&self, _scenario: &Scenario) -> Result<Arc<dyn Lab>, LabError> {
+        Ok(self.lab.clone() as Arc<dyn Lab>)
+    }
+}
+
+impl ReplayFactory {
+    /// Load the recording in `dir` once; every scenario then gets the same lab.
+    pub fn load(dir: &Path) -> Result<Self, DumpError> {
+        Ok(ReplayFactory {
+            lab: Arc::new(load_recording(dir)?),
+        })
+    }
+}
+
+/// The `--lab replay:<dir>` factory.
+pub fn factory(dir: &Path) -> Result<Box<dyn LabFactory>, LabError> {
+    let f = ReplayFactory::load(dir).map_err(|e| LabError::Other(format!("replay: {e}")))?;
+    Ok(Box::new(f))
 }
