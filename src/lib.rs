@@ -11,6 +11,7 @@ pub mod decode;
 pub mod dispatch;
 pub mod driver;
 pub mod engine;
+pub mod inspect;
 pub mod ioreturn;
 pub mod lab;
 pub mod names;

@@ -28,6 +28,20 @@ enum Command {
         /// Scenario files or directories [default: scenarios/]
         paths: Vec<PathBuf>,
     },
+    /// List the USB devices of the live bus in the libusb view, beside their IORegistry entries on a Mac.
+    ListDevices {
+        /// Read a recording directory (ioreg.plist or ioreg.txt, usb.json) instead of the live bus
+        #[arg(long, value_name = "DIR")]
+        replay: Option<PathBuf>,
+    },
+    /// Summarize an ioreg dump (`ioreg -a -l` plist or `ioreg -l` text): USB devices, interfaces, dext services.
+    Ioreg {
+        /// The dump file
+        dump: PathBuf,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
     /// Decode IOReturn, Mach or MIG codes: name, meaning, family, and where on the user-client path they arise.
     Decode {
         /// Codes as hex (0xE00002BC), decimal, negative decimal (-307) or a name (kIOReturnNotPermitted)
@@ -149,6 +163,20 @@ fn list(paths: Vec<PathBuf>) -> anyhow::Result<Exit> {
     Ok(Exit::Passed)
 }
 
+/// Print what a read-only command produced, or its error (exit 2: bad input or no lab to read).
+fn print_or_fail(result: Result<String, String>) -> Exit {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            Exit::Passed
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::BadInputOrLab
+        }
+    }
+}
+
 fn decode(codes: &[String]) -> Exit {
     let mut exit = Exit::Passed;
     for text in codes {
@@ -177,6 +205,13 @@ fn main() -> ExitCode {
             .map(runner::run),
         Command::List { paths } => list(paths),
         Command::Decode { codes } => Ok(decode(&codes)),
+        Command::ListDevices { replay } => Ok(print_or_fail(match replay {
+            Some(dir) => dexthil::inspect::recorded_devices(&dir).map_err(|e| e.to_string()),
+            None => dexthil::inspect::live_devices().map_err(|e| e.to_string()),
+        })),
+        Command::Ioreg { dump, json } => Ok(print_or_fail(
+            dexthil::inspect::ioreg_summary(&dump, json).map_err(|e| e.to_string()),
+        )),
     };
     match result {
         Ok(exit) => exit.into(),

@@ -144,3 +144,58 @@ fn decode_names_every_form_and_refuses_nonsense() {
         "{out}"
     );
 }
+
+#[test]
+fn ioreg_summarizes_a_pasted_text_dump_and_a_plist() {
+    for dump in [
+        "tests/fixtures/ioreg/ds620.txt",
+        "tests/fixtures/ioreg/ds620.plist",
+    ] {
+        let (code, out) = dexthil(&["ioreg", dump]);
+        assert_eq!(code, 0, "{out}");
+        assert!(
+            out.contains("vendor 0x1452  product 0x8b01  serial DS6C98031738"),
+            "{dump}: {out}"
+        );
+        assert!(
+            out.contains("locationID 0x01120000 = bus 1 port 1.2"),
+            "{dump}: {out}"
+        );
+        assert!(
+            out.contains("dext service DNPPrinterDriver"),
+            "{dump}: {out}"
+        );
+    }
+    let (code, out) = dexthil(&["ioreg", "--json", "tests/fixtures/ioreg/cx-02.txt"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.trim_start().starts_with('{') && out.contains("CX2E40117720"),
+        "{out}"
+    );
+}
+
+#[test]
+fn ioreg_on_a_broken_dump_names_the_file_and_line() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ioreg/malformed");
+    let broken = std::fs::read_dir(&dir)
+        .expect("malformed fixtures")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.to_string_lossy().contains("indent"))
+        .expect("a broken-indentation fixture");
+    let (code, out) = dexthil(&["ioreg", broken.to_str().expect("utf-8 path")]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains(&format!("{}:", broken.display())), "{out}");
+}
+
+#[test]
+fn list_devices_here_is_clean_and_a_recording_lists_both_views() {
+    let (code, out) = dexthil(&["list-devices"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = dexthil(&["list-devices", "--replay", "tests/no-such-recording"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("ioreg.plist") && out.contains("ioreg.txt"),
+        "{out}"
+    );
+}

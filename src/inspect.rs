@@ -1,0 +1,47 @@
+//! The read-only commands a person triaging a printer runs: `list-devices` (both views of the live bus)
+//! and `ioreg` (what a dump attached to a bug report holds). Output is text for a person or JSON.
+
+use crate::backends::replay::{DumpError, DumpSummary, load_dump, load_recording};
+use crate::lab::{LabError, Registry, UsbBus};
+use crate::usb::table::device_table;
+use std::path::Path;
+
+/// The device table of the live lab: libusb everywhere, plus the IORegistry on a Mac.
+pub fn live_devices() -> Result<String, LabError> {
+    #[cfg(target_os = "macos")]
+    {
+        let lab = crate::backends::macos::MacosLab::new()?;
+        Ok(device_table(&lab, Some(&lab as &dyn Registry)))
+    }
+    #[cfg(not(target_os = "macos"))]
+    {
+        match crate::usb::libusb::LibusbBus::new() {
+            Ok(bus) => Ok(device_table(&bus, None::<&dyn Registry>)),
+            // A machine with no USB host stack at all (CI, containers) has nothing to list: say so plainly
+            // rather than report libusb's "Other error".
+            Err(e) if !Path::new("/sys/bus/usb").exists() => Ok(format!(
+                "no USB devices: this machine has no USB host stack (/sys/bus/usb is absent; {e})\n"
+            )),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The device table of a recording directory (`ioreg.plist` or `ioreg.txt`, and `usb.json` if present).
+pub fn recorded_devices(dir: &Path) -> Result<String, DumpError> {
+    let lab = load_recording(dir)?;
+    Ok(device_table(
+        &lab as &dyn UsbBus,
+        Some(&lab as &dyn Registry),
+    ))
+}
+
+/// `dexthil ioreg <dump>`: every USB device in a dump with its interfaces and dext services.
+pub fn ioreg_summary(dump: &Path, json: bool) -> Result<String, DumpError> {
+    let summary = DumpSummary::of(&load_dump(dump)?);
+    Ok(if json {
+        summary.to_json()
+    } else {
+        summary.render()
+    })
+}
