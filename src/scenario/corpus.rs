@@ -3,7 +3,8 @@
 //! before answering. Knows file layout, not what the keys mean.
 
 use super::error::Diag;
-use super::{LoadError, LoadErrors, Scenario, driver_file, raw::RawScenario, validate};
+use super::root::{Refusal, Roots};
+use super::{LoadError, LoadErrors, Scenario, driver_file, limits, raw::RawScenario, validate};
 use crate::driver::Driver;
 use crate::span::Span;
 use serde::de::DeserializeOwned;
@@ -17,10 +18,10 @@ const DRIVERS_DIR: &str = "drivers";
 
 /// Read and parse one YAML file into `T`; any failure is pushed to `diag`.
 fn parse_file<T: DeserializeOwned>(diag: &mut Diag, path: &Path) -> Option<T> {
-    let bytes = match std::fs::read(path) {
+    let bytes = match read_bounded(path) {
         Ok(b) => b,
-        Err(e) => {
-            diag.whole_file(format!("cannot read the file: {e}"));
+        Err(message) => {
+            diag.whole_file(message);
             return None;
         }
     };
@@ -46,13 +47,34 @@ fn parse_file<T: DeserializeOwned>(diag: &mut Diag, path: &Path) -> Option<T> {
         );
         return None;
     }
-    match serde_saphyr::from_str::<T>(&text) {
+    match serde_saphyr::from_str_with_options::<T>(&text, limits::yaml_options()) {
         Ok(v) => Some(v),
         Err(e) => {
             diag.yaml(&e);
             None
         }
     }
+}
+
+/// The file's bytes, refusing (before reading it all, so `/dev/zero` or a huge file costs nothing)
+/// anything over [`limits::MAX_FILE_BYTES`].
+fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err("cannot read the file: it is a directory".to_string());
+    }
+    let mut bytes = Vec::new();
+    file.take(limits::MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read the file: {e}"))?;
+    if bytes.len() as u64 > limits::MAX_FILE_BYTES {
+        return Err(format!(
+            "the file is larger than {} KiB: scenario and driver files are small; is this the right file?",
+            limits::MAX_FILE_BYTES / 1024
+        ));
+    }
+    Ok(bytes)
 }
 
 pub fn load_driver(path: &Path) -> Result<Driver, LoadErrors> {
@@ -94,15 +116,23 @@ impl Drivers {
     fn get(
         &mut self,
         scenario: &Path,
+        roots: &Roots,
         named: &Spanned<String>,
         diag: &mut Diag,
         errors: &mut Vec<LoadError>,
     ) -> Option<Arc<Driver>> {
         let relative = Path::new(&named.value);
         let path = tidy(&scenario.parent().unwrap_or(Path::new(".")).join(relative));
-        let canonical = match path.canonicalize() {
+        let canonical = match roots.admit(&path) {
             Ok(c) => c,
-            Err(e) => {
+            Err(Refusal::Outside(why)) => {
+                diag.error(
+                    named.referenced,
+                    format!("driver file `{}` {why}", named.value),
+                );
+                return None;
+            }
+            Err(Refusal::Unreadable(e)) => {
                 diag.error(
                     named.referenced,
                     format!(
@@ -139,7 +169,12 @@ impl Drivers {
     }
 }
 
-fn load_one(path: &Path, drivers: &mut Drivers, errors: &mut Vec<LoadError>) -> Option<Scenario> {
+fn load_one(
+    path: &Path,
+    roots: &Roots,
+    drivers: &mut Drivers,
+    errors: &mut Vec<LoadError>,
+) -> Option<Scenario> {
     let mut diag = Diag::new(Arc::new(path.to_path_buf()));
     let raw = parse_file::<Spanned<RawScenario>>(&mut diag, path);
     let Some(raw) = raw else {
@@ -147,7 +182,13 @@ fn load_one(path: &Path, drivers: &mut Drivers, errors: &mut Vec<LoadError>) -> 
         return None;
     };
     let mut driver_errors = Vec::new();
-    let driver = drivers.get(path, &raw.value.driver, &mut diag, &mut driver_errors);
+    let driver = drivers.get(
+        path,
+        roots,
+        &raw.value.driver,
+        &mut diag,
+        &mut driver_errors,
+    );
     errors.extend(driver_errors);
     let Some(driver) = driver else {
         errors.extend(diag.errors);
@@ -192,17 +233,20 @@ pub fn load_corpus(paths: &[PathBuf]) -> Result<Vec<Scenario>, LoadErrors> {
     let mut errors = Vec::new();
     let mut files = Vec::new();
     for p in paths {
+        let roots = Roots::for_path(p);
+        let mut found = Vec::new();
         if p.is_dir() {
-            walk(p, &mut files, &mut errors);
+            walk(p, &mut found, &mut errors);
         } else {
-            files.push(p.clone());
+            found.push(p.clone());
         }
+        files.extend(found.into_iter().map(|f| (f, roots.clone())));
     }
     let mut drivers = Drivers::default();
     let mut scenarios: Vec<Scenario> = Vec::new();
     let mut names: BTreeMap<String, Span> = BTreeMap::new();
-    for f in &files {
-        let Some(s) = load_one(f, &mut drivers, &mut errors) else {
+    for (f, roots) in &files {
+        let Some(s) = load_one(f, roots, &mut drivers, &mut errors) else {
             continue;
         };
         if let Some(first) = names.get(&s.name) {
@@ -228,7 +272,12 @@ pub fn load_corpus(paths: &[PathBuf]) -> Result<Vec<Scenario>, LoadErrors> {
 
 pub fn load_scenario(path: &Path) -> Result<Scenario, LoadErrors> {
     let mut errors = Vec::new();
-    match load_one(path, &mut Drivers::default(), &mut errors) {
+    match load_one(
+        path,
+        &Roots::for_path(path),
+        &mut Drivers::default(),
+        &mut errors,
+    ) {
         Some(s) if errors.is_empty() => Ok(s),
         _ => Err(LoadErrors(errors)),
     }

@@ -103,7 +103,10 @@ impl Diag {
                 "the file is empty: expected a map of keys".to_string(),
                 None,
             ),
-            other => (strip_location(&other.to_string()), None),
+            other => match super::limits::breach_message(other) {
+                Some(m) => (m, None),
+                None => (strip_location(&other.to_string()), None),
+            },
         };
         self.push(span, message, hint);
     }

@@ -4,14 +4,17 @@
 mod corpus;
 mod driver_file;
 mod error;
+pub mod limits;
 pub mod model;
 mod raw;
+mod root;
 mod validate;
 mod values;
 
 pub use model::*;
 
-pub use validate::CROSS_CHECK_FIELDS;
+pub use root::Roots;
+pub use validate::{CROSS_CHECK_FIELDS, MAX_REPEAT};
 pub use values::{MAX_DURATION, MAX_SCALARS, MAX_STRUCT};
 
 use crate::driver::Driver;
