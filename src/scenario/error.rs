@@ -105,7 +105,7 @@ impl Diag {
             ),
             other => match super::limits::breach_message(other) {
                 Some(m) => (m, None),
-                None => (strip_location(&other.to_string()), None),
+                None => (plain(&strip_location(&other.to_string())), None),
             },
         };
         self.push(span, message, hint);
@@ -127,6 +127,24 @@ fn unknown(what: &str, wrong: &str, expected: &[&'static str]) -> (String, Optio
         format!("unknown {what} `{wrong}`, expected one of {list}"),
         hint,
     )
+}
+
+/// serde-saphyr's words for a wrong shape, in a person's.
+fn plain(msg: &str) -> String {
+    let said = match msg {
+        "expected mapping start" => "expected a map of `key: value` entries here",
+        "expected sequence start" => "expected a list here (`- item` lines, or `[a, b]`)",
+        "expected string scalar" => "expected a text value here",
+        "invalid boolean" => "expected `true` or `false`",
+        "unexpected sequence end" => {
+            "a list item is incomplete: a step is a map such as `- sleep: 1ms`, not a bare word"
+        }
+        m if m.starts_with("tabs disallowed") => {
+            return format!("{m}: YAML indents with spaces, never tabs");
+        }
+        m => return m.to_string(),
+    };
+    said.to_string()
 }
 
 /// serde-saphyr appends ` at line L, column C`; the span already says where.

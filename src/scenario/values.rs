@@ -182,6 +182,9 @@ impl<'de> Deserialize<'de> for RawDuration {
 /// Parse `250ms`, `5s`, `2m`, `1.5s`, `100us` (no bigger than [`MAX_DURATION`]).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
+    if t.starts_with('-') {
+        return Err(format!("`{t}` is negative: a duration is 0 or more"));
+    }
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
