@@ -507,11 +507,17 @@ fn gone_matching(
     let now = Instant::now();
     let view = match (view, pred) {
         (Some(v), _) => Some(v),
-        (None, Some(p)) => lab
+        (None, Some(p)) => match lab
             .devices()
             .map_err(failure::from_lab)?
             .into_iter()
-            .find(|v| p(v)),
+            .find(|v| p(v))
+        {
+            Some(v) => Some(v),
+            // The role's printer is not on the bus, so it has no service. (Waiting on the class here
+            // would wait for every other printer's service to go too.)
+            None => return Ok(None),
+        },
         (None, None) => None,
     };
     let by_class = Matching {

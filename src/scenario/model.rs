@@ -180,6 +180,17 @@ pub enum FaultKind {
     Unplug { role: String, after: Duration },
     /// The dext takes this long to match this role's printer (after arrival or at start).
     SlowMatch { role: String, delay: Duration },
+    /// The printer is pulled out during a call of this selector: that call answers `code`
+    /// (kIOReturnNotAttached unless the scenario says kIOReturnNoDevice or another), then the printer
+    /// leaves both views for good and its connections answer kIOReturnNotAttached.
+    UnplugMidCall { selector: u32, code: ReturnCode },
+    /// This long after the start the role's printer re-enumerates: it leaves and comes back on another
+    /// hub port (a new locationID) at a new USB address, as after a bus reset or a cable moved to
+    /// another port of the same hub.
+    Reenumerate { role: String, after: Duration },
+    /// The dext never matches this role's printer (a personality that does not fit, a dext that is not
+    /// activated): `await: matched` fails at its deadline.
+    NeverMatch { role: String },
 }
 
 impl Role {

@@ -632,6 +632,9 @@ impl Ctx<'_> {
             ("crash", r.crash.is_some()),
             ("unplug", r.unplug.is_some()),
             ("slow_match", r.slow_match.is_some()),
+            ("unplug_mid_call", r.unplug_mid_call.is_some()),
+            ("reenumerate", r.reenumerate.is_some()),
+            ("never_match", r.never_match.is_some()),
         ]
         .into_iter()
         .filter(|(_, given)| *given)
@@ -641,7 +644,7 @@ impl Ctx<'_> {
             self.diag.error(
                 at,
                 format!(
-                    "a fault has exactly one of `open`, `call`, `hang`, `crash`, `unplug`, `slow_match`; this one has {}",
+                    "a fault has exactly one of `open`, `call`, `hang`, `crash`, `unplug`, `slow_match`, `unplug_mid_call`, `reenumerate`, `never_match`; this one has {}",
                     if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") }
                 ),
             );
@@ -651,7 +654,7 @@ impl Ctx<'_> {
         let wanted: &[&str] = match *kind {
             "open" | "call" => &["answer"],
             "crash" => &["rematch_after"],
-            "unplug" => &["after"],
+            "unplug" | "reenumerate" => &["after"],
             "slow_match" => &["delay"],
             _ => &[],
         };
@@ -662,7 +665,15 @@ impl Ctx<'_> {
             ("delay", r.delay.is_some()),
         ];
         let before = self.diag.errors.len();
+        // Companions a kind may take but need not.
+        let optional: &[&str] = match *kind {
+            "unplug_mid_call" => &["answer"],
+            _ => &[],
+        };
         for (key, present) in given {
+            if optional.contains(&key) {
+                continue;
+            }
             if present && !wanted.contains(&key) {
                 self.diag
                     .error(at, format!("`{key}` does not belong to a `{kind}` fault"));
@@ -736,6 +747,26 @@ impl Ctx<'_> {
             FaultKind::SlowMatch {
                 delay: dur(self, "delay", &r.delay)?,
                 role: role?,
+            }
+        } else if let Some(s) = &r.unplug_mid_call {
+            let sel = self.selector_ref(s);
+            let code = match &r.answer {
+                Some(_) => answer(self)?,
+                None => crate::ioreturn::ReturnCode(crate::ioreturn::code::kIOReturnNotAttached),
+            };
+            FaultKind::UnplugMidCall {
+                selector: sel?.0,
+                code,
+            }
+        } else if let Some(p) = &r.reenumerate {
+            let role = self.role_ref(&p.value, p.referenced);
+            FaultKind::Reenumerate {
+                after: dur(self, "after", &r.after)?,
+                role: role?,
+            }
+        } else if let Some(p) = &r.never_match {
+            FaultKind::NeverMatch {
+                role: self.role_ref(&p.value, p.referenced)?,
             }
         } else {
             return None;

@@ -13,6 +13,8 @@ pub enum Event {
     Match { slot: usize, epoch: u64 },
     /// A printer leaves for good (`Unplug` fault).
     Unplug { printer: usize },
+    /// A printer re-enumerates on another hub port (`Reenumerate` fault).
+    Reenumerate { printer: usize },
 }
 
 /// Pending events; a handful at most, so a plain list is enough.

@@ -10,7 +10,11 @@ use std::time::Duration;
 pub enum CallFault {
     Answer(ReturnCode),
     Hang,
-    Crash { rematch_after: Duration },
+    Crash {
+        rematch_after: Duration,
+    },
+    /// The printer is pulled out during the call, which answers this code.
+    Unplug(ReturnCode),
 }
 
 #[derive(Clone, Debug)]
@@ -43,10 +47,14 @@ pub struct FaultBook {
 fn role_of(kind: &FaultKind) -> Option<&str> {
     match kind {
         FaultKind::OpenAnswers { role, .. } => role.as_deref(),
-        FaultKind::Unplug { role, .. } | FaultKind::SlowMatch { role, .. } => Some(role),
+        FaultKind::Unplug { role, .. }
+        | FaultKind::SlowMatch { role, .. }
+        | FaultKind::Reenumerate { role, .. }
+        | FaultKind::NeverMatch { role } => Some(role),
         FaultKind::CallAnswers { .. }
         | FaultKind::CallHangs { .. }
-        | FaultKind::DextCrash { .. } => None,
+        | FaultKind::DextCrash { .. }
+        | FaultKind::UnplugMidCall { .. } => None,
     }
 }
 
@@ -96,6 +104,9 @@ impl FaultBook {
                     selector: s,
                     rematch_after,
                 } if s == selector => CallFault::Crash { rematch_after },
+                FaultKind::UnplugMidCall { selector: s, code } if s == selector => {
+                    CallFault::Unplug(code)
+                }
                 _ => return None,
             };
             a.fire().then_some(fault)
@@ -111,6 +122,24 @@ impl FaultBook {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Printers to re-enumerate on another port, and when (after lab creation).
+    pub fn reenumerations(&self) -> Vec<(usize, Duration)> {
+        self.armed
+            .iter()
+            .filter_map(|a| match a.kind {
+                FaultKind::Reenumerate { after, .. } => a.printer.map(|p| (p, after)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// True when the dext must never match `printer` (a `NeverMatch` fault).
+    pub fn never_match(&self, printer: usize) -> bool {
+        self.armed
+            .iter()
+            .any(|a| matches!(a.kind, FaultKind::NeverMatch { .. }) && a.printer == Some(printer))
     }
 
     /// A `SlowMatch` delay for the next match on `printer`, fired.

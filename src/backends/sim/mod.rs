@@ -430,6 +430,14 @@ impl UserClients for SimLab {
                 st.hung_calls -= 1;
                 return Ok(outcome(HUNG_CALL_RELEASED, started));
             }
+            Some(CallFault::Unplug(code)) => {
+                if let Some(p) = st.slots[conn.slot].printer {
+                    st.unplug_now(p);
+                }
+                drop(st);
+                self.shared.changed.notify_all();
+                return Ok(outcome(code.0, started));
+            }
             Some(CallFault::Crash { rematch_after }) => {
                 st.crash(conn.slot, Instant::now(), rematch_after);
                 drop(st);

@@ -164,6 +164,11 @@ impl State {
         // At start the dext has already matched, as on a lab Mac that has been up; a slow match
         // (fault) delays it from start instead.
         for slot in 0..st.slots.len() {
+            if let Some(p) = st.slots[slot].printer
+                && st.faults.never_match(p)
+            {
+                continue;
+            }
             let delay = match st.slots[slot].printer {
                 Some(p) => st.faults.slow_match(p),
                 None => None,
@@ -175,6 +180,9 @@ impl State {
         }
         for (printer, after) in st.faults.unplugs() {
             st.schedule.at(now + after, Event::Unplug { printer });
+        }
+        for (printer, after) in st.faults.reenumerations() {
+            st.schedule.at(now + after, Event::Reenumerate { printer });
         }
         st
     }
@@ -335,6 +343,29 @@ impl State {
         self.schedule.at(due, Event::Arrive { printer: p, epoch });
     }
 
+    /// A hub port no other printer uses on `p`'s hub, above the occupied ones (a locationID nibble
+    /// holds at most 15).
+    fn free_hub_port(&self, p: usize) -> u8 {
+        let seat = &self.printers[p].seat;
+        let hub = &seat.port_path[..seat.port_path.len().saturating_sub(1)];
+        let used: Vec<u8> = self
+            .printers
+            .iter()
+            .filter(|o| o.seat.bus == seat.bus && o.seat.port_path.starts_with(hub))
+            .filter_map(|o| o.seat.port_path.last().copied())
+            .collect();
+        (1..=15)
+            .rev()
+            .find(|port| !used.contains(port))
+            .unwrap_or(15)
+    }
+
+    /// The printer is pulled out: it leaves both views for good.
+    pub fn unplug_now(&mut self, p: usize) {
+        self.printers[p].gone_for_good = true;
+        self.depart(p);
+    }
+
     /// The dext crashes while serving a call on `slot`.
     pub fn crash(&mut self, slot: usize, now: Instant, rematch_after: Duration) {
         self.end_slot(slot, SERVER_DIED);
@@ -349,6 +380,9 @@ impl State {
                     return;
                 }
                 self.enumerate(printer);
+                if self.faults.never_match(printer) {
+                    return;
+                }
                 if let Some(slot) = self.slot_of_printer(printer) {
                     let delay = self
                         .faults
@@ -365,6 +399,16 @@ impl State {
             Event::Unplug { printer } => {
                 self.printers[printer].gone_for_good = true;
                 self.depart(printer);
+            }
+            Event::Reenumerate { printer } => {
+                if !self.printers[printer].present {
+                    return;
+                }
+                self.replug(printer, now);
+                let port = self.free_hub_port(printer);
+                if let Some(last) = self.printers[printer].seat.port_path.last_mut() {
+                    *last = port;
+                }
             }
         }
     }
