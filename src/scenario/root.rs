@@ -34,10 +34,10 @@ impl Roots {
         } else {
             dir
         };
-        if let Ok(c) = dir.canonicalize() {
-            if !dirs.iter().any(|(d, _)| c.starts_with(d)) {
-                dirs.push((c, format!("`{}`", dir.display())));
-            }
+        if let Ok(c) = dir.canonicalize()
+            && !dirs.iter().any(|(d, _)| c.starts_with(d))
+        {
+            dirs.push((c, format!("`{}`", dir.display())));
         }
         Roots { dirs }
     }
