@@ -255,3 +255,36 @@ fn hung_calls_released_at_the_end_of_their_scenarios_leave_no_threads_behind() {
         "{now} lab threads left after 20 hung scenarios (baseline {baseline})"
     );
 }
+
+/// The `dexthil` binary, run from the repository (as tests/cli.rs does).
+fn dexthil(args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dexthil"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the dexthil binary runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn a_driver_path_outside_the_root_is_bad_input_and_nothing_runs() {
+    let file = "tests/malformed/driver-path-escapes-root.yaml";
+    let (code, out) = dexthil(&["run", "--lab", "sim", file]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains(&format!("{file}:1:9: driver file")), "{out}");
+    assert!(out.contains("outside the scenario root"), "{out}");
+    assert!(out.contains("nothing was run"), "{out}");
+}
+
+#[test]
+fn a_match_that_never_comes_fails_the_scenario_at_its_deadline() {
+    let (code, out) = dexthil(&["run", "--lab", "sim", "tests/failing/never-match.yaml"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("never-match.yaml:13:5"), "{out}");
+    assert!(out.contains("did not appear within 300ms"), "{out}");
+}
