@@ -163,3 +163,66 @@ fn every_recording_folder_loads_and_lists_its_printer() {
         );
     }
 }
+
+#[test]
+fn a_sim_recording_replays_and_cross_checks_clean() {
+    let dir = tempdir("record-sim");
+    let out = dir.join("ds620");
+    let (code, text) = dexthil(&[
+        "record",
+        "DS620",
+        "-o",
+        out.to_str().unwrap(),
+        "--lab",
+        "sim",
+    ]);
+    assert_eq!(code, 0, "{text}");
+    for f in ["usb.json", "ioreg.txt", "provenance.json"] {
+        assert!(text.contains(f) && out.join(f).is_file(), "{f}: {text}");
+    }
+    let lab = format!("replay:{}", out.display());
+    let (code, text) = dexthil(&["run", "--lab", &lab, "scenarios/replay/ds620.yaml"]);
+    assert_eq!(code, 0, "{text}");
+    // The rendered dump is one `dexthil ioreg` reads as well.
+    let (code, text) = dexthil(&["ioreg", out.join("ioreg.txt").to_str().unwrap()]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("DNPPrinterDriver"), "{text}");
+}
+
+#[test]
+fn recording_an_unknown_model_or_an_absent_printer_is_exit_2() {
+    let out = tempdir("record-none").join("x");
+    let (code, text) = dexthil(&[
+        "record",
+        "DS621",
+        "-o",
+        out.to_str().unwrap(),
+        "--lab",
+        "sim",
+    ]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("`DS621` is not a printer model"), "{text}");
+    let lab = format!("replay:{RECORDINGS}/ds-rx1");
+    let (code, text) = dexthil(&[
+        "record",
+        "DS620",
+        "-o",
+        out.to_str().unwrap(),
+        "--lab",
+        &lab,
+    ]);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("no USB devices matched DS620 (1452:8b01)"),
+        "{text}"
+    );
+}
+
+#[cfg(not(target_os = "macos"))]
+#[test]
+fn recording_the_live_bus_here_finds_no_printer() {
+    let out = tempdir("record-live").join("x");
+    let (code, text) = dexthil(&["record", "DS620", "-o", out.to_str().unwrap()]);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("no USB devices matched DS620"), "{text}");
+}
