@@ -136,31 +136,23 @@ fn provenance(lab: &'static str, target: &Target, macos: Option<String>) -> Prov
     }
 }
 
+fn to_json(v: &impl Serialize) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default() + "\n"
+}
+
 fn finish(
     out: &Path,
     views: &[UsbView],
     prov: &Provenance,
     mut written: Vec<PathBuf>,
 ) -> Result<Vec<PathBuf>, RecordError> {
-    let json = |v: &dyn erased::Json| v.to_json();
     let usb = out.join("usb.json");
-    write(&usb, json(&views).as_bytes())?;
+    write(&usb, to_json(&views).as_bytes())?;
     let p = out.join("provenance.json");
-    write(&p, json(prov).as_bytes())?;
+    write(&p, to_json(prov).as_bytes())?;
     written.insert(0, usb);
     written.push(p);
     Ok(written)
-}
-
-mod erased {
-    pub trait Json {
-        fn to_json(&self) -> String;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn to_json(&self) -> String {
-            serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
-        }
-    }
 }
 
 /// Record from a lab whose registry this process can read whole (sim, replay): the matching printers'
