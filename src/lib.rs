@@ -16,6 +16,7 @@ pub mod ioreturn;
 pub mod lab;
 pub mod names;
 pub mod printer;
+pub mod record;
 pub mod report;
 pub mod runner;
 pub mod scenario;

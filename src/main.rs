@@ -42,6 +42,25 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Record a printer for replay: usb.json (the libusb view), the registry (ioreg on a Mac, a rendered
+    /// ioreg.txt from --lab sim or replay) and provenance.json, into a folder `--lab replay:<dir>` reads.
+    Record {
+        /// A printer model (DS620) or vendor:product in hex (1452:8b01)
+        target: String,
+        /// The folder to write (created if missing)
+        #[arg(short = 'o', long = "out", value_name = "DIR")]
+        out: PathBuf,
+        /// sim or replay:<dir> [default: the live machine: libusb, plus ioreg on a Mac]
+        #[arg(long, value_parser = LabChoice::parse)]
+        lab: Option<LabChoice>,
+        /// The driver file whose dext the sim runs
+        #[arg(
+            long,
+            value_name = "FILE",
+            default_value = "scenarios/drivers/dnp-printer.yaml"
+        )]
+        driver: PathBuf,
+    },
     /// Decode IOReturn, Mach or MIG codes: name, meaning, family, and where on the user-client path they arise.
     Decode {
         /// Codes as hex (0xE00002BC), decimal, negative decimal (-307) or a name (kIOReturnNotPermitted)
@@ -209,6 +228,21 @@ fn main() -> ExitCode {
             Some(dir) => dexthil::inspect::recorded_devices(&dir).map_err(|e| e.to_string()),
             None => dexthil::inspect::live_devices().map_err(|e| e.to_string()),
         })),
+        Command::Record {
+            target,
+            out,
+            lab,
+            driver,
+        } => Ok(print_or_fail(
+            dexthil::record::record(&target, &out, lab.as_ref(), &driver)
+                .map(|written| {
+                    written
+                        .iter()
+                        .map(|p| format!("wrote {}\n", p.display()))
+                        .collect()
+                })
+                .map_err(|e| e.to_string()),
+        )),
         Command::Ioreg { dump, json } => Ok(print_or_fail(
             dexthil::inspect::ioreg_summary(&dump, json).map_err(|e| e.to_string()),
         )),

@@ -1,47 +1,29 @@
-//! Cross-checking the libusb view of a printer against its IORegistry entries.
+//! Cross-checking the libusb view of a printer against its IORegistry entries, field by field.
 //!
-//! Pure rules: which registry entry is the device libusb sees ([`pair`]), which fields disagree
-//! ([`compare`]), and what a scenario's `skip` / `expect_mismatch` make of that ([`judge`]). No lab, no I/O.
+//! Pure rules, no lab and no I/O: which registry entry is the device libusb sees ([`pair`]), which fields
+//! disagree ([`check`], in `device`, `interfaces` and `dext`), and what a scenario's `skip` /
+//! `expect_mismatch` make of that ([`judge`]). Field names are kept in one list ([`FIELDS`]) that the
+//! scenario loader validates against.
 
-use crate::lab::{Prop, RegEntry, UsbView};
+mod device;
+mod dext;
+mod fields;
+mod interfaces;
+
+pub use device::{SERIAL_KEYS, registry_speed};
+pub use fields::{FIELDS, is_field, nearest_field, skips};
+
+use crate::driver::Driver;
+use crate::lab::{RegEntry, UsbView};
 use crate::usb::location;
 use std::fmt;
 
-/// The serial number keys an `IOUSBHostDevice` carries (both are seen in real dumps; reference §5).
-pub const SERIAL_KEYS: [&str; 2] = ["USB Serial Number", "kUSBSerialNumberString"];
-
-/// A compared field, by the name scenarios use in `skip` and `expect_mismatch`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Field {
-    Vendor,
-    Product,
-    BcdDevice,
-    Serial,
-    Location,
-}
-
-impl Field {
-    pub const ALL: [Field; 5] = [
-        Field::Vendor,
-        Field::Product,
-        Field::BcdDevice,
-        Field::Serial,
-        Field::Location,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Field::Vendor => "vendor",
-            Field::Product => "product",
-            Field::BcdDevice => "bcd_device",
-            Field::Serial => "serial",
-            Field::Location => "location",
-        }
-    }
-
-    pub fn by_name(name: &str) -> Option<Field> {
-        Field::ALL.into_iter().find(|f| f.name() == name)
-    }
+/// What libusb (or, for `dext.*` fields, the driver file and the device) says a field should be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UsbValue {
+    Value(String),
+    /// libusb could not read it (a string descriptor a driver refuses, an unknown speed); the reason.
+    Unreadable(String),
 }
 
 /// What the registry holds for a field.
@@ -52,6 +34,8 @@ pub enum RegistryValue {
     Absent {
         keys: Vec<&'static str>,
     },
+    /// An object the field is about is not in the registry at all (a service, an interface).
+    Missing(String),
 }
 
 impl fmt::Display for RegistryValue {
@@ -59,31 +43,134 @@ impl fmt::Display for RegistryValue {
         match self {
             RegistryValue::Value(v) => f.write_str(v),
             RegistryValue::Absent { keys } => write!(f, "no `{}` key", keys.join("` or `")),
+            RegistryValue::Missing(what) => write!(f, "no {what}"),
         }
     }
+}
+
+/// How two views disagree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FindingKind {
+    /// Both sides have a value, and they differ.
+    Differs,
+    /// The registry lacks the key (or the object) the field is read from.
+    AbsentInRegistry,
+    /// libusb could not read its side.
+    UnreadableOnUsb,
 }
 
 /// One field on which the two views disagree, with both values as a person reads them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
-    pub field: Field,
-    pub usb: String,
+    /// A name from [`FIELDS`], with the interface number filled in (`interface.0.class`).
+    pub field: String,
+    pub usb: UsbValue,
     pub registry: RegistryValue,
+}
+
+impl Finding {
+    pub fn kind(&self) -> FindingKind {
+        match (&self.usb, &self.registry) {
+            (UsbValue::Unreadable(_), _) => FindingKind::UnreadableOnUsb,
+            (_, RegistryValue::Absent { .. } | RegistryValue::Missing(_)) => {
+                FindingKind::AbsentInRegistry
+            }
+            _ => FindingKind::Differs,
+        }
+    }
+
+    /// The libusb side alone, for a failure's "expected" line.
+    pub fn usb_text(&self) -> String {
+        match &self.usb {
+            UsbValue::Value(v) => v.clone(),
+            UsbValue::Unreadable(why) => format!("unreadable on the libusb side: {why}"),
+        }
+    }
 }
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: libusb says {}, the registry {}",
-            self.field.name(),
-            self.usb,
-            match &self.registry {
-                RegistryValue::Value(v) => format!("says {v}"),
-                absent => format!("has {absent}"),
-            }
-        )
+        let expected_by = if self.field.starts_with("dext.") {
+            "the driver file and the device say"
+        } else {
+            "libusb says"
+        };
+        let registry = match &self.registry {
+            RegistryValue::Value(v) => format!("the registry says {v}"),
+            other => format!("the registry has {other}"),
+        };
+        match &self.usb {
+            UsbValue::Value(v) => write!(f, "{}: {expected_by} {v}, {registry}", self.field),
+            UsbValue::Unreadable(why) => write!(
+                f,
+                "{}: unreadable on the libusb side: {why}; {registry}",
+                self.field
+            ),
+        }
     }
+}
+
+/// Fields compared and what disagreed. Checkers record every field they compare, so `expect_mismatch`
+/// can tell "agreed" from "not compared".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Findings {
+    pub compared: Vec<String>,
+    pub findings: Vec<Finding>,
+}
+
+impl Findings {
+    pub(crate) fn agree(&mut self, field: impl Into<String>) {
+        self.compared.push(field.into());
+    }
+
+    pub(crate) fn push(
+        &mut self,
+        field: impl Into<String>,
+        usb: UsbValue,
+        registry: RegistryValue,
+    ) {
+        let field = field.into();
+        self.compared.push(field.clone());
+        self.findings.push(Finding {
+            field,
+            usb,
+            registry,
+        });
+    }
+
+    /// Record `field` as agreeing, or as a finding when `outcome` has one.
+    pub(crate) fn record(
+        &mut self,
+        field: impl Into<String>,
+        outcome: Option<(UsbValue, RegistryValue)>,
+    ) {
+        match outcome {
+            Some((usb, registry)) => self.push(field, usb, registry),
+            None => self.agree(field),
+        }
+    }
+}
+
+/// What the registry holds around one printer, as the engine gathers it.
+#[derive(Clone, Copy, Debug)]
+pub struct RegistrySide<'a> {
+    /// The printer's `IOUSBHostDevice`.
+    pub device: &'a RegEntry,
+    /// Its `IOUSBHostInterface` children.
+    pub interfaces: &'a [RegEntry],
+    /// The children of those interfaces (where a dext's service sits).
+    pub services: &'a [RegEntry],
+    /// Every `IOUserServer` in the registry.
+    pub user_servers: &'a [RegEntry],
+}
+
+/// Every field check of one printer: the device, each interface of the active configuration, and the dext.
+pub fn check(view: &UsbView, reg: RegistrySide<'_>, driver: &Driver) -> Findings {
+    let mut out = Findings::default();
+    device::check(view, reg.device, &mut out);
+    interfaces::check(view, reg.interfaces, &mut out);
+    dext::check(view, reg, driver, &mut out);
+    out
 }
 
 /// The registry's `IOUSBHostDevice` entry for a libusb device: the one with the same vendor, product and
@@ -95,7 +182,7 @@ pub fn pair<'a>(view: &UsbView, devices: &'a [RegEntry]) -> Option<&'a RegEntry>
             && view
                 .serial
                 .value()
-                .is_some_and(|s| registry_serial(e) == Some(s.as_str()))
+                .is_some_and(|s| device::registry_serial(e) == Some(s.as_str()))
     });
     by_ids.or_else(|| {
         let loc = location::encode(view.bus, &view.port_path).ok()?;
@@ -105,89 +192,13 @@ pub fn pair<'a>(view: &UsbView, devices: &'a [RegEntry]) -> Option<&'a RegEntry>
     })
 }
 
-/// Every field on which `view` and `device` disagree.
-pub fn compare(view: &UsbView, device: &RegEntry) -> Vec<Finding> {
-    let mut found = Vec::new();
-    let mut int_field = |field: Field, key: &'static str, usb: i128, width: usize| {
-        let want = hex(usb, width);
-        let registry = match device.prop(key) {
-            None => Some(RegistryValue::Absent { keys: vec![key] }),
-            Some(Prop::Int(v)) if *v == usb => None,
-            Some(Prop::Int(v)) => Some(RegistryValue::Value(hex(*v, width))),
-            Some(other) => Some(RegistryValue::Value(format!("{other:?} (not a number)"))),
-        };
-        if let Some(registry) = registry {
-            found.push(Finding {
-                field,
-                usb: want,
-                registry,
-            });
-        }
-    };
-    int_field(Field::Vendor, "idVendor", view.vendor_id.into(), 4);
-    int_field(Field::Product, "idProduct", view.product_id.into(), 4);
-    int_field(Field::BcdDevice, "bcdDevice", view.bcd_device.into(), 4);
-    match location::encode(view.bus, &view.port_path) {
-        Ok(loc) => int_field(Field::Location, "locationID", loc.into(), 8),
-        Err(e) => found.push(Finding {
-            field: Field::Location,
-            usb: format!("bus {} port {} ({e})", view.bus, view.port_path_text()),
-            registry: match device.int("locationID") {
-                Some(v) => RegistryValue::Value(hex(v, 8)),
-                None => RegistryValue::Absent {
-                    keys: vec!["locationID"],
-                },
-            },
-        }),
-    }
-    if let Some(f) = compare_serial(view, device) {
-        found.push(f);
-    }
-    found
-}
-
-fn compare_serial(view: &UsbView, device: &RegEntry) -> Option<Finding> {
-    use crate::lab::Readable;
-    let registry = registry_serial(device);
-    let usb = match &view.serial {
-        Readable::Value(s) if registry == Some(s.as_str()) => return None,
-        Readable::Value(s) => format!("{s:?}"),
-        // No serial on either side agrees.
-        Readable::Absent if registry.is_none() => return None,
-        Readable::Absent => "no serial (string index 0)".to_string(),
-        Readable::Unreadable(why) => format!("an unreadable serial ({why})"),
-    };
-    Some(Finding {
-        field: Field::Serial,
-        usb,
-        registry: match registry {
-            Some(s) => RegistryValue::Value(format!("{s:?}")),
-            None => RegistryValue::Absent {
-                keys: SERIAL_KEYS.to_vec(),
-            },
-        },
-    })
-}
-
-fn registry_serial(e: &RegEntry) -> Option<&str> {
-    SERIAL_KEYS.iter().find_map(|k| e.string(k))
-}
-
-fn hex(v: i128, width: usize) -> String {
-    if v < 0 {
-        format!("{v}")
-    } else {
-        format!("0x{v:0width$x}")
-    }
-}
-
 /// What a scenario makes of the findings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Judgement {
     /// Findings not skipped and not expected: each one fails the step.
     pub unexpected: Vec<Finding>,
-    /// `expect_mismatch` fields that agreed after all: each one fails the step (the known bug is fixed, or
-    /// the check is wrong).
+    /// `expect_mismatch` fields that agreed (or were not there to compare): each one fails the step (the
+    /// known bug is fixed, or the check is wrong).
     pub agreed_but_expected_mismatch: Vec<String>,
     /// Expected mismatches that did mismatch.
     pub expected: Vec<Finding>,
@@ -201,25 +212,28 @@ impl Judgement {
     }
 }
 
-pub fn judge(findings: Vec<Finding>, skip: &[String], expect_mismatch: &[String]) -> Judgement {
-    let skipped = |f: Field| skip.iter().any(|s| s == f.name());
+/// Apply `skip` and `expect_mismatch`; either may name a field or a group of fields (`dext`,
+/// `interface.0`).
+pub fn judge(findings: Findings, skip: &[String], expect_mismatch: &[String]) -> Judgement {
+    let skipped = |f: &str| skip.iter().any(|s| skips(s, f));
+    let expected = |f: &str| expect_mismatch.iter().any(|s| skips(s, f));
     let mut j = Judgement {
-        compared: Field::ALL.iter().filter(|f| !skipped(**f)).count(),
+        compared: findings.compared.iter().filter(|f| !skipped(f)).count(),
         ..Judgement::default()
     };
-    for f in findings {
-        if skipped(f.field) {
+    for f in findings.findings {
+        if skipped(&f.field) {
             continue;
         }
-        if expect_mismatch.iter().any(|m| m == f.field.name()) {
+        if expected(&f.field) {
             j.expected.push(f);
         } else {
             j.unexpected.push(f);
         }
     }
     for m in expect_mismatch {
-        let is_skipped = Field::by_name(m).is_some_and(skipped);
-        if !is_skipped && !j.expected.iter().any(|f| f.field.name() == m) {
+        let all_skipped = skip.iter().any(|s| skips(s, m));
+        if !all_skipped && !j.expected.iter().any(|f| skips(m, &f.field)) {
             j.agreed_but_expected_mismatch.push(m.clone());
         }
     }
@@ -227,190 +241,62 @@ pub fn judge(findings: Vec<Finding>, skip: &[String], expect_mismatch: &[String]
 }
 
 #[cfg(test)]
+pub(crate) mod testdata;
+
+#[cfg(test)]
 mod tests {
+    use super::testdata::{clean, driver, view};
     use super::*;
-    use crate::lab::{Readable, Speed};
-    use std::collections::BTreeMap;
 
-    fn view() -> UsbView {
-        UsbView {
-            vendor_id: 0x1452,
-            product_id: 0x9201,
-            bcd_device: 0x0120,
-            bcd_usb: 0x0200,
-            class: 0,
-            subclass: 0,
-            protocol: 0,
-            max_packet_size0: 64,
-            num_configurations: 1,
-            manufacturer_index: 1,
-            product_index: 2,
-            serial_index: 3,
-            bus: 1,
-            address: 5,
-            port_path: vec![1, 2],
-            speed: Speed::High,
-            manufacturer: Readable::Value("Dai Nippon Printing".into()),
-            product: Readable::Value("DS620".into()),
-            serial: Readable::Value("DS6C98031738".into()),
-            active_configuration: Some(1),
-            configurations: vec![],
-            device_id_1284: Readable::Absent,
+    #[test]
+    fn the_clean_printer_has_no_findings_and_compares_every_kind_of_field() {
+        let (devs, ifs, svcs, servers) = clean();
+        let reg = RegistrySide {
+            device: &devs,
+            interfaces: &ifs,
+            services: &svcs,
+            user_servers: &servers,
+        };
+        let out = check(&view(), reg, &driver());
+        assert_eq!(out.findings, vec![]);
+        for f in [
+            "vendor",
+            "speed",
+            "interface.0.class",
+            "dext.user_server_count",
+        ] {
+            assert!(out.compared.iter().any(|c| c == f), "{f} not compared");
         }
-    }
-
-    fn entry(id: u64) -> RegEntry {
-        let mut p = BTreeMap::new();
-        p.insert("idVendor".into(), Prop::Int(0x1452));
-        p.insert("idProduct".into(), Prop::Int(0x9201));
-        p.insert("bcdDevice".into(), Prop::Int(0x0120));
-        p.insert("locationID".into(), Prop::Int(0x0112_0000));
-        p.insert("USB Serial Number".into(), Prop::Str("DS6C98031738".into()));
-        RegEntry {
-            id,
-            name: "DS620".into(),
-            location: Some("01120000".into()),
-            class: "IOUSBHostDevice".into(),
-            class_chain: vec!["IOUSBHostDevice".into(), "IOService".into()],
-            parent: None,
-            path: "IOService:/AppleARMPE/DS620@01120000".into(),
-            registered: true,
-            properties: p,
-        }
-    }
-
-    #[test]
-    fn agreeing_views_have_no_findings() {
-        assert_eq!(compare(&view(), &entry(1)), vec![]);
-    }
-
-    #[test]
-    fn each_planted_mismatch_is_found_with_both_values() {
-        type Plant = fn(&mut UsbView, &mut RegEntry);
-        let cases: &[(&str, Plant, Field, &str, &str)] = &[
-            (
-                "vendor",
-                |_, e| {
-                    e.properties.insert("idVendor".into(), Prop::Int(0x1343));
-                },
-                Field::Vendor,
-                "0x1452",
-                "0x1343",
-            ),
-            (
-                "product",
-                |v, _| v.product_id = 0x9200,
-                Field::Product,
-                "0x9200",
-                "0x9201",
-            ),
-            (
-                "bcd_device",
-                |_, e| {
-                    e.properties.insert("bcdDevice".into(), Prop::Int(0x0100));
-                },
-                Field::BcdDevice,
-                "0x0120",
-                "0x0100",
-            ),
-            (
-                "serial",
-                |_, e| {
-                    e.properties
-                        .insert("USB Serial Number".into(), Prop::Str("DS6C9803173".into()));
-                },
-                Field::Serial,
-                "\"DS6C98031738\"",
-                "\"DS6C9803173\"",
-            ),
-            (
-                "location: port order reversed",
-                |v, _| v.port_path = vec![2, 1],
-                Field::Location,
-                "0x01210000",
-                "0x01120000",
-            ),
-            (
-                "serial unreadable through libusb",
-                |v, _| v.serial = Readable::Unreadable("LIBUSB_ERROR_ACCESS".into()),
-                Field::Serial,
-                "an unreadable serial (LIBUSB_ERROR_ACCESS)",
-                "\"DS6C98031738\"",
-            ),
-        ];
-        for (what, plant, field, usb, registry) in cases {
-            let (mut v, mut e) = (view(), entry(1));
-            plant(&mut v, &mut e);
-            let found = compare(&v, &e);
-            assert_eq!(
-                found,
-                vec![Finding {
-                    field: *field,
-                    usb: usb.to_string(),
-                    registry: RegistryValue::Value(registry.to_string()),
-                }],
-                "{what}"
-            );
-        }
-    }
-
-    #[test]
-    fn an_absent_key_is_its_own_finding() {
-        let mut e = entry(1);
-        e.properties.remove("locationID");
-        e.properties.remove("USB Serial Number");
-        let found = compare(&view(), &e);
-        let fields: Vec<_> = found
-            .iter()
-            .map(|f| (f.field, f.registry.clone()))
-            .collect();
-        assert_eq!(
-            fields,
-            vec![
-                (
-                    Field::Location,
-                    RegistryValue::Absent {
-                        keys: vec!["locationID"]
-                    }
-                ),
-                (
-                    Field::Serial,
-                    RegistryValue::Absent {
-                        keys: SERIAL_KEYS.to_vec()
-                    }
-                ),
-            ]
-        );
-        assert!(found[1].to_string().contains("no `USB Serial Number` or"));
-    }
-
-    #[test]
-    fn the_other_serial_key_counts() {
-        let mut e = entry(1);
-        let s = e.properties.remove("USB Serial Number").unwrap();
-        e.properties.insert("kUSBSerialNumberString".into(), s);
-        assert_eq!(compare(&view(), &e), vec![]);
     }
 
     #[test]
     fn pairing_prefers_ids_and_serial_then_falls_back_to_location() {
-        let mut other = entry(2);
+        use crate::lab::Prop;
+        let (dev, ..) = clean();
+        let mut other = dev.clone();
+        other.id = 2;
         other
             .properties
             .insert("locationID".into(), Prop::Int(0x0130_0000));
-        let mut wrong_serial = entry(3);
-        wrong_serial
-            .properties
-            .insert("USB Serial Number".into(), Prop::Str("X".into()));
-        let devices = [wrong_serial.clone(), other];
-        // Same ids and serial at another location: paired by serial (and the location is then a finding).
-        assert_eq!(pair(&view(), &devices).map(|e| e.id), Some(2));
-        // Nothing with that serial: paired by location.
-        let mut elsewhere = entry(4);
+        let mut wrong_serial = dev.clone();
+        wrong_serial.id = 3;
+        for k in SERIAL_KEYS {
+            wrong_serial
+                .properties
+                .insert(k.into(), Prop::Str("X".into()));
+        }
+        assert_eq!(
+            pair(&view(), &[wrong_serial.clone(), other]).map(|e| e.id),
+            Some(2)
+        );
+        let mut elsewhere = dev;
+        elsewhere.id = 4;
         elsewhere
             .properties
             .insert("locationID".into(), Prop::Int(0x0130_0000));
-        elsewhere.properties.remove("USB Serial Number");
+        for k in SERIAL_KEYS {
+            elsewhere.properties.remove(k);
+        }
         assert_eq!(
             pair(&view(), &[elsewhere, wrong_serial]).map(|e| e.id),
             Some(3)
@@ -418,28 +304,82 @@ mod tests {
         assert_eq!(pair(&view(), &[]), None);
     }
 
+    fn finding(field: &str) -> Finding {
+        Finding {
+            field: field.into(),
+            usb: UsbValue::Value("a".into()),
+            registry: RegistryValue::Value("b".into()),
+        }
+    }
+
     #[test]
     fn judging_skips_expects_and_flags_mismatches_that_did_not_happen() {
-        let finding = |field| Finding {
-            field,
-            usb: "a".into(),
-            registry: RegistryValue::Value("b".into()),
-        };
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let all = |fs: &[&str]| Findings {
+            compared: s(&[
+                "vendor",
+                "serial",
+                "bcd_device",
+                "interface.0.class",
+                "dext.bundle_id",
+            ]),
+            findings: fs.iter().map(|f| finding(f)).collect(),
+        };
         let j = judge(
-            vec![finding(Field::Serial), finding(Field::BcdDevice)],
+            all(&["serial", "bcd_device"]),
             &s(&["serial"]),
             &s(&["bcd_device"]),
         );
         assert!(j.passed(), "{j:?}");
         assert_eq!(j.compared, 4);
 
-        let j = judge(vec![finding(Field::Vendor)], &[], &[]);
+        let j = judge(all(&["vendor"]), &[], &[]);
         assert!(!j.passed());
-        assert_eq!(j.unexpected[0].field, Field::Vendor);
+        assert_eq!(j.unexpected[0].field, "vendor");
 
-        let j = judge(vec![], &[], &s(&["bcd_device"]));
+        let j = judge(all(&[]), &[], &s(&["bcd_device"]));
         assert!(!j.passed());
         assert_eq!(j.agreed_but_expected_mismatch, s(&["bcd_device"]));
+
+        // Groups: `dext` skips every dext field, `interface.0` every field of interface 0.
+        let j = judge(
+            all(&["dext.bundle_id", "interface.0.class"]),
+            &s(&["dext"]),
+            &s(&["interface.0"]),
+        );
+        assert!(j.passed(), "{j:?}");
+        assert_eq!(j.compared, 4);
+    }
+
+    #[test]
+    fn finding_kinds_and_messages_name_both_sides() {
+        let differs = finding("vendor");
+        assert_eq!(differs.kind(), FindingKind::Differs);
+        assert_eq!(
+            differs.to_string(),
+            "vendor: libusb says a, the registry says b"
+        );
+        let absent = Finding {
+            registry: RegistryValue::Absent {
+                keys: vec!["bcdUSB"],
+            },
+            ..finding("bcd_usb")
+        };
+        assert_eq!(absent.kind(), FindingKind::AbsentInRegistry);
+        assert!(
+            absent
+                .to_string()
+                .ends_with("the registry has no `bcdUSB` key")
+        );
+        let unreadable = Finding {
+            usb: UsbValue::Unreadable("LIBUSB_ERROR_PIPE".into()),
+            ..finding("serial")
+        };
+        assert_eq!(unreadable.kind(), FindingKind::UnreadableOnUsb);
+        assert!(
+            unreadable
+                .to_string()
+                .contains("unreadable on the libusb side: LIBUSB_ERROR_PIPE")
+        );
     }
 }

@@ -69,7 +69,18 @@ impl FakeLab {
             product: Readable::Value("Fake printer".into()),
             serial: Readable::Value("FAKE0001".into()),
             active_configuration: Some(1),
-            configurations: vec![],
+            configurations: vec![ConfigView {
+                value: 1,
+                interfaces: vec![InterfaceView {
+                    number: 0,
+                    alternate_setting: 0,
+                    class: 7,
+                    subclass: 1,
+                    protocol: 2,
+                    string_index: 0,
+                    endpoints: vec![],
+                }],
+            }],
             device_id_1284: Readable::Absent,
         }
     }
@@ -154,6 +165,24 @@ impl FakeLab {
                 ("bcdDevice", Prop::Int(0x0120)),
                 ("locationID", Prop::Int(0x0112_0000)),
                 ("USB Serial Number", Prop::Str("FAKE0001".into())),
+                // The rest of what a cross-check reads (reference §5), agreeing with `printer_view`.
+                ("bcdUSB", Prop::Int(0x0200)),
+                ("bDeviceClass", Prop::Int(0)),
+                ("bDeviceSubClass", Prop::Int(0)),
+                ("bDeviceProtocol", Prop::Int(0)),
+                ("bMaxPacketSize0", Prop::Int(64)),
+                ("bNumConfigurations", Prop::Int(1)),
+                ("iManufacturer", Prop::Int(1)),
+                ("iProduct", Prop::Int(2)),
+                ("iSerialNumber", Prop::Int(3)),
+                ("USB Vendor Name", Prop::Str("Fake".into())),
+                ("USB Product Name", Prop::Str("Fake printer".into())),
+                (
+                    "USB Address",
+                    Prop::Int(self.state.lock().unwrap().address.into()),
+                ),
+                ("Device Speed", Prop::Int(2)),
+                ("kUSBCurrentConfiguration", Prop::Int(1)),
             ],
         ));
         let intf = format!("{dev}/IOUSBHostInterface@0");
@@ -163,7 +192,15 @@ impl FakeLab {
             "IOUSBHostInterface",
             Some(1),
             &intf,
-            vec![("bInterfaceNumber", Prop::Int(0))],
+            vec![
+                ("bInterfaceNumber", Prop::Int(0)),
+                ("bAlternateSetting", Prop::Int(0)),
+                ("bInterfaceClass", Prop::Int(7)),
+                ("bInterfaceSubClass", Prop::Int(1)),
+                ("bInterfaceProtocol", Prop::Int(2)),
+                ("bNumEndpoints", Prop::Int(0)),
+                ("bConfigurationValue", Prop::Int(1)),
+            ],
         ));
         if self.state.lock().unwrap().service {
             all.push(entry(
@@ -172,7 +209,28 @@ impl FakeLab {
                 "IOUserService",
                 Some(2),
                 &format!("{intf}/PrinterDriver"),
-                vec![("IOUserClass", Prop::Str("PrinterDriver".into()))],
+                vec![
+                    ("IOUserClass", Prop::Str("PrinterDriver".into())),
+                    (
+                        "CFBundleIdentifier",
+                        Prop::Str("com.example.printer".into()),
+                    ),
+                    ("IOUserServerName", Prop::Str("com.example.printer".into())),
+                    (
+                        "IOMatchedPersonality",
+                        Prop::Dict(BTreeMap::from([
+                            ("idVendor".to_string(), Prop::Int(0x1452)),
+                            ("idProduct".to_string(), Prop::Int(0x9201)),
+                        ])),
+                    ),
+                    (
+                        "UserClientProperties",
+                        Prop::Dict(BTreeMap::from([(
+                            "IOClass".to_string(),
+                            Prop::Str("IOUserUserClient".into()),
+                        )])),
+                    ),
+                ],
             ));
         }
         all

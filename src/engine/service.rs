@@ -194,6 +194,59 @@ pub fn user_server(
     )
 }
 
+/// What a cross-check reads around one printer, owned (see [`crate::crosscheck::RegistrySide`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CrossCheckSide {
+    pub device: RegEntry,
+    pub interfaces: Vec<RegEntry>,
+    pub services: Vec<RegEntry>,
+    pub user_servers: Vec<RegEntry>,
+}
+
+impl CrossCheckSide {
+    pub fn as_side(&self) -> crate::crosscheck::RegistrySide<'_> {
+        crate::crosscheck::RegistrySide {
+            device: &self.device,
+            interfaces: &self.interfaces,
+            services: &self.services,
+            user_servers: &self.user_servers,
+        }
+    }
+}
+
+/// The printer's `IOUSBHostDevice` (paired by [`crate::crosscheck::pair`]), its interfaces, what sits
+/// under them, and every `IOUserServer`; `None` when no device entry pairs with `view`. Reads once, no wait.
+pub fn cross_check_side(
+    reg: &(impl Registry + ?Sized),
+    view: &UsbView,
+) -> Result<Option<CrossCheckSide>, crate::lab::LabError> {
+    let of_class = |class: &str| {
+        reg.find(&Matching {
+            class: Some(class.into()),
+            ..Matching::default()
+        })
+    };
+    let devices = of_class("IOUSBHostDevice")?;
+    let Some(device) = crate::crosscheck::pair(view, &devices).cloned() else {
+        return Ok(None);
+    };
+    let interfaces: Vec<RegEntry> = reg
+        .children(device.id)?
+        .into_iter()
+        .filter(|e| e.conforms_to("IOUSBHostInterface"))
+        .collect();
+    let mut services = Vec::new();
+    for i in &interfaces {
+        services.extend(reg.children(i.id)?);
+    }
+    Ok(Some(CrossCheckSide {
+        device,
+        interfaces,
+        services,
+        user_servers: of_class("IOUserServer")?,
+    }))
+}
+
 /// Wait until nothing matches `m` any more.
 pub fn wait_gone(
     reg: &(impl Registry + ?Sized),

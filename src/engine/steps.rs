@@ -201,30 +201,26 @@ impl Run<'_> {
     ) -> StepResult {
         let pred = self.role_pred(role)?;
         let role_def = self.role(role)?;
+        let driver = self.scenario.driver.clone();
         let lab = self.lab.clone();
-        let (view, entry) = self.lab_job(until + WAIT_GRACE, move || {
+        let (view, gathered) = self.lab_job(until + WAIT_GRACE, move || {
             let devices = lab.devices().map_err(failure::from_lab)?;
             let view = match devices.iter().find(|v| pred(v)) {
                 Some(v) => v.clone(),
                 None => role_def.resolve(&devices).map_err(failure::from_lab)?,
             };
-            let entries = lab
-                .find(&Matching {
-                    class: Some("IOUSBHostDevice".into()),
-                    ..Matching::default()
-                })
-                .map_err(failure::from_lab)?;
-            let entry = crosscheck::pair(&view, &entries).cloned();
-            Ok((view, entry))
+            let gathered = service::cross_check_side(&*lab, &view).map_err(failure::from_lab)?;
+            Ok((view, gathered))
         })?;
-        let Some(entry) = entry else {
+        let Some(side) = gathered else {
             return Err(failure::driver(format!(
                 "no IOUSBHostDevice in the registry has {}'s ids and serial or its locationID",
                 view.label()
             )));
         };
-        let j = crosscheck::judge(crosscheck::compare(&view, &entry), skip, expect_mismatch);
-        let both = format!("{} and {}", view.label(), entry.path);
+        let findings = crosscheck::check(&view, side.as_side(), &driver);
+        let j = crosscheck::judge(findings, skip, expect_mismatch);
+        let both = format!("{} and {}", view.label(), side.device.path);
         if !j.unexpected.is_empty() {
             let list = |f: &dyn Fn(&crosscheck::Finding) -> String| {
                 j.unexpected.iter().map(f).collect::<Vec<_>>().join("; ")
@@ -232,11 +228,11 @@ impl Run<'_> {
             return Err(Failure {
                 expected: Some(format!(
                     "libusb: {}",
-                    list(&|f| format!("{} {}", f.field.name(), f.usb))
+                    list(&|f| format!("{} {}", f.field, f.usb_text()))
                 )),
                 actual: Some(format!(
                     "registry: {}",
-                    list(&|f| format!("{} {}", f.field.name(), f.registry))
+                    list(&|f| format!("{} {}", f.field, f.registry))
                 )),
                 ..failure::driver(format!(
                     "libusb and the IORegistry disagree about {both}: {}",

@@ -16,8 +16,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Fields a cross-check compares, by the names a scenario uses in `skip` / `expect_mismatch`.
-pub const CROSS_CHECK_FIELDS: &[&str] = &["vendor", "product", "bcd_device", "serial", "location"];
+/// Fields a cross-check compares, by the names a scenario uses in `skip` / `expect_mismatch` (the one list
+/// lives with the rules; `N` is an interface number).
+pub const CROSS_CHECK_FIELDS: &[&str] = crate::crosscheck::FIELDS;
 pub const MAX_REPEAT: i128 = 100_000;
 
 /// What a connection name stands for at a point of the step list.
@@ -366,7 +367,7 @@ impl Ctx<'_> {
         let before = self.diag.errors.len();
         let mut out = Vec::new();
         for f in list.iter().flatten() {
-            if CROSS_CHECK_FIELDS.contains(&f.value.as_str()) {
+            if crate::crosscheck::is_field(&f.value) {
                 out.push(f.value.clone());
             } else {
                 self.diag.error_hint(
@@ -376,7 +377,7 @@ impl Ctx<'_> {
                         f.value,
                         CROSS_CHECK_FIELDS.join(", ")
                     ),
-                    crate::names::nearest(&f.value, CROSS_CHECK_FIELDS.iter().copied()),
+                    crate::crosscheck::nearest_field(&f.value).as_deref(),
                 );
             }
         }

@@ -1,10 +1,14 @@
 //! The registry's account of a USB device as a [`UsbView`], for recordings without a `usb.json`.
 //! Pure: it reads only the keys reference §5 lists for `IOUSBHostDevice` and `IOUSBHostInterface`.
 //!
-//! What the registry does not hold is said, not invented: endpoints (only `bNumEndpoints` is there) are
-//! left empty, and the IEEE 1284 id (a class request to the printer) is `Unreadable` with the reason.
+//! What the registry does not hold is said, not invented: of the endpoints only `bNumEndpoints` is there,
+//! so each interface gets that many endpoints of transfer type [`UNKNOWN_ENDPOINT`] (address, packet size
+//! and interval 0), and the IEEE 1284 id (a class request to the printer) is `Unreadable` with the reason.
 
-use crate::lab::{ConfigView, InterfaceView, Readable, RegEntry, Speed, UsbView};
+use crate::lab::{ConfigView, EndpointView, InterfaceView, Readable, RegEntry, Speed, UsbView};
+
+/// The transfer type of an endpoint known only by the interface's `bNumEndpoints`.
+pub const UNKNOWN_ENDPOINT: &str = "unknown (the registry holds only bNumEndpoints)";
 use crate::usb::location;
 
 /// `Device Speed` values (IOUSBFamily `USB.h`: kUSBDeviceSpeedLow 0, Full 1, High 2, Super 3, SuperPlus 4,
@@ -70,7 +74,14 @@ pub fn usb_view_from_registry(device: &RegEntry, interfaces: &[RegEntry]) -> Usb
             subclass: num(i, &["bInterfaceSubClass"]),
             protocol: num(i, &["bInterfaceProtocol"]),
             string_index: num(i, &["iInterface"]),
-            endpoints: Vec::new(),
+            endpoints: (0..num::<u8>(i, &["bNumEndpoints"]))
+                .map(|_| EndpointView {
+                    address: 0,
+                    transfer: UNKNOWN_ENDPOINT.into(),
+                    max_packet_size: 0,
+                    interval: 0,
+                })
+                .collect(),
         };
         match configurations.iter_mut().find(|c| c.value == value) {
             Some(c) => c.interfaces.push(view),
@@ -231,9 +242,11 @@ mod tests {
         let i = &c.interfaces[0];
         assert_eq!((i.number, i.alternate_setting), (0, 0));
         assert_eq!((i.class, i.subclass, i.protocol), (7, 1, 2));
-        assert!(
-            i.endpoints.is_empty(),
-            "the registry has no endpoint descriptors"
+        let kinds: Vec<&str> = i.endpoints.iter().map(|e| e.transfer.as_str()).collect();
+        assert_eq!(
+            kinds,
+            vec![UNKNOWN_ENDPOINT; 2],
+            "bNumEndpoints is all the registry says of endpoints"
         );
     }
 
