@@ -373,9 +373,17 @@ impl Ctx<'_> {
                 self.diag.error_hint(
                     f.referenced,
                     format!(
-                        "`{}` is not a cross-check field: expected one of {}",
+                        "`{}` is not a cross-check field: expected a device field ({}), \
+                         `interface.N` or `interface.N.<field>`, or `dext` or `dext.<field>` \
+                         (the README lists all {})",
                         f.value,
-                        CROSS_CHECK_FIELDS.join(", ")
+                        CROSS_CHECK_FIELDS
+                            .iter()
+                            .filter(|n| !n.contains('.') && **n != "dext")
+                            .copied()
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        CROSS_CHECK_FIELDS.len()
                     ),
                     crate::crosscheck::nearest_field(&f.value).as_deref(),
                 );
