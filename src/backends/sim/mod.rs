@@ -467,6 +467,14 @@ impl Lab for SimLab {
     fn name(&self) -> &'static str {
         "sim"
     }
+
+    /// What the station printer's ESC P model answers to `INFO FVER` (its catalog firmware); the
+    /// Mitsubishi-style models speak no ESC P, so they cannot tell.
+    fn printer_firmware(&self, printer: &UsbView) -> Option<String> {
+        let model = crate::printer::catalog::by_ids(printer.vendor_id, printer.product_id)?;
+        (model.protocol == crate::printer::catalog::Protocol::EscP)
+            .then(|| model.firmware.to_string())
+    }
 }
 
 #[cfg(test)]
