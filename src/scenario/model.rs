@@ -180,6 +180,10 @@ pub enum FaultKind {
     Unplug { role: String, after: Duration },
     /// The dext takes this long to match this role's printer (after arrival or at start).
     SlowMatch { role: String, delay: Duration },
+    /// In the first `attempts` attempts of the scenario (a run and its `--retries`), opening a user client
+    /// on this role's printer (or any) fails as the lab's fault, as a hub dropping the printer would: an
+    /// infrastructure failure that a retry gets past.
+    OpenLabError { role: Option<String>, attempts: u32 },
 }
 
 impl Role {

@@ -632,6 +632,7 @@ impl Ctx<'_> {
             ("crash", r.crash.is_some()),
             ("unplug", r.unplug.is_some()),
             ("slow_match", r.slow_match.is_some()),
+            ("open_lab_error", r.open_lab_error.is_some()),
         ]
         .into_iter()
         .filter(|(_, given)| *given)
@@ -641,7 +642,7 @@ impl Ctx<'_> {
             self.diag.error(
                 at,
                 format!(
-                    "a fault has exactly one of `open`, `call`, `hang`, `crash`, `unplug`, `slow_match`; this one has {}",
+                    "a fault has exactly one of `open`, `call`, `hang`, `crash`, `unplug`, `slow_match`, `open_lab_error`; this one has {}",
                     if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") }
                 ),
             );
@@ -653,6 +654,7 @@ impl Ctx<'_> {
             "crash" => &["rematch_after"],
             "unplug" => &["after"],
             "slow_match" => &["delay"],
+            "open_lab_error" => &["attempts"],
             _ => &[],
         };
         let given = [
@@ -660,6 +662,7 @@ impl Ctx<'_> {
             ("rematch_after", r.rematch_after.is_some()),
             ("after", r.after.is_some()),
             ("delay", r.delay.is_some()),
+            ("attempts", r.attempts.is_some()),
         ];
         let before = self.diag.errors.len();
         for (key, present) in given {
@@ -737,6 +740,16 @@ impl Ctx<'_> {
                 delay: dur(self, "delay", &r.delay)?,
                 role: role?,
             }
+        } else if let Some(p) = &r.open_lab_error {
+            let role = if p.value == "any" {
+                None
+            } else {
+                Some(self.role_ref(&p.value, p.referenced)?)
+            };
+            let attempts = r.attempts.as_ref()?;
+            let attempts =
+                values::int_in(&mut self.diag, "attempts", attempts, 1, 100, "a count")? as u32;
+            FaultKind::OpenLabError { role, attempts }
         } else {
             return None;
         };
