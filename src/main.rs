@@ -32,7 +32,7 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Run scenarios. Exit 0: all passed; 1: the driver broke; 2: bad input or the lab broke.
-    Run(RunCmd),
+    Run(Box<RunCmd>),
     /// List scenarios: name, file, tags, printers, driver (one a line).
     List {
         /// Scenario files or directories [default: scenarios/]
@@ -294,7 +294,7 @@ fn main() -> ExitCode {
             .init(),
     }
     let result = match cli.command {
-        Command::Run(cmd) => run(cmd),
+        Command::Run(cmd) => run(*cmd),
         Command::Report {
             journal,
             junit,

@@ -166,7 +166,11 @@ pub fn read_journal(path: &Path) -> Result<JournalRead, JournalError> {
                     path: path.to_path_buf(),
                     line: i + 1,
                     column: e.column(),
-                    message: e.to_string(),
+                    // serde_json ends its message with ` at line L column C`; the place is said already.
+                    message: match e.to_string().rsplit_once(" at line ") {
+                        Some((m, _)) => m.to_string(),
+                        None => e.to_string(),
+                    },
                 });
             }
         }
@@ -177,4 +181,171 @@ pub fn read_journal(path: &Path) -> Result<JournalRead, JournalError> {
 /// `target/dexthil/journal-20260504T020000Z.jsonl` for a run starting now.
 pub fn default_path(stamp: &str) -> PathBuf {
     PathBuf::from("target/dexthil").join(format!("journal-{stamp}.jsonl"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ioreturn::ReturnCode;
+    use crate::report::events::{Failure, FailureClass, StepOutcome, Verdict};
+    use crate::report::provenance::{PrinterInfo, Provenance};
+    use crate::span::Span;
+    use std::sync::Arc;
+
+    fn span() -> Span {
+        Span::new(Arc::new(PathBuf::from("scenarios/x.yaml")), 14, 5)
+    }
+
+    fn failure() -> Failure {
+        Failure {
+            class: FailureClass::Driver,
+            message: "GetStatus answered kIOReturnBusy".into(),
+            expected: Some("kIOReturnSuccess (0x00000000)".into()),
+            actual: Some("kIOReturnBusy (0xE00002D5)".into()),
+            code: Some(ReturnCode(0xE000_02D5)),
+        }
+    }
+
+    /// One of every event kind; a new kind must be added here (the match below has no catch-all).
+    fn every_kind() -> Vec<EventKind> {
+        let kinds = vec![
+            EventKind::RunStarted {
+                lab: "sim".into(),
+                scenarios: 2,
+                provenance: Provenance {
+                    host_os: "macOS".into(),
+                    printers: vec![PrinterInfo {
+                        role: "ds620".into(),
+                        firmware: "DS620 01.20".into(),
+                        ..PrinterInfo::default()
+                    }],
+                    ..Provenance::default()
+                },
+                selected: vec!["a".into(), "b".into()],
+            },
+            EventKind::ScenarioStarted {
+                scenario: "a".into(),
+                file: "scenarios/x.yaml".into(),
+            },
+            EventKind::StepStarted {
+                scenario: "a".into(),
+                step: "4.2.1".into(),
+                span: span(),
+                summary: "call GetStatus on uc".into(),
+            },
+            EventKind::StepFinished {
+                scenario: "a".into(),
+                step: "4.2.1".into(),
+                span: span(),
+                summary: "call GetStatus on uc".into(),
+                outcome: StepOutcome::Failed(failure()),
+                took: Duration::from_micros(40),
+            },
+            EventKind::StepFinished {
+                scenario: "a".into(),
+                step: "1".into(),
+                span: span(),
+                summary: "close uc".into(),
+                outcome: StepOutcome::Passed {
+                    detail: "ok".into(),
+                },
+                took: Duration::from_micros(4),
+            },
+            EventKind::ScenarioFinished {
+                scenario: "a".into(),
+                verdict: Verdict::Failed {
+                    span: span(),
+                    failure: failure(),
+                },
+                took: Duration::from_millis(3),
+            },
+            EventKind::ScenarioFinished {
+                scenario: "b".into(),
+                verdict: Verdict::Passed,
+                took: Duration::from_millis(3),
+            },
+            EventKind::RunFinished {
+                passed: 1,
+                failed: 1,
+                lab_errors: 0,
+                took: Duration::from_secs(1),
+                flaky: 0,
+                interrupted: false,
+            },
+            EventKind::HealthChecked {
+                station: "lab-mac-1".into(),
+                problems: vec!["printer `cx02` is not on the USB bus".into()],
+            },
+            EventKind::ScenarioRetried {
+                scenario: "b".into(),
+                attempt: 1,
+                failure: Failure {
+                    class: FailureClass::Lab,
+                    ..failure()
+                },
+            },
+            EventKind::Interrupted {
+                signal: "SIGTERM".into(),
+            },
+        ];
+        for k in &kinds {
+            match k {
+                EventKind::RunStarted { .. }
+                | EventKind::ScenarioStarted { .. }
+                | EventKind::StepStarted { .. }
+                | EventKind::StepFinished { .. }
+                | EventKind::ScenarioFinished { .. }
+                | EventKind::RunFinished { .. }
+                | EventKind::HealthChecked { .. }
+                | EventKind::ScenarioRetried { .. }
+                | EventKind::Interrupted { .. } => {}
+            }
+        }
+        kinds
+    }
+
+    #[test]
+    fn every_event_survives_a_round_trip_through_a_journal_line() {
+        for kind in every_kind() {
+            let event = RunEvent {
+                elapsed: Duration::from_nanos(1_234_567),
+                kind,
+            };
+            let line = to_line(&event);
+            assert!(!line.contains('\n'), "{line}");
+            let back: Line = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            assert_eq!(back.v, JOURNAL_VERSION);
+            assert_eq!(
+                RunEvent {
+                    elapsed: back.elapsed,
+                    kind: back.kind
+                },
+                event,
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_line_in_the_middle_is_an_error_with_its_place_and_a_cut_last_line_is_not() {
+        let dir = std::env::temp_dir().join(format!("dexthil-journal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = to_line(&RunEvent {
+            elapsed: Duration::ZERO,
+            kind: EventKind::Interrupted {
+                signal: "SIGINT".into(),
+            },
+        });
+        let cut = dir.join("cut.jsonl");
+        std::fs::write(&cut, format!("{good}\n{{\"v\":1,\"ela")).unwrap();
+        let read = read_journal(&cut).unwrap();
+        assert_eq!(read.events.len(), 1);
+        assert!(read.truncated.unwrap().contains("cut.jsonl:2:"));
+
+        let bad = dir.join("bad.jsonl");
+        std::fs::write(&bad, format!("{good}\n{{\"v\":1}}\n{good}\n")).unwrap();
+        let err = read_journal(&bad).unwrap_err().to_string();
+        assert!(err.contains("bad.jsonl:2:"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
