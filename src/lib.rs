@@ -21,4 +21,5 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod span;
+pub mod station;
 pub mod usb;

@@ -3,7 +3,8 @@
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dexthil::backends::LabChoice;
-use dexthil::runner::{self, Exit, RunArgs};
+use dexthil::report::progress::SuspendingWriter;
+use dexthil::runner::{self, Exit, NightlyOptions, RunArgs};
 use dexthil::scenario;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,12 +18,21 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How tracing log lines (RUST_LOG) are written: text for people, json (one object a line) for machines
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Run scenarios. Exit 0: all passed; 1: the driver broke; 2: bad input or the lab broke.
-    Run(RunCmd),
+    Run(Box<RunCmd>),
     /// List scenarios: name, file, tags, printers, driver (one a line).
     List {
         /// Scenario files or directories [default: scenarios/]
@@ -60,6 +70,17 @@ enum Command {
             default_value = "scenarios/drivers/dnp-printer.yaml"
         )]
         driver: PathBuf,
+    },
+    /// Rebuild the console report and JUnit from a run's journal (also of a run that was killed).
+    Report {
+        /// The journal (`target/dexthil/journal-*.jsonl`)
+        journal: PathBuf,
+        /// Write JUnit XML here
+        #[arg(long, value_name = "PATH")]
+        junit: Option<PathBuf>,
+        /// A scenario that passed only on a retry counts as a failure
+        #[arg(long)]
+        flaky_fails: bool,
     },
     /// Decode IOReturn, Mach or MIG codes: name, meaning, family, and where on the user-client path they arise.
     Decode {
@@ -99,9 +120,30 @@ struct RunCmd {
     /// sim, macos or replay:<dir> [default: macos on a Mac, sim elsewhere]
     #[arg(long, value_parser = LabChoice::parse)]
     lab: Option<LabChoice>,
-    /// How many scenarios run at once (1 runs them in order)
-    #[arg(long, value_name = "N")]
+    /// How many scenarios run at once (1 runs them in order); scenarios sharing a printer never overlap
+    #[arg(long, visible_alias = "jobs", value_name = "N")]
     test_threads: Option<usize>,
+    /// Write the JSON Lines journal here [default: target/dexthil/journal-<UTC time>.jsonl]
+    #[arg(long, value_name = "PATH")]
+    journal: Option<PathBuf>,
+    /// Write JUnit XML here (at the end, and on SIGINT / SIGTERM)
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
+    /// A station file (ci/labs/*.yaml): its backend, and a health check of its printers before any scenario
+    #[arg(long, visible_alias = "lab-file", value_name = "FILE")]
+    station: Option<PathBuf>,
+    /// Run only scenarios with this tag (repeatable: any of them)
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// Run only this share of the corpus: `hash:M/N` (stable across machines)
+    #[arg(long, value_parser = |s: &str| runner::Partition::parse(s).map_err(|e| e.to_string()))]
+    partition: Option<runner::Partition>,
+    /// Retry a scenario up to N times after an infrastructure (lab) failure; a pass on a retry is flaky
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    retries: u32,
+    /// A flaky scenario fails the run (exit 2)
+    #[arg(long)]
+    flaky_fails: bool,
     /// Run only scenarios tagged `ignore`
     #[arg(long)]
     ignored: bool,
@@ -125,7 +167,50 @@ fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
     }
 }
 
-fn run_args(cmd: RunCmd) -> anyhow::Result<RunArgs> {
+/// The nightly options of `run`; `None` when the station file is bad (its errors are printed).
+fn nightly_options(cmd: &RunCmd) -> Option<NightlyOptions> {
+    let station = match &cmd.station {
+        Some(path) => match dexthil::station::load_station(path) {
+            Ok(st) => Some(st),
+            Err(errors) => {
+                runner::print_load_errors(&errors, &mut std::io::stderr());
+                return None;
+            }
+        },
+        None => None,
+    };
+    let journal = cmd.journal.clone().unwrap_or_else(|| {
+        dexthil::report::journal::default_path(&dexthil::report::utc::compact(
+            std::time::SystemTime::now(),
+        ))
+    });
+    Some(NightlyOptions {
+        journal: Some(journal),
+        junit: cmd.junit.clone(),
+        station,
+        tags: cmd.tags.clone(),
+        partition: cmd.partition,
+        retries: cmd.retries,
+        flaky_fails: cmd.flaky_fails,
+        progress: true,
+        signals: true,
+    })
+}
+
+fn run(cmd: RunCmd) -> anyhow::Result<Exit> {
+    let Some(opts) = nightly_options(&cmd) else {
+        return Ok(Exit::BadInputOrLab);
+    };
+    // The station names its backend; an explicit --lab wins.
+    let lab = cmd
+        .lab
+        .clone()
+        .or_else(|| opts.station.as_ref().map(|s| s.backend.clone()));
+    let args = run_args(cmd, lab).context("reading the command line")?;
+    Ok(runner::run_with(args, &opts))
+}
+
+fn run_args(cmd: RunCmd, lab: Option<LabChoice>) -> anyhow::Result<RunArgs> {
     let mut paths = cmd.paths;
     let mut filter = cmd.filter;
     for t in cmd.targets {
@@ -140,7 +225,7 @@ fn run_args(cmd: RunCmd) -> anyhow::Result<RunArgs> {
             filter = Some(t);
         }
     }
-    let lab = cmd.lab.unwrap_or_else(LabChoice::default_here);
+    let lab = lab.unwrap_or_else(LabChoice::default_here);
     // Scenarios on a real lab share its printers: one at a time unless asked otherwise. Each sim scenario
     // gets a lab of its own, so those run in parallel.
     let test_threads = cmd
@@ -211,17 +296,30 @@ fn decode(codes: &[String]) -> Exit {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse();
+    // Log lines hide the progress bar while they are written, so the bar never cuts one.
+    let writer = || SuspendingWriter(std::io::stderr());
+    match cli.log_format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(writer)
+            .init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(writer)
+            .init(),
+    }
     let result = match cli.command {
-        Command::Run(cmd) => run_args(cmd)
-            .context("reading the command line")
-            .map(runner::run),
+        Command::Run(cmd) => run(*cmd),
+        Command::Report {
+            journal,
+            junit,
+            flaky_fails,
+        } => runner::report_journal(&journal, junit.as_deref(), flaky_fails, std::io::stdout())
+            .map_err(anyhow::Error::from),
         Command::List { paths } => list(paths),
         Command::Decode { codes } => Ok(decode(&codes)),
         Command::ListDevices { replay } => Ok(print_or_fail(match replay {

@@ -48,6 +48,13 @@ impl LabChoice {
 pub trait LabFactory: Send + Sync {
     fn name(&self) -> &'static str;
     fn lab_for(&self, scenario: &Scenario) -> Result<Arc<dyn Lab>, LabError>;
+
+    /// The lab for attempt `attempt` (1 = first run) of a scenario retried after an infrastructure failure.
+    /// Real labs do not care; the sim uses it for faults that hit only the first attempts.
+    fn lab_for_attempt(&self, scenario: &Scenario, attempt: u32) -> Result<Arc<dyn Lab>, LabError> {
+        let _ = attempt;
+        self.lab_for(scenario)
+    }
 }
 
 pub fn factory(choice: &LabChoice) -> Result<Box<dyn LabFactory>, LabError> {

@@ -101,4 +101,10 @@ pub trait UserClients: Send + Sync {
 /// A whole lab: the three traits together, plus its name for reports.
 pub trait Lab: UsbBus + Registry + UserClients {
     fn name(&self) -> &'static str;
+
+    /// The printer's firmware version (`INFO FVER` over ESC P), for a run's provenance; `None` when the lab
+    /// cannot ask (the default: asking real hardware means claiming the interface from the dext).
+    fn printer_firmware(&self, _printer: &UsbView) -> Option<String> {
+        None
+    }
 }

@@ -85,3 +85,15 @@ impl EventSink for Tee<'_> {
         self.1.event(event);
     }
 }
+
+/// Any number of sinks as one, each shared with whoever else needs it (the runner reads the tally).
+#[derive(Default)]
+pub struct Fanout(pub Vec<std::sync::Arc<dyn EventSink>>);
+
+impl EventSink for Fanout {
+    fn event(&self, event: &RunEvent) {
+        for sink in &self.0 {
+            sink.event(event);
+        }
+    }
+}

@@ -42,6 +42,21 @@ impl<W: Write + Send> Console<W> {
     }
 }
 
+impl<W: Write + Send> Console<W> {
+    /// Write out a scenario that started and never finished (a killed run read back), ending its block with
+    /// `end`.
+    pub fn finish_unfinished(&self, scenario: &str, end: &str) {
+        self.add(scenario, end);
+        let block = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(scenario)
+            .unwrap_or_default();
+        self.write(&block);
+    }
+}
+
 /// The lines that explain a failure, indented under its step.
 pub fn failure_lines(at: &str, f: &Failure, indent: &str) -> String {
     let mut s = format!("{indent}at {at}\n{indent}{}\n", f.message);
@@ -68,7 +83,7 @@ pub fn failure_lines(at: &str, f: &Failure, indent: &str) -> String {
 impl<W: Write + Send> EventSink for Console<W> {
     fn event(&self, event: &RunEvent) {
         match &event.kind {
-            EventKind::RunStarted { lab, scenarios } => self.write(&format!(
+            EventKind::RunStarted { lab, scenarios, .. } => self.write(&format!(
                 "running {scenarios} scenario{} on the {lab} lab\n",
                 if *scenarios == 1 { "" } else { "s" }
             )),
@@ -138,9 +153,38 @@ impl<W: Write + Send> EventSink for Console<W> {
                 failed,
                 lab_errors,
                 took,
+                flaky,
+                interrupted,
             } => self.write(&format!(
-                "\n{passed} passed, {failed} failed ({lab_errors} of them lab errors) in {}\n",
+                "\n{passed} passed, {failed} failed ({lab_errors} of them lab errors){}{} in {}\n",
+                if *flaky > 0 { format!(", {flaky} flaky (passed on a retry)") } else { String::new() },
+                if *interrupted { ", interrupted" } else { "" },
                 human_duration(*took)
+            )),
+            EventKind::HealthChecked { station, problems } if problems.is_empty() => {
+                self.write(&format!("station {station}: healthy\n"))
+            }
+            EventKind::HealthChecked { station, problems } => {
+                let mut text = format!("station {station} is not healthy; no scenario was run:\n");
+                for p in problems {
+                    text.push_str(&format!("  ✗ {p}\n"));
+                }
+                self.write(&text)
+            }
+            EventKind::ScenarioRetried {
+                scenario,
+                attempt,
+                failure,
+            } => self.add(
+                scenario,
+                &format!(
+                    "  ↻ attempt {attempt} failed because the lab broke ({}); retrying\n",
+                    failure.message
+                ),
+            ),
+            EventKind::Interrupted { signal } => self.write(&format!(
+                "\n{signal}: no new scenario starts; running ones finish and close their connections \
+                 (send it again to stop at once)\n"
             )),
         }
     }

@@ -3,24 +3,31 @@
 //! The engine calls an [`EventSink`] and never knows who listens. Each sink matches every [`EventKind`]
 //! with no catch-all arm, so a new event forces every sink to decide what to do with it.
 
+use super::provenance::Provenance;
 use crate::ioreturn::ReturnCode;
 use crate::span::Span;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunEvent {
     /// Since the run started.
     pub elapsed: Duration,
     pub kind: EventKind,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
     RunStarted {
         lab: String,
         scenarios: usize,
+        /// Where the run happened and what it ran against (JUnit properties).
+        #[serde(default)]
+        provenance: Provenance,
+        /// The names of the selected scenarios, in order: a report of a killed run lists those never started.
+        #[serde(default)]
+        selected: Vec<String>,
     },
     ScenarioStarted {
         scenario: String,
@@ -30,14 +37,14 @@ pub enum EventKind {
         scenario: String,
         /// Position in the scenario, `3` or `4.2.1` inside repeats (iteration and inner index).
         step: String,
-        #[serde(serialize_with = "ser_span")]
+        #[serde(serialize_with = "ser_span", deserialize_with = "de_span")]
         span: Span,
         summary: String,
     },
     StepFinished {
         scenario: String,
         step: String,
-        #[serde(serialize_with = "ser_span")]
+        #[serde(serialize_with = "ser_span", deserialize_with = "de_span")]
         span: Span,
         summary: String,
         outcome: StepOutcome,
@@ -53,10 +60,33 @@ pub enum EventKind {
         failed: usize,
         lab_errors: usize,
         took: Duration,
+        /// Scenarios that passed only on a retry of an infrastructure failure.
+        #[serde(default)]
+        flaky: usize,
+        /// A signal stopped the run before every scenario had started.
+        #[serde(default)]
+        interrupted: bool,
+    },
+    /// The station's health check, before any scenario: every printer present and its dext matched.
+    HealthChecked {
+        station: String,
+        /// What is missing, one line each; empty when healthy.
+        problems: Vec<String>,
+    },
+    /// An attempt of a scenario failed for an infrastructure reason and the scenario runs again.
+    ScenarioRetried {
+        scenario: String,
+        /// The attempt that failed (1 is the first run).
+        attempt: u32,
+        failure: Failure,
+    },
+    /// SIGINT or SIGTERM: no new scenario starts; running ones finish and close their connections.
+    Interrupted {
+        signal: String,
     },
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum StepOutcome {
     Passed { detail: String },
@@ -64,7 +94,7 @@ pub enum StepOutcome {
 }
 
 /// Why a step failed, with what a person needs to see it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Failure {
     /// Is this the driver's fault (1) or the lab's (2)?
     pub class: FailureClass,
@@ -75,7 +105,7 @@ pub struct Failure {
     pub code: Option<ReturnCode>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureClass {
     /// An expectation the driver broke.
@@ -84,15 +114,37 @@ pub enum FailureClass {
     Lab,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
     Passed,
     Failed {
-        #[serde(serialize_with = "ser_span")]
+        #[serde(serialize_with = "ser_span", deserialize_with = "de_span")]
         span: Span,
         failure: Failure,
     },
+}
+
+/// `file:line:col` back into a span (the file may itself hold colons).
+fn de_span<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Span, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_span(&text).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not a place of the form file:line:column"
+        ))
+    })
+}
+
+pub fn parse_span(text: &str) -> Option<Span> {
+    let mut parts = text.rsplitn(3, ':');
+    let column = parts.next()?.parse().ok()?;
+    let line = parts.next()?.parse().ok()?;
+    let file = parts.next()?;
+    Some(Span::new(
+        std::sync::Arc::new(std::path::PathBuf::from(file)),
+        line,
+        column,
+    ))
 }
 
 fn ser_span<S: serde::Serializer>(span: &Span, s: S) -> Result<S::Ok, S::Error> {

@@ -1,12 +1,19 @@
 //! Turning run events into output: the event types and the sinks that show them (console for people,
-//! [`Collector`] for tests and the runner's failure messages).
+//! [`Collector`] for tests and the runner's failure messages, the JSONL [`journal`], [`junit`] from a
+//! [`tally`] of the events, and a [`progress`] bar).
 
 mod collector;
 mod console;
 mod duration;
 pub mod events;
+pub mod journal;
+pub mod junit;
+pub mod progress;
+pub mod provenance;
+pub mod tally;
+pub mod utc;
 
-pub use collector::{Collector, FailedStep, Tee};
+pub use collector::{Collector, FailedStep, Fanout, Tee};
 pub use console::{Console, failure_lines};
 pub use duration::human_duration;
 pub use events::{EventKind, EventSink, Failure, FailureClass, RunEvent, StepOutcome, Verdict};

@@ -17,7 +17,7 @@ use std::sync::Arc;
 const DRIVERS_DIR: &str = "drivers";
 
 /// Read and parse one YAML file into `T`; any failure is pushed to `diag`.
-fn parse_file<T: DeserializeOwned>(diag: &mut Diag, path: &Path) -> Option<T> {
+pub(crate) fn parse_file<T: DeserializeOwned>(diag: &mut Diag, path: &Path) -> Option<T> {
     let bytes = match read_bounded(path) {
         Ok(b) => b,
         Err(message) => {

@@ -3,19 +3,21 @@
 
 mod corpus;
 mod driver_file;
-mod error;
+pub(crate) mod error;
 pub mod limits;
 pub mod model;
 mod raw;
 mod root;
 mod validate;
-mod values;
+pub(crate) mod values;
 
 pub use model::*;
 
 pub use root::Roots;
 pub use validate::{CROSS_CHECK_FIELDS, MAX_REPEAT};
 pub use values::{MAX_DURATION, MAX_SCALARS, MAX_STRUCT};
+// Other YAML files (station files) load the same way, with the same error style.
+pub(crate) use corpus::parse_file;
 
 use crate::driver::Driver;
 use crate::span::Span;

@@ -191,6 +191,10 @@ pub enum FaultKind {
     /// The dext never matches this role's printer (a personality that does not fit, a dext that is not
     /// activated): `await: matched` fails at its deadline.
     NeverMatch { role: String },
+    /// In the first `attempts` attempts of the scenario (a run and its `--retries`), opening a user client
+    /// on this role's printer (or any) fails as the lab's fault, as a hub dropping the printer would: an
+    /// infrastructure failure that a retry gets past.
+    OpenLabError { role: Option<String>, attempts: u32 },
 }
 
 impl Role {

@@ -71,6 +71,8 @@ pub struct RawFault {
     pub after: Option<Spanned<RawDuration>>,
     pub delay: Option<Spanned<RawDuration>>,
     pub times: Option<Spanned<RawInt>>,
+    pub open_lab_error: Option<Spanned<String>>,
+    pub attempts: Option<Spanned<RawInt>>,
 }
 
 // Raw parse trees live only while one file loads; boxing variants would buy nothing.

@@ -644,6 +644,7 @@ impl Ctx<'_> {
             ("unplug_mid_call", r.unplug_mid_call.is_some()),
             ("reenumerate", r.reenumerate.is_some()),
             ("never_match", r.never_match.is_some()),
+            ("open_lab_error", r.open_lab_error.is_some()),
         ]
         .into_iter()
         .filter(|(_, given)| *given)
@@ -653,7 +654,7 @@ impl Ctx<'_> {
             self.diag.error(
                 at,
                 format!(
-                    "a fault has exactly one of `open`, `call`, `hang`, `crash`, `unplug`, `slow_match`, `unplug_mid_call`, `reenumerate`, `never_match`; this one has {}",
+                    "a fault has exactly one of `open`, `call`, `hang`, `crash`, `unplug`, `slow_match`, `unplug_mid_call`, `reenumerate`, `never_match`, `open_lab_error`; this one has {}",
                     if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") }
                 ),
             );
@@ -665,6 +666,7 @@ impl Ctx<'_> {
             "crash" => &["rematch_after"],
             "unplug" | "reenumerate" => &["after"],
             "slow_match" => &["delay"],
+            "open_lab_error" => &["attempts"],
             _ => &[],
         };
         let given = [
@@ -672,6 +674,7 @@ impl Ctx<'_> {
             ("rematch_after", r.rematch_after.is_some()),
             ("after", r.after.is_some()),
             ("delay", r.delay.is_some()),
+            ("attempts", r.attempts.is_some()),
         ];
         let before = self.diag.errors.len();
         // Companions a kind may take but need not.
@@ -777,6 +780,16 @@ impl Ctx<'_> {
             FaultKind::NeverMatch {
                 role: self.role_ref(&p.value, p.referenced)?,
             }
+        } else if let Some(p) = &r.open_lab_error {
+            let role = if p.value == "any" {
+                None
+            } else {
+                Some(self.role_ref(&p.value, p.referenced)?)
+            };
+            let attempts = r.attempts.as_ref()?;
+            let attempts =
+                values::int_in(&mut self.diag, "attempts", attempts, 1, 100, "a count")? as u32;
+            FaultKind::OpenLabError { role, attempts }
         } else {
             return None;
         };

@@ -46,7 +46,9 @@ pub struct FaultBook {
 
 fn role_of(kind: &FaultKind) -> Option<&str> {
     match kind {
-        FaultKind::OpenAnswers { role, .. } => role.as_deref(),
+        FaultKind::OpenAnswers { role, .. } | FaultKind::OpenLabError { role, .. } => {
+            role.as_deref()
+        }
         FaultKind::Unplug { role, .. }
         | FaultKind::SlowMatch { role, .. }
         | FaultKind::Reenumerate { role, .. }
@@ -89,6 +91,15 @@ impl FaultBook {
                 _ => return None,
             };
             a.fire().then_some(code)
+        })
+    }
+
+    /// An `OpenLabError` fault for an open on `printer`'s entries (or any), fired. The book holds only the
+    /// faults of this attempt (see `SimLab::for_attempt`).
+    pub fn open_lab_error(&mut self, printer: Option<usize>) -> bool {
+        self.armed.iter_mut().any(|a| {
+            matches!(&a.kind, FaultKind::OpenLabError { role, .. } if role.is_none() || a.printer == printer)
+                && a.fire()
         })
     }
 

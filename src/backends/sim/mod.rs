@@ -46,6 +46,9 @@ impl LabFactory for SimFactory {
     fn lab_for(&self, scenario: &Scenario) -> Result<Arc<dyn Lab>, LabError> {
         Ok(Arc::new(SimLab::for_scenario(scenario)?))
     }
+    fn lab_for_attempt(&self, scenario: &Scenario, attempt: u32) -> Result<Arc<dyn Lab>, LabError> {
+        Ok(Arc::new(SimLab::for_attempt(scenario, attempt)?))
+    }
 }
 
 struct Shared {
@@ -102,7 +105,22 @@ impl SimLab {
     /// A fresh lab for a scenario: its driver, its `sim:` block, its roles (each must resolve against the
     /// station, else [`LabError::NoPrinter`]).
     pub fn for_scenario(scenario: &Scenario) -> Result<SimLab, LabError> {
+        Self::for_attempt(scenario, 1)
+    }
+
+    /// The lab for attempt `attempt` (1-based) of a scenario: `open_lab_error` faults past their
+    /// `attempts` are left out.
+    pub fn for_attempt(scenario: &Scenario, attempt: u32) -> Result<SimLab, LabError> {
         let sim = &scenario.sim;
+        let faults: Vec<crate::scenario::Fault> = sim
+            .faults
+            .iter()
+            .filter(|f| match f.kind {
+                crate::scenario::FaultKind::OpenLabError { attempts, .. } => attempt <= attempts,
+                _ => true,
+            })
+            .cloned()
+            .collect();
         let driver = Arc::clone(&scenario.driver);
         let views: Vec<UsbView> = station::seats()
             .iter()
@@ -115,7 +133,7 @@ impl SimLab {
             let idx = views.iter().position(|x| x == &v).unwrap_or(0);
             resolved.insert(role.name.clone(), idx);
         }
-        let faults = FaultBook::arm(&sim.faults, |role| {
+        let faults = FaultBook::arm(&faults, |role| {
             resolved
                 .get(role)
                 .copied()
@@ -367,6 +385,12 @@ impl UserClients for SimLab {
         if st.tree.node(request.entry).is_none() {
             return Err(LabError::NoEntry(request.entry));
         }
+        if st.faults.open_lab_error(printer) {
+            return Err(LabError::Other(
+                "the printer dropped off the hub during IOServiceOpen (sim fault `open_lab_error`)"
+                    .into(),
+            ));
+        }
         let decision = match st.faults.open_answer(printer) {
             Some(code) => dext::OpenDecision { code, log: vec![] },
             None => dext::open_rules(&Self::open_input(&st, request)?),
@@ -474,6 +498,14 @@ impl UserClients for SimLab {
 impl Lab for SimLab {
     fn name(&self) -> &'static str {
         "sim"
+    }
+
+    /// What the station printer's ESC P model answers to `INFO FVER` (its catalog firmware); the
+    /// Mitsubishi-style models speak no ESC P, so they cannot tell.
+    fn printer_firmware(&self, printer: &UsbView) -> Option<String> {
+        let model = crate::printer::catalog::by_ids(printer.vendor_id, printer.product_id)?;
+        (model.protocol == crate::printer::catalog::Protocol::EscP)
+            .then(|| model.firmware.to_string())
     }
 }
 

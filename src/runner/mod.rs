@@ -1,21 +1,30 @@
 //! Scenarios as libtest-mimic trials: filters, `--list`, `--format`, `--test-threads`, and exit codes that
 //! tell "the driver broke" (1) from "the lab broke or the input is bad" (2).
 //!
-//! Used by `dexthil run` and by the `harness = false` corpus test, so both behave the same.
+//! Used by `dexthil run` and by the `harness = false` corpus test, so both behave the same. Files: `nightly`
+//! (one whole run: sinks, health check, signals, exit), `select` (filters, tags, partitions), `setup` (probe
+//! lab, printer keys, provenance inputs), `locks` (per-printer serialization), `trial` (one scenario with
+//! retries), `signals`, `replay` (`dexthil report` from a journal).
+
+mod locks;
+mod nightly;
+mod replay;
+pub mod select;
+mod setup;
+mod signals;
+mod trial;
+
+pub use nightly::NightlyOptions;
+pub use replay::{ReportError, report_journal};
+pub use select::{Partition, PartitionError, stable_hash};
 
 use crate::backends::{self, LabChoice, LabFactory};
-use crate::engine::run_scenario;
-use crate::report::{
-    Collector, Console, EventKind, EventSink, FailureClass, RunEvent, Tee, Verdict, failure_lines,
-};
 use crate::scenario::{self, LoadErrors, Scenario};
-use libtest_mimic::{Arguments, Failed, FormatSetting, Trial};
+use libtest_mimic::Arguments;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
 
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +65,11 @@ pub struct RunArgs {
 
 /// Load, choose the lab, run every selected scenario, and say how it went.
 pub fn run(args: RunArgs) -> Exit {
+    run_with(args, &NightlyOptions::default())
+}
+
+/// [`run`] with the nightly's options: journal, JUnit, station and health check, tags, partition, retries.
+pub fn run_with(args: RunArgs, opts: &NightlyOptions) -> Exit {
     let scenarios = match scenario::load_corpus(&args.paths) {
         Ok(s) => s,
         Err(errors) => {
@@ -70,7 +84,7 @@ pub fn run(args: RunArgs) -> Exit {
             return Exit::BadInputOrLab;
         }
     };
-    run_scenarios(scenarios, Arc::from(factory), &args.libtest)
+    nightly::run_nightly(scenarios, Arc::from(factory), &args.libtest, opts)
 }
 
 /// Every load error, one per line: `file:line:col: message (did you mean `x`?)`.
@@ -91,110 +105,13 @@ pub fn print_load_errors(errors: &LoadErrors, out: &mut dyn Write) {
     );
 }
 
-/// The trial of one scenario: libtest's name is the scenario name, its kind the first tag.
-fn trial(
-    s: Scenario,
-    factory: Arc<dyn LabFactory>,
-    console: Arc<dyn EventSink>,
-    lab_failures: Arc<AtomicUsize>,
-    run_start: Instant,
-) -> Trial {
-    let kind = s.tags.first().cloned().unwrap_or_default();
-    let ignored = s.tags.iter().any(|t| t == "ignore");
-    Trial::test(s.name.clone(), move || {
-        let lab = factory.lab_for(&s).map_err(|e| {
-            lab_failures.fetch_add(1, Ordering::Relaxed);
-            Failed::from(format!(
-                "the `{}` lab cannot run this scenario: {e}\n(the lab broke, not the driver)",
-                factory.name()
-            ))
-        })?;
-        let collector = Collector::new();
-        let verdict = run_scenario(&s, lab, &Tee(&*console, &collector), run_start);
-        match verdict {
-            Verdict::Passed => Ok(()),
-            Verdict::Failed { span, failure } => {
-                if failure.class == FailureClass::Lab {
-                    lab_failures.fetch_add(1, Ordering::Relaxed);
-                }
-                let step = collector
-                    .failed_steps()
-                    .into_iter()
-                    .next()
-                    .map(|f| format!("step {} {} failed\n", f.step, f.summary))
-                    .unwrap_or_default();
-                Err(Failed::from(format!(
-                    "{step}{}",
-                    failure_lines(&span.to_string(), &failure, "")
-                )))
-            }
-        }
-    })
-    .with_kind(kind)
-    .with_ignored_flag(ignored)
-}
-
-/// Run loaded scenarios as trials on labs from `factory`.
+/// Run loaded scenarios as trials on labs from `factory` (no journal, JUnit, station or retries).
 pub fn run_scenarios(
     scenarios: Vec<Scenario>,
     factory: Arc<dyn LabFactory>,
     libtest: &Arguments,
 ) -> Exit {
-    let run_start = Instant::now();
-    // libtest owns stdout in the machine-readable formats; the human report then goes to stderr.
-    let console: Arc<dyn EventSink> = match libtest.format {
-        Some(FormatSetting::Json) | Some(FormatSetting::Terse) => {
-            Arc::new(Console::new(std::io::stderr()))
-        }
-        Some(FormatSetting::Pretty) | None if libtest.quiet => {
-            Arc::new(Console::new(std::io::stderr()))
-        }
-        Some(FormatSetting::Pretty) | None => Arc::new(Console::new(std::io::stdout())),
-    };
-    let lab_failures = Arc::new(AtomicUsize::new(0));
-    if !libtest.list {
-        console.event(&RunEvent {
-            elapsed: run_start.elapsed(),
-            kind: EventKind::RunStarted {
-                lab: factory.name().to_string(),
-                scenarios: scenarios.len(),
-            },
-        });
-    }
-    let trials = scenarios
-        .into_iter()
-        .map(|s| {
-            trial(
-                s,
-                factory.clone(),
-                console.clone(),
-                lab_failures.clone(),
-                run_start,
-            )
-        })
-        .collect();
-    let conclusion = libtest_mimic::run(libtest, trials);
-    if libtest.list {
-        return Exit::Passed;
-    }
-    let lab_errors = lab_failures.load(Ordering::Relaxed);
-    console.event(&RunEvent {
-        elapsed: run_start.elapsed(),
-        kind: EventKind::RunFinished {
-            passed: conclusion.num_passed as usize,
-            failed: conclusion.num_failed as usize,
-            lab_errors,
-            took: run_start.elapsed(),
-        },
-    });
-    let exit = exit_for(conclusion.num_failed as usize, lab_errors);
-    if exit == Exit::BadInputOrLab {
-        eprintln!(
-            "{lab_errors} scenario{} failed because the lab broke, not the driver: exit 2",
-            if lab_errors == 1 { "" } else { "s" }
-        );
-    }
-    exit
+    nightly::run_nightly(scenarios, factory, libtest, &NightlyOptions::default())
 }
 
 /// Any lab failure makes the run a lab failure: a nightly must not blame the driver for a missing printer.

@@ -1,0 +1,351 @@
+//! The JSON Lines journal: one line per event, appended and written through as it happens, so a run that
+//! is killed (or a Mac that panics) leaves every event up to the kill on disk. `dexthil report` reads it
+//! back into the same [`RunEvent`]s the live reporters saw. The format is documented message by message
+//! in docs/nightly.md.
+
+use super::events::{EventKind, EventSink, RunEvent};
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+use thiserror::Error;
+
+/// The journal format's version, on every line, so a reader can refuse a future format clearly.
+pub const JOURNAL_VERSION: u32 = 1;
+
+/// One journal line: the format version, the time since the run started, and the event's own fields
+/// (`"event": "step_finished"` names it).
+#[derive(Debug, Serialize, Deserialize)]
+struct Line {
+    v: u32,
+    elapsed: Duration,
+    #[serde(flatten)]
+    kind: EventKind,
+}
+
+#[derive(Debug, Error)]
+pub enum JournalError {
+    #[error("cannot write the journal {}: {source}; pass --journal with a writable path", path.display())]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read the journal {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: not a journal event: {message}", path.display())]
+    BadLine {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{}:{line}:1: journal format version {found}; this dexthil reads version {JOURNAL_VERSION}", path.display())]
+    Version {
+        path: PathBuf,
+        line: usize,
+        found: u32,
+    },
+}
+
+/// The sink that writes the journal.
+pub struct Journal {
+    path: PathBuf,
+    file: Mutex<File>,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+impl Journal {
+    /// Create (or append to) the journal at `path`, creating its directory.
+    pub fn create(path: &Path) -> Result<Journal, JournalError> {
+        let err = |source| JournalError::Create {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(err)?;
+        Ok(Journal {
+            path: path.to_path_buf(),
+            file: Mutex::new(file),
+            failed: Default::default(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// One event as its journal line (without the newline).
+pub fn to_line(event: &RunEvent) -> String {
+    let line = Line {
+        v: JOURNAL_VERSION,
+        elapsed: event.elapsed,
+        kind: event.kind.clone(),
+    };
+    // Every field is a string, number, bool, list or map: serializing cannot fail.
+    serde_json::to_string(&line).unwrap_or_default()
+}
+
+impl EventSink for Journal {
+    fn event(&self, event: &RunEvent) {
+        let mut text = to_line(event);
+        text.push('\n');
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        // One write per line on an unbuffered file: the line reaches the kernel before the next event, so a
+        // SIGKILL loses nothing already reported. `sync_data` would also survive a kernel panic; a lab Mac
+        // that panics is exactly when the journal matters.
+        let r = file
+            .write_all(text.as_bytes())
+            .and_then(|()| file.flush())
+            .and_then(|()| file.sync_data());
+        if let Err(e) = r
+            && !self.failed.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::error!(journal = %self.path.display(), error = %e, "writing the journal failed; later events may be missing");
+        }
+    }
+}
+
+/// A journal read back.
+#[derive(Debug)]
+pub struct JournalRead {
+    pub events: Vec<RunEvent>,
+    /// The last line was cut short (the run was killed while writing it): what was dropped, and where.
+    pub truncated: Option<String>,
+}
+
+/// Read a journal. A last line without its newline that does not parse is a write cut short by a kill:
+/// it is dropped and reported in [`JournalRead::truncated`]; any other bad line is an error with its place.
+pub fn read_journal(path: &Path) -> Result<JournalRead, JournalError> {
+    let text = std::fs::read_to_string(path).map_err(|source| JournalError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let ends_whole = text.ends_with('\n');
+    let lines: Vec<&str> = text.lines().collect();
+    let mut events = Vec::new();
+    let mut truncated = None;
+    for (i, raw) in lines.iter().enumerate() {
+        if raw.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Line>(raw) {
+            Ok(line) if line.v != JOURNAL_VERSION => {
+                return Err(JournalError::Version {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    found: line.v,
+                });
+            }
+            Ok(line) => events.push(RunEvent {
+                elapsed: line.elapsed,
+                kind: line.kind,
+            }),
+            Err(e) if i + 1 == lines.len() && !ends_whole => {
+                truncated = Some(format!(
+                    "{}:{}: the last line is cut short ({} bytes; the run was killed while writing it): ignored",
+                    path.display(),
+                    i + 1,
+                    raw.len()
+                ));
+                tracing::debug!(error = %e, "truncated journal line");
+            }
+            Err(e) => {
+                return Err(JournalError::BadLine {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    column: e.column(),
+                    // serde_json ends its message with ` at line L column C`; the place is said already.
+                    message: match e.to_string().rsplit_once(" at line ") {
+                        Some((m, _)) => m.to_string(),
+                        None => e.to_string(),
+                    },
+                });
+            }
+        }
+    }
+    Ok(JournalRead { events, truncated })
+}
+
+/// `target/dexthil/journal-20260504T020000Z.jsonl` for a run starting now.
+pub fn default_path(stamp: &str) -> PathBuf {
+    PathBuf::from("target/dexthil").join(format!("journal-{stamp}.jsonl"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ioreturn::ReturnCode;
+    use crate::report::events::{Failure, FailureClass, StepOutcome, Verdict};
+    use crate::report::provenance::{PrinterInfo, Provenance};
+    use crate::span::Span;
+    use std::sync::Arc;
+
+    fn span() -> Span {
+        Span::new(Arc::new(PathBuf::from("scenarios/x.yaml")), 14, 5)
+    }
+
+    fn failure() -> Failure {
+        Failure {
+            class: FailureClass::Driver,
+            message: "GetStatus answered kIOReturnBusy".into(),
+            expected: Some("kIOReturnSuccess (0x00000000)".into()),
+            actual: Some("kIOReturnBusy (0xE00002D5)".into()),
+            code: Some(ReturnCode(0xE000_02D5)),
+        }
+    }
+
+    /// One of every event kind; a new kind must be added here (the match below has no catch-all).
+    fn every_kind() -> Vec<EventKind> {
+        let kinds = vec![
+            EventKind::RunStarted {
+                lab: "sim".into(),
+                scenarios: 2,
+                provenance: Provenance {
+                    host_os: "macOS".into(),
+                    printers: vec![PrinterInfo {
+                        role: "ds620".into(),
+                        firmware: "DS620 01.20".into(),
+                        ..PrinterInfo::default()
+                    }],
+                    ..Provenance::default()
+                },
+                selected: vec!["a".into(), "b".into()],
+            },
+            EventKind::ScenarioStarted {
+                scenario: "a".into(),
+                file: "scenarios/x.yaml".into(),
+            },
+            EventKind::StepStarted {
+                scenario: "a".into(),
+                step: "4.2.1".into(),
+                span: span(),
+                summary: "call GetStatus on uc".into(),
+            },
+            EventKind::StepFinished {
+                scenario: "a".into(),
+                step: "4.2.1".into(),
+                span: span(),
+                summary: "call GetStatus on uc".into(),
+                outcome: StepOutcome::Failed(failure()),
+                took: Duration::from_micros(40),
+            },
+            EventKind::StepFinished {
+                scenario: "a".into(),
+                step: "1".into(),
+                span: span(),
+                summary: "close uc".into(),
+                outcome: StepOutcome::Passed {
+                    detail: "ok".into(),
+                },
+                took: Duration::from_micros(4),
+            },
+            EventKind::ScenarioFinished {
+                scenario: "a".into(),
+                verdict: Verdict::Failed {
+                    span: span(),
+                    failure: failure(),
+                },
+                took: Duration::from_millis(3),
+            },
+            EventKind::ScenarioFinished {
+                scenario: "b".into(),
+                verdict: Verdict::Passed,
+                took: Duration::from_millis(3),
+            },
+            EventKind::RunFinished {
+                passed: 1,
+                failed: 1,
+                lab_errors: 0,
+                took: Duration::from_secs(1),
+                flaky: 0,
+                interrupted: false,
+            },
+            EventKind::HealthChecked {
+                station: "lab-mac-1".into(),
+                problems: vec!["printer `cx02` is not on the USB bus".into()],
+            },
+            EventKind::ScenarioRetried {
+                scenario: "b".into(),
+                attempt: 1,
+                failure: Failure {
+                    class: FailureClass::Lab,
+                    ..failure()
+                },
+            },
+            EventKind::Interrupted {
+                signal: "SIGTERM".into(),
+            },
+        ];
+        for k in &kinds {
+            match k {
+                EventKind::RunStarted { .. }
+                | EventKind::ScenarioStarted { .. }
+                | EventKind::StepStarted { .. }
+                | EventKind::StepFinished { .. }
+                | EventKind::ScenarioFinished { .. }
+                | EventKind::RunFinished { .. }
+                | EventKind::HealthChecked { .. }
+                | EventKind::ScenarioRetried { .. }
+                | EventKind::Interrupted { .. } => {}
+            }
+        }
+        kinds
+    }
+
+    #[test]
+    fn every_event_survives_a_round_trip_through_a_journal_line() {
+        for kind in every_kind() {
+            let event = RunEvent {
+                elapsed: Duration::from_nanos(1_234_567),
+                kind,
+            };
+            let line = to_line(&event);
+            assert!(!line.contains('\n'), "{line}");
+            let back: Line = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            assert_eq!(back.v, JOURNAL_VERSION);
+            assert_eq!(
+                RunEvent {
+                    elapsed: back.elapsed,
+                    kind: back.kind
+                },
+                event,
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_line_in_the_middle_is_an_error_with_its_place_and_a_cut_last_line_is_not() {
+        let dir = std::env::temp_dir().join(format!("dexthil-journal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = to_line(&RunEvent {
+            elapsed: Duration::ZERO,
+            kind: EventKind::Interrupted {
+                signal: "SIGINT".into(),
+            },
+        });
+        let cut = dir.join("cut.jsonl");
+        std::fs::write(&cut, format!("{good}\n{{\"v\":1,\"ela")).unwrap();
+        let read = read_journal(&cut).unwrap();
+        assert_eq!(read.events.len(), 1);
+        assert!(read.truncated.unwrap().contains("cut.jsonl:2:"));
+
+        let bad = dir.join("bad.jsonl");
+        std::fs::write(&bad, format!("{good}\n{{\"v\":1}}\n{good}\n")).unwrap();
+        let err = read_journal(&bad).unwrap_err().to_string();
+        assert!(err.contains("bad.jsonl:2:"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

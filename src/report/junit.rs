@@ -1,0 +1,147 @@
+//! JUnit XML (quick-junit) from a [`RunRecord`]: one testcase per scenario; a driver failure is a
+//! `<failure>`, an infrastructure failure an `<error>`, a scenario cut short by a signal or a kill an
+//! `<error type="interrupted">`, one never started `<skipped>`; a pass after a retried infrastructure failure
+//! carries `<flakyError>` elements and a `flaky` property. Suite properties carry the provenance.
+
+use super::console::failure_lines;
+use super::events::FailureClass;
+use super::tally::{RunRecord, ScenarioRecord, Status};
+use quick_junit::{
+    NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite,
+};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum JunitError {
+    #[error("cannot write the JUnit report {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot serialize the JUnit report: {0}")]
+    Serialize(#[from] quick_junit::SerializeError),
+}
+
+fn case(s: &ScenarioRecord, flaky_fails: bool) -> TestCase {
+    let mut props = vec![];
+    let status = match &s.status {
+        Status::Passed if s.flaky() => {
+            props.push(Property::new("flaky", "true"));
+            if flaky_fails {
+                let mut st = TestCaseStatus::non_success(NonSuccessKind::Error);
+                st.set_type("flaky").set_message(format!(
+                    "passed only after {} infrastructure failure(s) were retried, and --flaky-fails gates on it",
+                    s.retried.len()
+                ));
+                st
+            } else {
+                TestCaseStatus::success()
+            }
+        }
+        Status::Passed => TestCaseStatus::success(),
+        Status::Failed {
+            span,
+            failure,
+            step,
+        } => {
+            let (kind, ty) = match failure.class {
+                FailureClass::Driver => (NonSuccessKind::Failure, "driver"),
+                FailureClass::Lab => (NonSuccessKind::Error, "infrastructure"),
+            };
+            props.push(Property::new("class", ty));
+            props.push(Property::new("yaml", span.to_string()));
+            let mut st = TestCaseStatus::non_success(kind);
+            let step = step
+                .as_deref()
+                .map(|s| format!("step {s} failed\n"))
+                .unwrap_or_default();
+            st.set_type(ty)
+                .set_message(format!("{span}: {}", failure.message))
+                .set_description(format!(
+                    "{step}{}",
+                    failure_lines(&span.to_string(), failure, "")
+                ));
+            st
+        }
+        Status::Interrupted { step } => {
+            let mut st = TestCaseStatus::non_success(NonSuccessKind::Error);
+            st.set_type("interrupted").set_message(match step {
+                Some(step) => {
+                    format!("interrupted during step {step}: the run was stopped or killed")
+                }
+                None => "interrupted: the run was stopped or killed".to_string(),
+            });
+            st
+        }
+        Status::NotRun => {
+            let mut st = TestCaseStatus::skipped();
+            st.set_message("not started: the run was interrupted before this scenario");
+            st
+        }
+    };
+    let mut status = status;
+    for f in &s.retried {
+        let mut rerun = TestRerun::new(NonSuccessKind::Error);
+        rerun
+            .set_type("infrastructure")
+            .set_message(f.message.clone());
+        status.add_rerun(rerun);
+    }
+    let mut tc = TestCase::new(s.name.clone(), status);
+    tc.set_classname(s.file.clone()).set_time(s.took);
+    tc.add_properties(props);
+    tc
+}
+
+/// The report of a run.
+pub fn report(record: &RunRecord, flaky_fails: bool) -> Report {
+    let mut suite = TestSuite::new(format!("dexthil ({} lab)", record.lab));
+    suite.add_properties(
+        record
+            .provenance
+            .properties()
+            .into_iter()
+            .map(|(k, v)| Property::new(k, v)),
+    );
+    if let Some((station, problems)) = &record.health {
+        suite.add_property(Property::new("health.station", station.clone()));
+        suite.add_property(Property::new(
+            "health",
+            if problems.is_empty() {
+                "ok".to_string()
+            } else {
+                problems.join("; ")
+            },
+        ));
+    }
+    if let Some(signal) = &record.interrupted_by {
+        suite.add_property(Property::new("interrupted", signal.clone()));
+    } else if record.finished.is_none() {
+        suite.add_property(Property::new(
+            "interrupted",
+            "killed (the journal ends early)",
+        ));
+    }
+    suite.add_test_cases(record.scenarios.iter().map(|s| case(s, flaky_fails)));
+    suite.set_time(record.finished.unwrap_or(record.last_elapsed));
+    let mut report = Report::new("dexthil");
+    report.add_test_suite(suite);
+    report.set_time(record.finished.unwrap_or(record.last_elapsed));
+    report
+}
+
+/// Write the report to `path` (through a temporary file, so a reader never sees half a report).
+pub fn write(record: &RunRecord, flaky_fails: bool, path: &Path) -> Result<(), JunitError> {
+    let xml = report(record, flaky_fails).to_string()?;
+    let err = |source| JunitError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let tmp = path.with_extension("xml.partial");
+    std::fs::write(&tmp, xml).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}

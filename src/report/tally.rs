@@ -1,0 +1,232 @@
+//! The state of a run as its events tell it: each scenario's outcome (passed, failed, flaky, interrupted,
+//! never started), the provenance, the health check. Built live by a sink (for JUnit on a signal) or from a
+//! journal read back (`dexthil report`), so both give the same answer.
+
+use super::events::{EventKind, EventSink, Failure, FailureClass, RunEvent, StepOutcome, Verdict};
+use super::provenance::Provenance;
+use crate::span::Span;
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    Passed,
+    Failed {
+        span: Span,
+        failure: Failure,
+        /// `3 call GetStatus on uc`: the step that failed, as the console named it.
+        step: Option<String>,
+    },
+    /// Started and never finished: the run was killed or stopped in it.
+    Interrupted {
+        /// The step that had started and not finished, if any.
+        step: Option<String>,
+    },
+    /// Selected, never started.
+    NotRun,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScenarioRecord {
+    pub name: String,
+    pub file: String,
+    pub status: Status,
+    pub took: Duration,
+    /// Infrastructure failures of earlier attempts (retried).
+    pub retried: Vec<Failure>,
+    /// Steps started and not yet finished (a repeat and its inner step), innermost last.
+    running: Vec<String>,
+    first_failed_step: Option<String>,
+}
+
+impl ScenarioRecord {
+    fn new(name: &str, file: &str) -> Self {
+        ScenarioRecord {
+            name: name.into(),
+            file: file.into(),
+            status: Status::NotRun,
+            took: Duration::ZERO,
+            retried: Vec::new(),
+            running: Vec::new(),
+            first_failed_step: None,
+        }
+    }
+
+    /// Passed only after an infrastructure failure was retried.
+    pub fn flaky(&self) -> bool {
+        self.status == Status::Passed && !self.retried.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunRecord {
+    pub lab: String,
+    pub provenance: Provenance,
+    pub scenarios: Vec<ScenarioRecord>,
+    /// Station name and the problems found.
+    pub health: Option<(String, Vec<String>)>,
+    /// `Some` once `run_finished` was seen.
+    pub finished: Option<Duration>,
+    pub interrupted_by: Option<String>,
+    /// Elapsed time of the last event seen.
+    pub last_elapsed: Duration,
+}
+
+/// Counts for a summary line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub passed: usize,
+    pub flaky: usize,
+    pub driver_failed: usize,
+    pub lab_failed: usize,
+    pub interrupted: usize,
+    pub not_run: usize,
+}
+
+impl RunRecord {
+    pub fn from_events(events: &[RunEvent]) -> RunRecord {
+        let mut r = RunRecord::default();
+        for e in events {
+            r.apply(e);
+        }
+        r
+    }
+
+    fn scenario(&mut self, name: &str, file: &str) -> &mut ScenarioRecord {
+        let i = match self.scenarios.iter().position(|s| s.name == name) {
+            Some(i) => i,
+            None => {
+                self.scenarios.push(ScenarioRecord::new(name, file));
+                self.scenarios.len() - 1
+            }
+        };
+        let s = &mut self.scenarios[i];
+        if s.file.is_empty() {
+            s.file = file.to_string();
+        }
+        s
+    }
+
+    pub fn apply(&mut self, event: &RunEvent) {
+        self.last_elapsed = event.elapsed;
+        match &event.kind {
+            EventKind::RunStarted {
+                lab,
+                provenance,
+                selected,
+                scenarios: _,
+            } => {
+                self.lab = lab.clone();
+                self.provenance = provenance.clone();
+                for name in selected {
+                    self.scenario(name, "");
+                }
+            }
+            EventKind::ScenarioStarted { scenario, file } => {
+                let s = self.scenario(scenario, file);
+                s.status = Status::Interrupted { step: None };
+                s.running.clear();
+                s.first_failed_step = None;
+            }
+            EventKind::StepStarted {
+                scenario,
+                step,
+                summary,
+                ..
+            } => {
+                let s = self.scenario(scenario, "");
+                s.running.push(format!("{step} {summary}"));
+                s.status = Status::Interrupted {
+                    step: s.running.last().cloned(),
+                };
+            }
+            EventKind::StepFinished {
+                scenario,
+                step,
+                summary,
+                outcome,
+                ..
+            } => {
+                let s = self.scenario(scenario, "");
+                s.running.pop();
+                s.status = Status::Interrupted {
+                    step: s.running.last().cloned(),
+                };
+                match outcome {
+                    StepOutcome::Failed(_) if s.first_failed_step.is_none() => {
+                        s.first_failed_step = Some(format!("{step} {summary}"));
+                    }
+                    StepOutcome::Failed(_) | StepOutcome::Passed { .. } => {}
+                }
+            }
+            EventKind::ScenarioFinished {
+                scenario,
+                verdict,
+                took,
+            } => {
+                let s = self.scenario(scenario, "");
+                s.took = *took;
+                s.running.clear();
+                s.status = match verdict {
+                    Verdict::Passed => Status::Passed,
+                    Verdict::Failed { span, failure } => Status::Failed {
+                        span: span.clone(),
+                        failure: failure.clone(),
+                        step: s.first_failed_step.clone(),
+                    },
+                };
+            }
+            EventKind::RunFinished { took, .. } => self.finished = Some(*took),
+            EventKind::HealthChecked { station, problems } => {
+                self.health = Some((station.clone(), problems.clone()))
+            }
+            EventKind::ScenarioRetried {
+                scenario, failure, ..
+            } => {
+                let s = self.scenario(scenario, "");
+                s.retried.push(failure.clone());
+                s.status = Status::NotRun;
+            }
+            EventKind::Interrupted { signal } => self.interrupted_by = Some(signal.clone()),
+        }
+    }
+
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts::default();
+        for s in &self.scenarios {
+            match &s.status {
+                Status::Passed if s.flaky() => c.flaky += 1,
+                Status::Passed => c.passed += 1,
+                Status::Failed { failure, .. } => match failure.class {
+                    FailureClass::Driver => c.driver_failed += 1,
+                    FailureClass::Lab => c.lab_failed += 1,
+                },
+                Status::Interrupted { .. } => c.interrupted += 1,
+                Status::NotRun => c.not_run += 1,
+            }
+        }
+        c
+    }
+}
+
+/// The live sink that keeps a [`RunRecord`].
+#[derive(Default)]
+pub struct Tally(Mutex<RunRecord>);
+
+impl Tally {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn record(&self) -> RunRecord {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl EventSink for Tally {
+    fn event(&self, event: &RunEvent) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .apply(event);
+    }
+}

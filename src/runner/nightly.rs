@@ -1,0 +1,263 @@
+//! One whole run: choose the scenarios, open the sinks (console, journal, tally for JUnit, progress), check
+//! the station's health, run the trials under per-printer locks with retries, react to signals, write the
+//! JUnit report, and turn the outcome into an exit code that tells the driver's failures from the lab's.
+
+use super::select::{Partition, select};
+use super::signals::Signals;
+use super::trial::{Shared, trial};
+use super::{Exit, setup};
+use crate::backends::LabFactory;
+use crate::report::journal::Journal;
+use crate::report::progress::{Progress, SuspendingWriter};
+use crate::report::tally::{RunRecord, Tally};
+use crate::report::{Console, EventKind, EventSink, Fanout, RunEvent, junit};
+use crate::scenario::Scenario;
+use crate::station::{Station, health, provenance};
+use libtest_mimic::{Arguments, FormatSetting};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long the health check waits for each printer's dext to show in the registry.
+const HEALTH_WAIT: Duration = Duration::from_secs(5);
+
+/// What a nightly adds to a plain run. The default is a plain run.
+#[derive(Clone, Debug, Default)]
+pub struct NightlyOptions {
+    /// Write the JSON Lines journal here.
+    pub journal: Option<PathBuf>,
+    /// Write JUnit XML here at the end (and on SIGINT / SIGTERM).
+    pub junit: Option<PathBuf>,
+    /// Check this station's health first; its printer names become the printer locks.
+    pub station: Option<Station>,
+    /// Only scenarios with any of these tags.
+    pub tags: Vec<String>,
+    pub partition: Option<Partition>,
+    /// Run a scenario again after an infrastructure failure, up to this many times.
+    pub retries: u32,
+    /// A scenario that passed only on a retry fails the run (exit 2).
+    pub flaky_fails: bool,
+    /// A progress bar when stderr is a terminal.
+    pub progress: bool,
+    /// Handle SIGINT / SIGTERM (the CLI does; a harness inside `cargo test` leaves them alone).
+    pub signals: bool,
+}
+
+fn write_junit(opts: &NightlyOptions, record: &RunRecord) {
+    if let Some(path) = &opts.junit
+        && let Err(e) = junit::write(record, opts.flaky_fails, path)
+    {
+        eprintln!("error: {e}");
+    }
+}
+
+/// The exit code of a finished (or interrupted) run, with the reason printed for a 2.
+fn exit_of(record: &RunRecord, opts: &NightlyOptions, interrupted: bool) -> Exit {
+    let c = record.counts();
+    let mut reasons = Vec::new();
+    if c.lab_failed > 0 {
+        reasons.push(format!(
+            "{} scenario{} failed because the lab broke, not the driver",
+            c.lab_failed,
+            if c.lab_failed == 1 { "" } else { "s" }
+        ));
+    }
+    if interrupted {
+        reasons.push(format!(
+            "the run was interrupted ({} scenario(s) cut short, {} not started)",
+            c.interrupted, c.not_run
+        ));
+    }
+    if c.flaky > 0 && opts.flaky_fails {
+        reasons.push(format!(
+            "{} scenario(s) passed only on a retry (--flaky-fails)",
+            c.flaky
+        ));
+    }
+    if !reasons.is_empty() {
+        eprintln!("{}: exit 2", reasons.join("; "));
+        Exit::BadInputOrLab
+    } else if c.driver_failed > 0 {
+        Exit::DriverFailed
+    } else {
+        Exit::Passed
+    }
+}
+
+pub fn run_nightly(
+    all: Vec<Scenario>,
+    factory: Arc<dyn LabFactory>,
+    libtest: &Arguments,
+    opts: &NightlyOptions,
+) -> Exit {
+    let run_start = Instant::now();
+    let probe = setup::probe_lab(&*factory, &all);
+    let scenarios = select(all, libtest, &opts.tags, opts.partition);
+    let devices = probe
+        .as_ref()
+        .and_then(|l| l.devices().ok())
+        .unwrap_or_default();
+    let keys = setup::printer_keys(&scenarios, opts.station.as_ref(), &devices);
+    // libtest owns stdout in the machine-readable formats; the human report then goes to stderr.
+    let console: Arc<dyn EventSink> = match libtest.format {
+        Some(FormatSetting::Json) | Some(FormatSetting::Terse) => {
+            Arc::new(Console::new(SuspendingWriter(std::io::stderr())))
+        }
+        Some(FormatSetting::Pretty) | None if libtest.quiet => {
+            Arc::new(Console::new(SuspendingWriter(std::io::stderr())))
+        }
+        Some(FormatSetting::Pretty) | None => {
+            Arc::new(Console::new(SuspendingWriter(std::io::stdout())))
+        }
+    };
+    let tally = Arc::new(Tally::new());
+    let mut sinks: Vec<Arc<dyn EventSink>> = vec![console, tally.clone()];
+    if !libtest.list {
+        if let Some(path) = &opts.journal {
+            match Journal::create(path) {
+                Ok(j) => {
+                    eprintln!("journal: {}", path.display());
+                    sinks.push(Arc::new(j));
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Exit::BadInputOrLab;
+                }
+            }
+        }
+        if opts.progress
+            && let Some(p) = Progress::if_terminal()
+        {
+            sinks.push(Arc::new(p));
+        }
+    }
+    let sink: Arc<dyn EventSink> = Arc::new(Fanout(sinks));
+    let emit = |kind| {
+        sink.event(&RunEvent {
+            elapsed: run_start.elapsed(),
+            kind,
+        })
+    };
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let shared = Arc::new(Shared {
+        factory: factory.clone(),
+        sink: sink.clone(),
+        locks: Default::default(),
+        interrupted: interrupted.clone(),
+        retries: opts.retries,
+        flaky_fails: opts.flaky_fails,
+        run_start,
+    });
+    let trials: Vec<_> = scenarios
+        .iter()
+        .cloned()
+        .zip(keys)
+        .map(|(s, k)| trial(s, k, shared.clone()))
+        .collect();
+    // Selection is done above, with the same rules; libtest must run every trial it is given.
+    let mut args = libtest.clone();
+    args.filter = None;
+    args.skip.clear();
+    args.exact = false;
+    args.ignored = false;
+    args.include_ignored = true;
+    if libtest.list {
+        let _listed = libtest_mimic::run(&args, trials);
+        return Exit::Passed;
+    }
+
+    let mut prov = provenance::gather(
+        probe.as_deref(),
+        opts.station.as_ref(),
+        &setup::drivers(&scenarios),
+        &setup::roles(&scenarios),
+    );
+    prov.partition = opts.partition.map(|p| p.to_string());
+    emit(EventKind::RunStarted {
+        lab: factory.name().to_string(),
+        scenarios: scenarios.len(),
+        provenance: prov,
+        selected: scenarios.iter().map(|s| s.name.clone()).collect(),
+    });
+    let finish = |interrupted: bool| {
+        let c = tally.record().counts();
+        emit(EventKind::RunFinished {
+            passed: c.passed + c.flaky,
+            failed: c.driver_failed + c.lab_failed + c.interrupted,
+            lab_errors: c.lab_failed,
+            took: run_start.elapsed(),
+            flaky: c.flaky,
+            interrupted,
+        });
+        let record = tally.record();
+        write_junit(opts, &record);
+        record
+    };
+
+    if let Some(st) = &opts.station {
+        let problems = match &probe {
+            Some(lab) => health::check(
+                st,
+                &**lab,
+                &setup::health_needs(&scenarios, st),
+                HEALTH_WAIT,
+            ),
+            None => vec![format!(
+                "the `{}` lab could not be opened to look for the station's printers",
+                factory.name()
+            )],
+        };
+        let healthy = problems.is_empty();
+        emit(EventKind::HealthChecked {
+            station: st.name.clone(),
+            problems,
+        });
+        if !healthy {
+            finish(false);
+            eprintln!(
+                "the station {} is not healthy (the lab broke, not the driver): exit 2",
+                st.name
+            );
+            return Exit::BadInputOrLab;
+        }
+    }
+    drop(probe);
+
+    let signals = opts.signals.then(Signals::install);
+    let done = AtomicBool::new(false);
+    let conclusion = std::thread::scope(|scope| {
+        if let Some(sig) = &signals {
+            scope.spawn(|| {
+                while !done.load(Ordering::SeqCst) {
+                    if let Some(name) = sig.received() {
+                        interrupted.store(true, Ordering::SeqCst);
+                        emit(EventKind::Interrupted {
+                            signal: name.to_string(),
+                        });
+                        // Written now too, in case a hung scenario never lets the run end.
+                        write_junit(opts, &tally.record());
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            });
+        }
+        let conclusion = libtest_mimic::run(&args, trials);
+        done.store(true, Ordering::SeqCst);
+        conclusion
+    });
+    let was_interrupted = interrupted.load(Ordering::SeqCst);
+    let record = finish(was_interrupted);
+    if let Some(path) = &opts.journal {
+        eprintln!("journal: {}", path.display());
+    }
+    if let Some(path) = &opts.junit {
+        eprintln!("junit: {}", path.display());
+    }
+    match exit_of(&record, opts, was_interrupted) {
+        // A trial libtest saw fail that no event explains (a panic in the runner itself).
+        Exit::Passed if conclusion.num_failed > 0 => Exit::DriverFailed,
+        exit => exit,
+    }
+}

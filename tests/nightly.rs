@@ -1,0 +1,389 @@
+//! Nightly runs through the binary: journal and report of a killed run, JUnit, station health checks,
+//! partitions, tags, retries and flaky scenarios, per-printer serialization, JSON logs.
+
+use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dexthil"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+fn dexthil(args: &[&str]) -> (i32, String) {
+    let out = bin().args(args).output().expect("the dexthil binary runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// A fresh directory under the target dir for one test's files.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn junit(path: &Path) -> Report {
+    let xml = std::fs::read_to_string(path).expect("a JUnit file was written");
+    Report::deserialize_from_str(&xml)
+        .unwrap_or_else(|e| panic!("JUnit does not parse: {e}\n{xml}"))
+}
+
+fn case<'a>(r: &'a Report, name: &str) -> &'a quick_junit::TestCase {
+    r.test_suites[0]
+        .test_cases
+        .iter()
+        .find(|c| c.name.as_str() == name)
+        .unwrap_or_else(|| panic!("no testcase {name}"))
+}
+
+#[test]
+fn a_killed_run_is_rebuilt_from_its_journal_with_the_scenario_marked_interrupted() {
+    let dir = scratch("killed");
+    let journal = dir.join("journal.jsonl");
+    let mut child = bin()
+        .args([
+            "run",
+            "--lab",
+            "sim",
+            "--journal",
+            s(&journal),
+            "tests/nightly/sleeper.yaml",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the journal says the 30 s sleep has started (bounded, so a broken runner fails the test
+    // rather than hanging it).
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = std::fs::read_to_string(&journal).unwrap_or_default();
+        if text.contains(r#""event":"step_started","scenario":"sleeper","step":"2""#) {
+            break;
+        }
+        assert!(Instant::now() < until, "the sleep never started:\n{text}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // A write cut short by the kill: half a line at the end.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&journal)
+        .unwrap();
+    std::io::Write::write_all(&mut f, br#"{"v":1,"elapsed":{"secs":3"#).unwrap();
+
+    let xml = dir.join("junit.xml");
+    let (code, out) = dexthil(&["report", s(&journal), "--junit", s(&xml)]);
+    assert_eq!(code, 2, "an interrupted run does not pass the gate: {out}");
+    assert!(out.contains("scenario sleeper"), "{out}");
+    assert!(out.contains("INTERRUPTED during step 2 sleep"), "{out}");
+    assert!(
+        out.contains("cut short"),
+        "the truncated line is reported: {out}"
+    );
+    assert!(out.contains("the run did not finish"), "{out}");
+    let report = junit(&xml);
+    match &case(&report, "sleeper").status {
+        TestCaseStatus::NonSuccess {
+            kind, ty, message, ..
+        } => {
+            assert_eq!(*kind, NonSuccessKind::Error);
+            assert_eq!(ty.as_ref().map(|t| t.as_str()), Some("interrupted"));
+            assert!(
+                message.as_ref().unwrap().as_str().contains("step 2"),
+                "{message:?}"
+            );
+        }
+        other => panic!("sleeper should be interrupted: {other:?}"),
+    }
+}
+
+#[test]
+fn junit_carries_provenance_and_a_failure_with_its_yaml_place_and_decoded_code() {
+    let dir = scratch("junit");
+    let xml = dir.join("junit.xml");
+    let (code, out) = dexthil(&[
+        "run",
+        "--lab",
+        "sim",
+        "--journal",
+        s(&dir.join("j.jsonl")),
+        "--junit",
+        s(&xml),
+        "tests/failing/uncovered-busy.yaml",
+        "scenarios/smoke/ds620.yaml",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    let report = junit(&xml);
+    let props: Vec<(String, String)> = report.test_suites[0]
+        .properties
+        .iter()
+        .map(|p| (p.name.as_str().to_string(), p.value.as_str().to_string()))
+        .collect();
+    let get = |k: &str| props.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("dexthil.version"), Some(env!("CARGO_PKG_VERSION")));
+    assert!(
+        get("libusb.version").is_some_and(|v| v.starts_with("1.")),
+        "{props:?}"
+    );
+    assert_eq!(
+        get("printer.model DS620.firmware"),
+        Some("DS620 01.20"),
+        "{props:?}"
+    );
+    assert_eq!(get("printer.model DS620.serial"), Some("DS6C98031738"));
+    assert!(
+        get("dext.com.example.dexthil.DNPPrinterDriver.cdhash").is_some(),
+        "{props:?}"
+    );
+    assert!(matches!(
+        case(&report, "smoke-ds620").status,
+        TestCaseStatus::Success { .. }
+    ));
+    match &case(&report, "uncovered-busy").status {
+        TestCaseStatus::NonSuccess {
+            kind,
+            ty,
+            description,
+            ..
+        } => {
+            assert_eq!(*kind, NonSuccessKind::Failure);
+            assert_eq!(ty.as_ref().map(|t| t.as_str()), Some("driver"));
+            let d = description.as_ref().unwrap().as_str();
+            assert!(d.contains("tests/failing/uncovered-busy.yaml:15:5"), "{d}");
+            assert!(d.contains("expected:") && d.contains("actual:"), "{d}");
+            assert!(d.contains("kIOReturnBusy (0xE00002D5)"), "{d}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_station_printer_the_lab_lacks_fails_the_health_check_with_exit_2_and_runs_nothing() {
+    let dir = scratch("health");
+    let journal = dir.join("j.jsonl");
+    let (code, out) = dexthil(&[
+        "run",
+        "--station",
+        "tests/nightly/station-missing.yaml",
+        "--journal",
+        s(&journal),
+        "scenarios/smoke",
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("printer `ghost`"), "{out}");
+    assert!(out.contains("NOSUCHSERIAL"), "{out}");
+    assert!(
+        !out.contains("scenario smoke-ds620"),
+        "no scenario may run: {out}"
+    );
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(text.contains(r#""event":"health_checked""#), "{text}");
+    assert!(!text.contains("scenario_started"), "{text}");
+}
+
+#[test]
+fn the_shipped_sim_station_is_healthy_and_runs_the_smoke_corpus() {
+    let dir = scratch("healthy");
+    let (code, out) = dexthil(&[
+        "run",
+        "--station",
+        "ci/labs/sim.yaml",
+        "--journal",
+        s(&dir.join("j.jsonl")),
+        "scenarios/smoke",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("station sim: healthy"), "{out}");
+}
+
+#[test]
+fn a_bad_station_file_names_file_line_column_and_the_right_key() {
+    let (code, out) = dexthil(&["run", "--station", "tests/nightly/station-typo.yaml"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("tests/nightly/station-typo.yaml:4:"), "{out}");
+    assert!(out.contains("did you mean `serial`?"), "{out}");
+}
+
+fn listed(args: &[&str]) -> Vec<String> {
+    let (code, out) = dexthil(args);
+    assert_eq!(code, 0, "{out}");
+    out.lines()
+        .filter_map(|l| l.strip_suffix(": test"))
+        .map(|l| l.rsplit(' ').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn three_partitions_cover_the_corpus_exactly_once() {
+    let all = listed(&["run", "--lab", "sim", "--list"]);
+    assert!(all.len() > 10, "{all:?}");
+    let mut parts: Vec<String> = Vec::new();
+    for m in 1..=3 {
+        let p = format!("hash:{m}/3");
+        let part = listed(&["run", "--lab", "sim", "--list", "--partition", &p]);
+        assert!(part.len() < all.len(), "{p} took everything");
+        parts.extend(part);
+    }
+    parts.sort();
+    let mut all = all;
+    all.sort();
+    assert_eq!(parts, all);
+}
+
+#[test]
+fn tags_select_any_of() {
+    let got = listed(&[
+        "run", "--lab", "sim", "--list", "--tag", "ds620", "--tag", "qw410",
+    ]);
+    assert!(!got.is_empty());
+    assert!(got.iter().any(|n| n.contains("ds620")), "{got:?}");
+    assert!(got.iter().any(|n| n.contains("qw410")), "{got:?}");
+    assert!(!got.iter().any(|n| n.contains("cx-02")), "{got:?}");
+}
+
+#[test]
+fn an_infrastructure_failure_passes_on_retry_as_flaky_and_gates_only_when_asked() {
+    let dir = scratch("flaky");
+    let f = "tests/nightly/flaky-open.yaml";
+    let j = s(&dir.join("j.jsonl")).to_string();
+    let (code, out) = dexthil(&["run", "--lab", "sim", "--journal", &j, f]);
+    assert_eq!(code, 2, "without retries the lab failure gates: {out}");
+
+    let xml = dir.join("junit.xml");
+    let (code, out) = dexthil(&[
+        "run",
+        "--lab",
+        "sim",
+        "--journal",
+        &j,
+        "--retries",
+        "1",
+        "--junit",
+        s(&xml),
+        f,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 flaky"), "{out}");
+    assert!(
+        out.contains("attempt 1 failed because the lab broke"),
+        "{out}"
+    );
+    let report = junit(&xml);
+    let c = case(&report, "flaky-open");
+    match &c.status {
+        TestCaseStatus::Success { flaky_runs } => assert_eq!(flaky_runs.len(), 1),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        c.properties
+            .iter()
+            .any(|p| p.name.as_str() == "flaky" && p.value.as_str() == "true")
+    );
+
+    let (code, out) = dexthil(&[
+        "run",
+        "--lab",
+        "sim",
+        "--journal",
+        &j,
+        "--retries",
+        "1",
+        "--flaky-fails",
+        f,
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("--flaky-fails"), "{out}");
+}
+
+#[test]
+fn a_driver_failure_is_not_retried() {
+    let dir = scratch("noretry");
+    let (code, out) = dexthil(&[
+        "run",
+        "--lab",
+        "sim",
+        "--journal",
+        s(&dir.join("j.jsonl")),
+        "--retries",
+        "3",
+        "tests/failing/uncovered-busy.yaml",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(!out.contains("retrying"), "{out}");
+}
+
+#[test]
+fn scenarios_on_one_printer_never_overlap_even_with_jobs() {
+    let dir = scratch("jobs");
+    let journal = dir.join("j.jsonl");
+    let (code, out) = dexthil(&[
+        "run",
+        "--lab",
+        "sim",
+        "--jobs",
+        "4",
+        "--journal",
+        s(&journal),
+        "tests/nightly/same-printer-a.yaml",
+        "tests/nightly/same-printer-b.yaml",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let order: Vec<String> = std::fs::read_to_string(&journal)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"event\":\"scenario_"))
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            format!(
+                "{} {}",
+                v["event"].as_str().unwrap(),
+                v["scenario"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(order.len(), 4, "{order:?}");
+    // Whichever went first finished before the other started.
+    let first = order[0].rsplit(' ').next().unwrap();
+    assert_eq!(order[1], format!("scenario_finished {first}"), "{order:?}");
+}
+
+#[test]
+fn json_logs_are_one_object_a_line() {
+    let dir = scratch("jsonlog");
+    let out = bin()
+        .env("RUST_LOG", "debug")
+        .args([
+            "--log-format",
+            "json",
+            "run",
+            "--lab",
+            "sim",
+            "--journal",
+            s(&dir.join("j.jsonl")),
+            "scenarios/smoke/ds620.yaml",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let logs: Vec<serde_json::Value> = err
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(!logs.is_empty(), "{err}");
+    assert!(logs.iter().all(|v| v["level"].is_string()), "{err}");
+}
