@@ -207,7 +207,7 @@ pub struct RankedCause {
     /// Whether the failing code can come from this cause (`None`: no code given).
     pub fits_code: Option<bool>,
     pub evidence: Vec<String>,
-    pub action: &'static str,
+    pub action: String,
 }
 
 pub fn rank(code: Option<ReturnCode>, findings: &[Finding]) -> Vec<RankedCause> {
@@ -235,6 +235,10 @@ pub fn rank(code: Option<ReturnCode>, findings: &[Finding]) -> Vec<RankedCause> 
             if fits == Some(false) && strength.is_none_or(|s| s == Strength::RuledOut) {
                 return None;
             }
+            // A ruled-out cause is worth saying only where the code made it a candidate.
+            if strength == Some(Strength::RuledOut) && !prior.contains(&kind) {
+                return None;
+            }
             let position = prior.iter().position(|k| *k == kind).unwrap_or(prior.len()) as i32;
             let score = match fits {
                 Some(true) => 1000,
@@ -254,7 +258,7 @@ pub fn rank(code: Option<ReturnCode>, findings: &[Finding]) -> Vec<RankedCause> 
                     evidence_strength: strength,
                     fits_code: fits,
                     evidence: mine.iter().map(|f| f.text.clone()).collect(),
-                    action: kind.action(),
+                    action: kind.action().to_string(),
                 },
             ))
         })

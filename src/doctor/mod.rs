@@ -306,12 +306,19 @@ pub fn diagnose(i: &Inputs) -> Report {
     );
     read("system extensions", i.sysext.as_ref().map(|s| &s.source));
     read("log", i.log.as_ref().map(|l| &l.source));
+    let mut causes = causes::rank(i.code, &found);
+    for c in &mut causes {
+        c.action = c.action.replace("<IOUserClass>", &prefix);
+        if let Some(b) = b {
+            c.action = c.action.replace("<bundle id>", b);
+        }
+    }
     Report {
         bundle_id: bundle,
         inputs,
         checks,
         code: i.code.map(code_report),
-        causes: causes::rank(i.code, &found),
+        causes,
         log_command: logs::capture_command(&prefix),
         notes: i.notes.clone(),
     }

@@ -151,6 +151,13 @@ pub fn service_check(reg: &RegistryDump, bundle: Option<&str>, found: &mut Vec<F
         c.status = Status::Fail;
         c.summary = format!("{} is a user client, not a service", label(svc));
     }
+    if s.stale.is_empty() {
+        found.push(Finding::new(
+            CauseKind::StaleEntry,
+            Strength::RuledOut,
+            "the registry holds no stale service of the dext",
+        ));
+    }
     for (e, why) in &s.stale {
         c.status = c.status.max_with(Status::Warn);
         c = c.evidence(format!("stale: {}: {why}", label(e)));

@@ -256,6 +256,16 @@ pub fn host_entitlements_check(
         let s = if i == 0 { strength } else { Strength::Hint };
         found.push(Finding::new(*k, s, p.clone()));
     }
+    for k in kinds
+        .into_iter()
+        .filter(|k| problems.iter().all(|(p, _)| p != k))
+    {
+        found.push(Finding::new(
+            k,
+            Strength::RuledOut,
+            format!("not the case in {}", host.source),
+        ));
+    }
     let summary = problems.first().map(|(_, p)| p.clone()).unwrap_or_default();
     let mut c = Check::new("host-entitlements", HOST_ENT, status, summary);
     c.evidence = evidence;
