@@ -33,7 +33,7 @@ pub fn gather(given: Inputs, opts: &LiveOptions) -> Result<Inputs, DoctorError> 
 
 #[cfg(target_os = "macos")]
 mod imp {
-    use super::super::{Entitlements, RegistryDump, SysextList, entitlements, sysext};
+    use super::super::{Entitlements, RegistryDump, entitlements, sysext};
     use super::*;
     use crate::backends::replay::parse_dump;
     use std::path::Path;
