@@ -229,8 +229,11 @@ impl Decoded {
         }
         match (self.system, self.subsystem) {
             (0x38, 0) => Family::IoKitCommon,
+            // Both USBDriverKit host codes of reference §1 (0xE0005000, 0xE0005001) are iokit_usb_err(0x1000
+            // + n): same subsystem as the USB family, told apart by the code. Where that range ends is
+            // UNCONFIRMED; 0x1000..=0x1FFF is assumed.
+            (0x38, 1) if self.code & 0x3000 == 0x1000 => Family::UsbHost,
             (0x38, 1) => Family::IoKitUsb,
-            (0x38, 0x14) => Family::UsbHost,
             (0x04, 0) => Family::MachSend,
             (0x04, 1) => Family::MachRcv,
             _ if self.value == 0 => Family::Success,

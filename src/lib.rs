@@ -9,6 +9,7 @@ pub mod backends;
 pub mod crosscheck;
 pub mod decode;
 pub mod dispatch;
+pub mod doctor;
 pub mod driver;
 pub mod engine;
 pub mod inspect;

@@ -88,6 +88,49 @@ enum Command {
         #[arg(required = true, allow_hyphen_values = true)]
         codes: Vec<String>,
     },
+    /// Say why IOServiceOpen on a dext fails: checks of the files from a bug report, or of this Mac (--live).
+    /// Exit 0: no check failed; 1: a check failed; 2: an input could not be read.
+    Doctor(DoctorCmd),
+}
+
+#[derive(Args)]
+#[command(after_help = "\
+Any subset of the files works: a check whose input is missing says so and names the flag that would let it \
+run. See docs/doctor.md for how to capture each file.")]
+struct DoctorCmd {
+    /// Gather the inputs on this Mac (systemextensionsctl, ioreg, codesign); files given still take precedence
+    #[arg(long)]
+    live: bool,
+    /// `ioreg -l` text or `ioreg -a -l` plist taken with the printer plugged in
+    #[arg(long, value_name = "FILE")]
+    ioreg: Option<PathBuf>,
+    /// The host's matching dictionary (what it passes to IOServiceGetMatchingServices), plist or JSON
+    #[arg(long, value_name = "FILE")]
+    matching: Option<PathBuf>,
+    /// `codesign -d --entitlements - --xml <Host.app>` output
+    #[arg(long, value_name = "FILE")]
+    host_entitlements: Option<PathBuf>,
+    /// `codesign -d --entitlements - --xml <the .dext>` output
+    #[arg(long, value_name = "FILE")]
+    dext_entitlements: Option<PathBuf>,
+    /// `systemextensionsctl list` output
+    #[arg(long, value_name = "FILE")]
+    sysext: Option<PathBuf>,
+    /// The code IOServiceOpen returned: hex, decimal or a name
+    #[arg(long, value_name = "CODE", allow_hyphen_values = true)]
+    code: Option<String>,
+    /// A kernel log captured while the host opened (`/usr/bin/log stream ...`, see the report)
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
+    /// The dext's bundle id [default: the one dext the inputs name]
+    #[arg(long, value_name = "ID")]
+    bundle_id: Option<String>,
+    /// With --live: the installed .dext bundle whose entitlements to read
+    #[arg(long, value_name = "PATH", requires = "live")]
+    dext: Option<PathBuf>,
+    /// Print JSON instead of text
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -295,6 +338,42 @@ fn decode(codes: &[String]) -> Exit {
     exit
 }
 
+fn doctor(cmd: DoctorCmd) -> ExitCode {
+    use dexthil::doctor::{self, Files, Inputs};
+    let files = Files {
+        ioreg: cmd.ioreg,
+        matching: cmd.matching,
+        host_entitlements: cmd.host_entitlements,
+        dext_entitlements: cmd.dext_entitlements,
+        sysext: cmd.sysext,
+        log: cmd.log,
+        code: cmd.code,
+        bundle_id: cmd.bundle_id,
+    };
+    let inputs = Inputs::load(&files).and_then(|i| {
+        if cmd.live {
+            doctor::live::gather(i, &doctor::live::LiveOptions { dext: cmd.dext })
+        } else {
+            Ok(i)
+        }
+    });
+    match inputs {
+        Ok(i) => {
+            let report = doctor::diagnose(&i);
+            if cmd.json {
+                print!("{}", report.to_json());
+            } else {
+                print!("{}", report.render());
+            }
+            ExitCode::from(report.exit_code())
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::BadInputOrLab.into()
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -313,6 +392,7 @@ fn main() -> ExitCode {
             .init(),
     }
     let result = match cli.command {
+        Command::Doctor(cmd) => return doctor(cmd),
         Command::Run(cmd) => run(*cmd),
         Command::Report {
             journal,
