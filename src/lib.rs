@@ -14,6 +14,7 @@ pub mod engine;
 pub mod inspect;
 pub mod ioreturn;
 pub mod lab;
+pub mod logs;
 pub mod names;
 pub mod printer;
 pub mod report;

@@ -101,4 +101,10 @@ pub trait UserClients: Send + Sync {
 /// A whole lab: the three traits together, plus its name for reports.
 pub trait Lab: UsbBus + Registry + UserClients {
     fn name(&self) -> &'static str;
+
+    /// What the kernel and the dext log while the lab works, and the dext's crash reports, when this lab
+    /// can capture them (an optional capability: a lab that cannot answers `None`).
+    fn logs(&self) -> Option<&dyn crate::logs::LogCapture> {
+        None
+    }
 }
