@@ -217,3 +217,211 @@ fn a_log_tool_that_refuses_is_said_once_with_its_status_and_message() {
         "{t}"
     );
 }
+
+// ---- whole runs through the binary ---------------------------------------------------------------------
+
+fn dexthil(args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dexthil"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the dexthil binary runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// The console's block for one failed step: from its `✗` line to the scenario's `FAILED` line.
+fn failed_block(out: &str) -> &str {
+    let start = out
+        .find('✗')
+        .unwrap_or_else(|| panic!("no failed step in {out}"));
+    let end = out[start..]
+        .find("FAILED at")
+        .map_or(out.len(), |e| start + e);
+    &out[start..end]
+}
+
+#[test]
+fn a_refused_open_shows_the_kernels_dk_line_beside_the_decoded_code() {
+    let (code, out) = dexthil(&[
+        "run",
+        "--lab",
+        "sim",
+        "tests/failing/refused-open-logged.yaml",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    let block = failed_block(&out);
+    let code_at = block
+        .find("code:     kIOReturnNotPermitted (0xE00002E2)")
+        .expect(block);
+    let log_at = block
+        .find("log (kernel and dext, during this step):")
+        .expect(block);
+    assert!(code_at < log_at, "{block}");
+    let lines: Vec<&str> = block[log_at..]
+        .lines()
+        .skip(1)
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(lines.len(), 3, "{block}");
+    assert!(
+        lines[0].ends_with("dext   DNPPrinterDriver: NewUserClient(0)"),
+        "{block}"
+    );
+    assert!(
+        lines[1].ends_with(
+            ":UC failed userclient-access check, needed bundle ID com.example.dexthil.DNPPrinterDriver"
+        ) && lines[1].contains("kernel DK: DNPPrinterDriver-0x"),
+        "{block}"
+    );
+    assert!(
+        lines[2].ends_with(":UC entitlements check failed"),
+        "{block}"
+    );
+}
+
+#[test]
+fn a_dext_crash_shows_the_call_breadcrumb_and_the_crash_report() {
+    let (code, out) = dexthil(&[
+        "run",
+        "--lab",
+        "sim",
+        "tests/failing/crash-with-report.yaml",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    let block = failed_block(&out);
+    assert!(
+        block.contains("actual:   MACH_SEND_INVALID_DEST (0x10000003)"),
+        "{block}"
+    );
+    assert!(
+        block.contains("dext   DNPPrinterDriver: ExternalMethod(0)"),
+        "{block}"
+    );
+    assert!(
+        block.contains("crash  com.example.dexthil.DNPPrinterDriver: EXC_CRASH (SIGABRT)"),
+        "{block}"
+    );
+    assert!(block.contains("crash  crashed thread 0:"), "{block}");
+}
+
+#[test]
+fn expect_no_log_fails_when_new_user_client_is_reached() {
+    let (code, out) = dexthil(&[
+        "run",
+        "--lab",
+        "sim",
+        "tests/failing/new-user-client-reached.yaml",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    let block = failed_block(&out);
+    assert!(
+        block.contains("a log line contains `NewUserClient`, which this step expects never to appear (tests/failing/new-user-client-reached.yaml:13:22)"),
+        "{block}"
+    );
+    assert!(
+        block.contains("actual:   dext said: DNPPrinterDriver: NewUserClient(0)"),
+        "{block}"
+    );
+}
+
+#[test]
+fn the_field_bugs_assert_their_log_lines_and_pass() {
+    let (code, out) = dexthil(&["run", "--lab", "sim", "scenarios/field-bugs"]);
+    assert_eq!(code, 0, "{out}");
+    // A passing step's lines are not shown: they reach the journal as events only.
+    assert!(!out.contains("log (kernel and dext"), "{out}");
+}
+
+/// `DK: X-0x10000022e:UC ...` → `DK: X-0x…:UC ...`: registry ids depend on the order the sim built things.
+fn without_registry_id(text: &str) -> String {
+    match text.split_once("-0x") {
+        Some((head, tail)) => {
+            let rest = tail.trim_start_matches(|c: char| c.is_ascii_hexdigit());
+            format!("{head}-0x…{rest}")
+        }
+        None => text.to_string(),
+    }
+}
+
+#[test]
+fn log_lines_reach_the_events_under_their_step_before_it_finishes() {
+    use dexthil::report::{Collector, EventKind};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/field-bugs/userclient-access-newline-string.yaml");
+    let scenario = dexthil::scenario::load_scenario(&path).unwrap();
+    let lab = std::sync::Arc::new(dexthil::backends::sim::SimLab::for_scenario(&scenario).unwrap());
+    let events = Collector::new();
+    let verdict = dexthil::engine::run_scenario(&scenario, lab, &events, Instant::now());
+    assert_eq!(verdict, dexthil::report::Verdict::Passed);
+    let told: Vec<String> = events
+        .events()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::LogLine {
+                step, source, text, ..
+            } => Some(format!(
+                "{step} {} {}",
+                source.label(),
+                without_registry_id(&text)
+            )),
+            EventKind::StepFinished { step, .. } => Some(format!("{step} finished")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        told,
+        [
+            "1 finished",
+            "2 dext DNPPrinterDriver: NewUserClient(0)",
+            "2 kernel DK: DNPPrinterDriver-0x…:UC failed userclient-access check, needed bundle ID com.example.dexthil.DNPPrinterDriver",
+            "2 kernel DK: DNPPrinterDriver-0x…:UC entitlements check failed",
+            "2 finished"
+        ]
+    );
+}
+
+fn load_one_step(step: &str) -> String {
+    let dir = TempDir::new("log-keys");
+    let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/drivers/dnp-printer.yaml");
+    let file = dir.0.join("case.yaml");
+    let text = format!(
+        "driver: {}\nprinters:\n  p: {{ model: DS620 }}\nsteps:\n  - {step}\n",
+        driver.display()
+    );
+    std::fs::write(&file, text).unwrap();
+    dexthil::scenario::load_scenario(&file)
+        .map(|_| "loaded".to_string())
+        .unwrap_or_else(|e| e.to_string())
+}
+
+#[test]
+fn misspelled_log_keys_are_errors_with_place_and_hint() {
+    let e = load_one_step("open: { printer: p, as: uc, expect_logs: { contains: x } }");
+    assert!(e.contains("case.yaml:5:"), "{e}");
+    assert!(
+        e.contains("unknown key `expect_logs`") && e.contains("did you mean `expect_log`?"),
+        "{e}"
+    );
+    let e = load_one_step("call: { on: uc, selector: GetStatus, expect_log: { contain: x } }");
+    assert!(
+        e.contains("case.yaml:5:") && e.contains("did you mean `contains`?"),
+        "{e}"
+    );
+    let e = load_one_step("open: { printer: p, as: uc, expect_no_log: { contains: \"\" } }");
+    assert!(
+        e.contains("case.yaml:5:") && e.contains("`expect_no_log` has an empty `contains`"),
+        "{e}"
+    );
+    let e = load_one_step("open: { printer: p, as: uc, expect_log: { contains: x, within: 3 } }");
+    assert!(e.contains("case.yaml:5:"), "{e}");
+    assert_eq!(
+        load_one_step("open: { printer: p, as: uc, expect_log: { contains: x, within: 1s } }"),
+        "loaded"
+    );
+}

@@ -360,6 +360,7 @@ pub fn step(line: u32, kind: StepKind) -> Step {
         span: span(line),
         deadline: Duration::from_secs(1),
         kind,
+        logs: Vec::new(),
     }
 }
 

@@ -91,6 +91,8 @@ pub struct RawAwait {
     pub printer: Option<Spanned<String>>,
     pub state: WaitFor,
     pub within: Option<Spanned<RawDuration>>,
+    pub expect_log: Option<Spanned<RawLogExpect>>,
+    pub expect_no_log: Option<Spanned<RawLogExpect>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,6 +124,8 @@ pub struct RawOpen {
     pub name: Spanned<String>,
     pub within: Option<Spanned<RawDuration>>,
     pub expect: Option<Spanned<RawExpect>>,
+    pub expect_log: Option<Spanned<RawLogExpect>>,
+    pub expect_no_log: Option<Spanned<RawLogExpect>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -137,6 +141,8 @@ pub struct RawCall {
     pub completion: Option<bool>,
     pub within: Option<Spanned<RawDuration>>,
     pub expect: Option<Spanned<RawExpect>>,
+    pub expect_log: Option<Spanned<RawLogExpect>>,
+    pub expect_no_log: Option<Spanned<RawLogExpect>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,6 +162,8 @@ pub struct RawCloseMap {
     pub on: Spanned<String>,
     pub within: Option<Spanned<RawDuration>>,
     pub expect: Option<Spanned<RawExpect>>,
+    pub expect_log: Option<Spanned<RawLogExpect>>,
+    pub expect_no_log: Option<Spanned<RawLogExpect>>,
 }
 
 /// `close: uc` or `close: { on: uc, expect: ... }`.
@@ -165,6 +173,14 @@ pub struct RawCloseMap {
 pub enum RawClose {
     Name(String),
     Map(RawCloseMap),
+}
+
+/// `expect_log: { contains: "...", within: 1s }` (and `expect_no_log`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogExpect {
+    pub contains: Spanned<String>,
+    pub within: Option<Spanned<RawDuration>>,
 }
 
 #[derive(Debug, Deserialize)]
