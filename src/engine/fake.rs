@@ -346,6 +346,7 @@ pub fn driver() -> Driver {
         rejected_type_answer: ReturnCode(crate::ioreturn::code::kIOReturnBadArgument),
         entitlements: BTreeMap::new(),
         log_prefix: None,
+        log: Default::default(),
         selectors: vec![selector(0, "GetStatus"), selector(1, "Hang")],
     }
 }

@@ -17,6 +17,9 @@ use std::time::{Duration, SystemTime};
 /// 500 ms is a guess on the safe side.
 pub const STREAM_LATENCY: Duration = Duration::from_millis(500);
 
+/// How long to wait for the stream's first output line before going on without it.
+pub const READY_WAIT: Duration = Duration::from_secs(3);
+
 /// Where crash reports are looked for, and which process names are the dext's.
 #[derive(Clone, Debug, Default)]
 pub struct CrashSource {
@@ -73,11 +76,13 @@ impl LogStream {
                 text
             });
         let prefix = prefix.to_string();
+        let (ready_tx, ready) = std::sync::mpsc::channel::<()>();
         let reader = std::thread::Builder::new()
             .name("log-stream".into())
             .spawn(move || {
                 let mut n = 0;
                 for (i, line) in BufReader::new(stdout).lines().enumerate() {
+                    let _ = ready_tx.send(());
                     let Ok(line) = line else { break };
                     match ndjson::parse_line(&line, "log stream", i + 1, &prefix) {
                         Ok(Some(l)) => {
@@ -108,10 +113,15 @@ impl LogStream {
                     format!("`{shown}` stopped after {n} lines ({status}){said}"),
                 );
             });
-        if let Err(e) = reader {
-            stream
+        match reader {
+            // `log stream` prints its `Filtering the log data using ...` banner once it is streaming: wait
+            // for it (or for the end), so a scenario's first step is not over before capture began.
+            Ok(_) => {
+                let _ = ready.recv_timeout(READY_WAIT);
+            }
+            Err(e) => stream
                 .buffer
-                .set_trouble(format!("cannot start the log reader thread: {e}"));
+                .set_trouble(format!("cannot start the log reader thread: {e}")),
         }
         stream
     }

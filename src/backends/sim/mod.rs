@@ -165,11 +165,7 @@ impl SimLab {
             timer: Some(timer),
             log: LogBuffer::new(),
             crashes: Mutex::new(Vec::new()),
-            log_prefix: scenario
-                .driver
-                .log_prefix
-                .clone()
-                .unwrap_or_else(|| scenario.driver.user_class.clone()),
+            log_prefix: scenario.driver.log_prefix().to_string(),
         })
     }
 

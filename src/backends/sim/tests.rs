@@ -65,6 +65,7 @@ fn apple_sample() -> Driver {
             Prop::Bool(true),
         )]),
         log_prefix: Some("NullDriver".into()),
+        log: Default::default(),
         selectors: vec![
             sel(0, "Scalar", None, SimBehaviour::AddToScalars(1)),
             sel(
@@ -121,6 +122,7 @@ fn printer_driver() -> Driver {
             configuration: 1,
         },
         log_prefix: None,
+        log: Default::default(),
         open_types: vec![],
         selectors: vec![
             sel(
