@@ -425,3 +425,26 @@ fn misspelled_log_keys_are_errors_with_place_and_hint() {
         "loaded"
     );
 }
+
+#[test]
+fn a_driver_files_log_block_sets_the_stream_and_a_wrong_level_is_named() {
+    let dir = TempDir::new("driver-log");
+    let base = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/drivers/apple-sample.yaml"),
+    )
+    .unwrap();
+    let good = dir.0.join("good.yaml");
+    std::fs::write(
+        &good,
+        format!("{base}\nlog: {{ predicate: 'process == \"kernel\"', level: info }}\n"),
+    )
+    .unwrap();
+    let d = dexthil::scenario::load_driver(&good).unwrap();
+    let args = dexthil::logs::ndjson::stream_args(&d.log, d.log_prefix());
+    assert_eq!(args[3..], ["--level", "info", "--predicate", "process == \"kernel\""]);
+    let bad = dir.0.join("bad.yaml");
+    std::fs::write(&bad, format!("{base}\nlog: {{ level: debgu }}\n")).unwrap();
+    let e = dexthil::scenario::load_driver(&bad).unwrap_err().to_string();
+    assert!(e.contains("bad.yaml:") && e.contains("`debgu` is not a log level"), "{e}");
+    assert!(e.contains("did you mean `debug`?"), "{e}");
+}
