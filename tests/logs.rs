@@ -441,10 +441,18 @@ fn a_driver_files_log_block_sets_the_stream_and_a_wrong_level_is_named() {
     .unwrap();
     let d = dexthil::scenario::load_driver(&good).unwrap();
     let args = dexthil::logs::ndjson::stream_args(&d.log, d.log_prefix());
-    assert_eq!(args[3..], ["--level", "info", "--predicate", "process == \"kernel\""]);
+    assert_eq!(
+        args[3..],
+        ["--level", "info", "--predicate", "process == \"kernel\""]
+    );
     let bad = dir.0.join("bad.yaml");
     std::fs::write(&bad, format!("{base}\nlog: {{ level: debgu }}\n")).unwrap();
-    let e = dexthil::scenario::load_driver(&bad).unwrap_err().to_string();
-    assert!(e.contains("bad.yaml:") && e.contains("`debgu` is not a log level"), "{e}");
+    let e = dexthil::scenario::load_driver(&bad)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("bad.yaml:") && e.contains("`debgu` is not a log level"),
+        "{e}"
+    );
     assert!(e.contains("did you mean `debug`?"), "{e}");
 }
