@@ -186,6 +186,7 @@ mod tests {
             rejected_type_answer: ReturnCode(code::kIOReturnBadArgument),
             entitlements: Default::default(),
             log_prefix: None,
+            log: Default::default(),
             selectors: vec![
                 selector(0, None, true),
                 selector(1, Some(rule(Forbidden, 2, 16, 1, 8)), true),

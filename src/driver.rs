@@ -125,12 +125,19 @@ pub struct Driver {
     pub entitlements: BTreeMap<String, Prop>,
     /// Prefix of the dext's log lines, for log capture.
     pub log_prefix: Option<String>,
+    /// How a Mac captures the dext's log: the `log stream` predicate and level (docs/logs.md).
+    pub log: crate::logs::LogConfig,
     pub selectors: Vec<Selector>,
 }
 
 impl Driver {
     pub fn selector(&self, id: u32) -> Option<&Selector> {
         self.selectors.iter().find(|s| s.id == id)
+    }
+
+    /// The text the dext's own log lines carry: its `log_prefix`, else its `IOUserClass`.
+    pub fn log_prefix(&self) -> &str {
+        self.log_prefix.as_deref().unwrap_or(&self.user_class)
     }
 
     pub fn selector_by_name(&self, name: &str) -> Option<&Selector> {

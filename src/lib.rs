@@ -15,6 +15,7 @@ pub mod engine;
 pub mod inspect;
 pub mod ioreturn;
 pub mod lab;
+pub mod logs;
 pub mod names;
 pub mod printer;
 pub mod record;

@@ -307,7 +307,7 @@ fn a_hint_is_shown_on_its_own_line() {
         errors.to_string(),
         format!(
             "{}:4:21: unknown key `selectr`, expected one of `on`, `selector`, `scalars`, `struct`, \
-             `scalars_out`, `struct_out`, `completion`, `within`, `expect`\n  hint: did you mean `selector`?",
+             `scalars_out`, `struct_out`, `completion`, `within`, `expect`, `expect_log`, `expect_no_log`\n  hint: did you mean `selector`?",
             path.display()
         )
     );

@@ -404,6 +404,7 @@ pub fn driver() -> Driver {
         rejected_type_answer: ReturnCode(crate::ioreturn::code::kIOReturnBadArgument),
         entitlements: BTreeMap::new(),
         log_prefix: None,
+        log: Default::default(),
         selectors: vec![selector(0, "GetStatus"), selector(1, "Hang")],
     }
 }
@@ -418,6 +419,7 @@ pub fn step(line: u32, kind: StepKind) -> Step {
         span: span(line),
         deadline: Duration::from_secs(1),
         kind,
+        logs: Vec::new(),
     }
 }
 

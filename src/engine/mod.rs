@@ -7,6 +7,7 @@
 pub mod deadline;
 mod expect;
 mod failure;
+mod logs;
 mod run;
 pub mod service;
 mod steps;
@@ -18,6 +19,7 @@ pub(crate) mod fake;
 mod tests;
 
 pub use expect::{HexDiff, hex_diff};
+pub use logs::CRASH_REPORT_WAIT;
 pub use run::{CLEANUP_WAIT, run_scenario};
 pub use steps::WAIT_GRACE;
 pub use summary::summary;

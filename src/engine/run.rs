@@ -10,7 +10,7 @@ use crate::span::Span;
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// How long closing a leftover connection may take at the end of a scenario.
 pub const CLEANUP_WAIT: Duration = Duration::from_secs(1);
@@ -21,6 +21,8 @@ pub(super) struct Conn {
     pub id: ConnectionId,
     /// A call on it hung: its worker was abandoned; only closing it is still tried.
     pub abandoned: bool,
+    /// A call on it already found the dext dead (and looked for its crash report).
+    pub dead_seen: bool,
 }
 
 /// The state of one running scenario.
@@ -35,6 +37,13 @@ pub(super) struct Run<'a> {
     pub conns: Vec<Conn>,
     /// The time the current step was given: its deadline, or what is left of the scenario's.
     pub budget: Duration,
+    /// The lab's log lines read so far, and where the current step's start.
+    pub log_cursor: usize,
+    pub step_cursor: usize,
+    /// Lines the current step found besides the lab's log (a crash report).
+    pub extra_lines: Vec<crate::logs::LogLine>,
+    /// When the scenario started, by the wall clock (crash reports are files with times).
+    pub started_wall: SystemTime,
 }
 
 struct Emitter<'a> {
@@ -70,6 +79,8 @@ pub fn run_scenario(
         scenario: scenario.name.clone(),
         file: scenario.source.display().to_string(),
     });
+    // Lines from before the scenario (a shared lab's earlier scenarios) are not this scenario's.
+    let log_cursor = lab.logs().map_or(0, |c| c.buffer().cursor());
     let mut run = Run {
         scenario,
         lab,
@@ -78,6 +89,10 @@ pub fn run_scenario(
         views: HashMap::new(),
         conns: Vec::new(),
         budget: Duration::ZERO,
+        log_cursor,
+        step_cursor: log_cursor,
+        extra_lines: Vec::new(),
+        started_wall: SystemTime::now(),
     };
     let verdict = match run.steps(&scenario.steps, "", &em) {
         Ok(()) => Verdict::Passed,
@@ -111,10 +126,23 @@ impl Run<'_> {
             let t = Instant::now();
             let (outcome, inner) = match &step.kind {
                 StepKind::Repeat { times, steps } => self.repeat(*times, steps, &number, em),
-                _ => match self.guarded(step) {
-                    Ok(detail) => (StepOutcome::Passed { detail }, None),
-                    Err(f) => (StepOutcome::Failed(f.clone()), Some((step.span.clone(), f))),
-                },
+                _ => {
+                    self.begin_step_log();
+                    let r = self.guarded(step);
+                    for line in self.end_step_log(r.is_err()) {
+                        em.emit(EventKind::LogLine {
+                            scenario: em.scenario.to_string(),
+                            step: number.clone(),
+                            at: line.timestamp,
+                            source: line.source,
+                            text: line.text,
+                        });
+                    }
+                    match r {
+                        Ok(detail) => (StepOutcome::Passed { detail }, None),
+                        Err(f) => (StepOutcome::Failed(f.clone()), Some((step.span.clone(), f))),
+                    }
+                }
             };
             tracing::debug!(step = %number, ?outcome, "step finished");
             em.emit(EventKind::StepFinished {
@@ -168,7 +196,12 @@ impl Run<'_> {
             .deadline
             .min(self.deadline.saturating_duration_since(now));
         let until = now + self.budget;
-        match catch_unwind(AssertUnwindSafe(|| self.step(step, until))) {
+        let checked = |run: &mut Self| {
+            let detail = run.step(step, until)?;
+            run.check_logs(step, until)?;
+            Ok(detail)
+        };
+        match catch_unwind(AssertUnwindSafe(|| checked(self))) {
             Ok(r) => r,
             Err(payload) => Err(failure::lab(format!(
                 "dexthil panicked in this step (a bug in dexthil or its lab backend): {}",

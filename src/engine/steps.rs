@@ -318,6 +318,7 @@ impl Run<'_> {
                 name: name.to_string(),
                 id,
                 abandoned: false,
+                dead_seen: false,
             });
         } else if out.code.is_success() {
             return Err(failure::lab(format!(
@@ -368,6 +369,10 @@ impl Run<'_> {
                 return Err(hang_failure(e, &what, self.budget));
             }
         };
+        if out.code.0 == crate::ioreturn::code::MACH_SEND_INVALID_DEST && !self.conns[i].dead_seen {
+            self.conns[i].dead_seen = true;
+            self.look_for_crash_report(until);
+        }
         super::expect::check_call(expect, &out, &what)?;
         let mut detail = out.code.to_string();
         if !out.scalars_out.is_empty() {

@@ -107,4 +107,10 @@ pub trait Lab: UsbBus + Registry + UserClients {
     fn printer_firmware(&self, _printer: &UsbView) -> Option<String> {
         None
     }
+
+    /// What the kernel and the dext log while the lab works, and the dext's crash reports, when this lab
+    /// can capture them (an optional capability: a lab that cannot answers `None`).
+    fn logs(&self) -> Option<&dyn crate::logs::LogCapture> {
+        None
+    }
 }

@@ -13,6 +13,8 @@ use std::sync::Mutex;
 pub struct Console<W: Write + Send> {
     out: Mutex<W>,
     pending: Mutex<HashMap<String, String>>,
+    /// Log lines of steps still running, by scenario and step: shown if the step fails.
+    step_logs: Mutex<HashMap<(String, String), Vec<String>>>,
 }
 
 impl<W: Write + Send> Console<W> {
@@ -20,6 +22,7 @@ impl<W: Write + Send> Console<W> {
         Console {
             out: Mutex::new(out),
             pending: Mutex::new(HashMap::new()),
+            step_logs: Mutex::new(HashMap::new()),
         }
     }
 
@@ -33,6 +36,14 @@ impl<W: Write + Send> Console<W> {
             .entry(scenario.to_string())
             .or_default()
             .push_str(text);
+    }
+
+    fn take_step_logs(&self, scenario: &str, step: &str) -> Vec<String> {
+        self.step_logs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(scenario.to_string(), step.to_string()))
+            .unwrap_or_default()
     }
 
     fn write(&self, text: &str) {
@@ -55,6 +66,16 @@ impl<W: Write + Send> Console<W> {
             .unwrap_or_default();
         self.write(&block);
     }
+}
+
+/// One captured line as the console shows it: time of day, who said it, what.
+pub fn log_line_text(at: &str, source: crate::logs::LineSource, text: &str) -> String {
+    // `2025-03-14 09:26:53.401122-0700` → `09:26:53.401122`; anything else as it came.
+    let time = match at.get(11..26) {
+        Some(t) if at.as_bytes().get(10) == Some(&b' ') => t,
+        _ => at,
+    };
+    format!("{time} {:<6} {text}", source.label())
 }
 
 /// The lines that explain a failure, indented under its step.
@@ -100,6 +121,7 @@ impl<W: Write + Send> EventSink for Console<W> {
                 outcome,
                 took,
             } => {
+                let logs = self.take_step_logs(scenario, step);
                 let depth = step.matches('.').count() / 2;
                 let indent = "  ".repeat(depth + 1);
                 // A repeat's passing iterations are summed up by the repeat's own line; only a failing
@@ -115,11 +137,22 @@ impl<W: Write + Send> EventSink for Console<W> {
                         "{indent}✓ {step} {summary} → {detail} {}\n",
                         human_duration(*took)
                     ),
-                    StepOutcome::Failed(f) => format!(
-                        "{indent}✗ {step} {summary} {}\n{}",
-                        human_duration(*took),
-                        failure_lines(&span.to_string(), f, &format!("{indent}    "))
-                    ),
+                    StepOutcome::Failed(f) => {
+                        let mut text = format!(
+                            "{indent}✗ {step} {summary} {}\n{}",
+                            human_duration(*took),
+                            failure_lines(&span.to_string(), f, &format!("{indent}    "))
+                        );
+                        if !logs.is_empty() {
+                            text.push_str(&format!(
+                                "{indent}    log (kernel and dext, during this step):\n"
+                            ));
+                            for l in logs {
+                                text.push_str(&format!("{indent}      {l}\n"));
+                            }
+                        }
+                        text
+                    }
                 };
                 self.add(scenario, &line);
             }
@@ -148,6 +181,19 @@ impl<W: Write + Send> EventSink for Console<W> {
                     .unwrap_or_default();
                 self.write(&block);
             }
+            EventKind::LogLine {
+                scenario,
+                step,
+                at,
+                source,
+                text,
+            } => self
+                .step_logs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry((scenario.clone(), step.clone()))
+                .or_default()
+                .push(log_line_text(at, *source, text)),
             EventKind::RunFinished {
                 passed,
                 failed,

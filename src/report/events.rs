@@ -84,6 +84,16 @@ pub enum EventKind {
     Interrupted {
         signal: String,
     },
+    /// A line the kernel or the dext logged (or a crash report's summary) while `step` ran. Sent before
+    /// that step's `StepFinished`, in arrival order; a scenario's lines together are its system-out.
+    LogLine {
+        scenario: String,
+        step: String,
+        /// The line's own timestamp, as its source wrote it.
+        at: String,
+        source: crate::logs::LineSource,
+        text: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

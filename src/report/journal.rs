@@ -287,6 +287,13 @@ mod tests {
             EventKind::Interrupted {
                 signal: "SIGTERM".into(),
             },
+            EventKind::LogLine {
+                scenario: "a".into(),
+                step: "2".into(),
+                at: "2025-03-14 09:26:53.401122-0700".into(),
+                source: crate::logs::LineSource::Kernel,
+                text: "DK: DNPPrinterDriver-0x100000a12:UC failed userclient-access check".into(),
+            },
         ];
         for k in &kinds {
             match k {
@@ -298,7 +305,8 @@ mod tests {
                 | EventKind::RunFinished { .. }
                 | EventKind::HealthChecked { .. }
                 | EventKind::ScenarioRetried { .. }
-                | EventKind::Interrupted { .. } => {}
+                | EventKind::Interrupted { .. }
+                | EventKind::LogLine { .. } => {}
             }
         }
         kinds

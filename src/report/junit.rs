@@ -91,6 +91,10 @@ fn case(s: &ScenarioRecord, flaky_fails: bool) -> TestCase {
     let mut tc = TestCase::new(s.name.clone(), status);
     tc.set_classname(s.file.clone()).set_time(s.took);
     tc.add_properties(props);
+    // What the kernel and the dext said during the scenario, step by step (issue "Kernel log").
+    if !s.logs.is_empty() {
+        tc.set_system_out(s.logs.join("\n"));
+    }
     tc
 }
 

@@ -80,7 +80,8 @@ impl EventSink for Progress {
             EventKind::StepStarted { .. }
             | EventKind::StepFinished { .. }
             | EventKind::HealthChecked { .. }
-            | EventKind::ScenarioRetried { .. } => {}
+            | EventKind::ScenarioRetried { .. }
+            | EventKind::LogLine { .. } => {}
         }
     }
 }

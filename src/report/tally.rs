@@ -34,6 +34,8 @@ pub struct ScenarioRecord {
     pub took: Duration,
     /// Infrastructure failures of earlier attempts (retried).
     pub retried: Vec<Failure>,
+    /// Kernel and dext log lines captured during the scenario, `step: time source text`.
+    pub logs: Vec<String>,
     /// Steps started and not yet finished (a repeat and its inner step), innermost last.
     running: Vec<String>,
     first_failed_step: Option<String>,
@@ -47,6 +49,7 @@ impl ScenarioRecord {
             status: Status::NotRun,
             took: Duration::ZERO,
             retried: Vec::new(),
+            logs: Vec::new(),
             running: Vec::new(),
             first_failed_step: None,
         }
@@ -188,6 +191,18 @@ impl RunRecord {
                 s.status = Status::NotRun;
             }
             EventKind::Interrupted { signal } => self.interrupted_by = Some(signal.clone()),
+            EventKind::LogLine {
+                scenario,
+                step,
+                at,
+                source,
+                text,
+            } => {
+                let line = super::console::log_line_text(at, *source, text);
+                self.scenario(scenario, "")
+                    .logs
+                    .push(format!("{step}: {line}"));
+            }
         }
     }
 

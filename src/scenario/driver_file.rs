@@ -27,7 +27,56 @@ pub struct RawDriver {
     pub rejected_type_answer: Option<Spanned<RawCodes>>,
     pub entitlements: Option<PropMap>,
     pub log_prefix: Option<String>,
+    pub log: Option<RawLog>,
     pub selectors: Vec<Spanned<RawSelector>>,
+}
+
+/// `log: { predicate: ..., level: ... }`: how a Mac captures the dext's log (docs/logs.md).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub predicate: Option<Spanned<String>>,
+    pub level: Option<Spanned<String>>,
+}
+
+fn log_config(diag: &mut Diag, raw: Option<RawLog>) -> Option<crate::logs::LogConfig> {
+    let Some(raw) = raw else {
+        return Some(crate::logs::LogConfig::default());
+    };
+    use crate::logs::LogLevel;
+    let level = match &raw.level {
+        None => Some(LogLevel::default()),
+        Some(l) => match LogLevel::parse(&l.value) {
+            Some(level) => Some(level),
+            None => {
+                diag.error_hint(
+                    l.referenced,
+                    format!(
+                        "`{}` is not a log level: expected one of {}",
+                        l.value,
+                        LogLevel::NAMES.join(", ")
+                    ),
+                    crate::names::nearest(&l.value, LogLevel::NAMES.iter().copied()),
+                );
+                None
+            }
+        },
+    };
+    let predicate = match raw.predicate {
+        Some(p) if p.value.trim().is_empty() => {
+            diag.error(
+                p.referenced,
+                "`predicate` is empty: leave it out for the built-in one (docs/logs.md)",
+            );
+            None
+        }
+        Some(p) => Some(Some(p.value)),
+        None => Some(None),
+    };
+    Some(crate::logs::LogConfig {
+        predicate: predicate?,
+        level: level?,
+    })
 }
 
 // Raw parse trees live only while one file loads; boxing variants would buy nothing.
@@ -145,6 +194,7 @@ fn size_of(diag: &mut Diag, field: &str, v: &Option<Spanned<RawSize>>) -> Option
 /// Check a parsed driver file into a [`Driver`]; errors go to `diag`.
 pub fn validate(diag: &mut Diag, source: &Path, raw: RawDriver) -> Option<Driver> {
     let before = diag.errors.len();
+    let log = log_config(diag, raw.log);
     let provider = match raw.provider {
         RawProvider::UserResources => Some(Provider::UserResources),
         RawProvider::UsbInterface(u) => {
@@ -253,6 +303,7 @@ pub fn validate(diag: &mut Diag, source: &Path, raw: RawDriver) -> Option<Driver
         rejected_type_answer: rejected_type_answer?,
         entitlements: raw.entitlements.map(|e| e.0).unwrap_or_default(),
         log_prefix: raw.log_prefix,
+        log: log?,
         selectors,
     })
 }

@@ -49,7 +49,25 @@ pub struct Step {
     /// This step's deadline (its `within`, else the scenario's step deadline).
     pub deadline: Duration,
     pub kind: StepKind,
+    /// Log lines this step expects to see (or never to see) once its own checks passed.
+    pub logs: Vec<LogExpect>,
 }
+
+/// `expect_log` / `expect_no_log` on a step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogExpect {
+    pub span: Span,
+    /// The text a line must contain.
+    pub contains: String,
+    /// `true`: such a line must appear; `false`: none may.
+    pub present: bool,
+    /// How long after the step's own work to wait for it (or for it not to come). `None`: for a line that
+    /// must appear, [`DEFAULT_LOG_WAIT`]; for one that must not, the lab's log latency.
+    pub within: Option<Duration>,
+}
+
+/// How long a step waits, by default, for a log line it expects.
+pub const DEFAULT_LOG_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Clone, Debug)]
 pub enum StepKind {

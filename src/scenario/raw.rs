@@ -96,6 +96,8 @@ pub struct RawAwait {
     pub printer: Option<Spanned<String>>,
     pub state: WaitFor,
     pub within: Option<Spanned<RawDuration>>,
+    pub expect_log: Option<Spanned<RawLogExpect>>,
+    pub expect_no_log: Option<Spanned<RawLogExpect>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -127,6 +129,8 @@ pub struct RawOpen {
     pub name: Spanned<String>,
     pub within: Option<Spanned<RawDuration>>,
     pub expect: Option<Spanned<RawExpect>>,
+    pub expect_log: Option<Spanned<RawLogExpect>>,
+    pub expect_no_log: Option<Spanned<RawLogExpect>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,6 +146,8 @@ pub struct RawCall {
     pub completion: Option<bool>,
     pub within: Option<Spanned<RawDuration>>,
     pub expect: Option<Spanned<RawExpect>>,
+    pub expect_log: Option<Spanned<RawLogExpect>>,
+    pub expect_no_log: Option<Spanned<RawLogExpect>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,6 +167,8 @@ pub struct RawCloseMap {
     pub on: Spanned<String>,
     pub within: Option<Spanned<RawDuration>>,
     pub expect: Option<Spanned<RawExpect>>,
+    pub expect_log: Option<Spanned<RawLogExpect>>,
+    pub expect_no_log: Option<Spanned<RawLogExpect>>,
 }
 
 /// `close: uc` or `close: { on: uc, expect: ... }`.
@@ -170,6 +178,14 @@ pub struct RawCloseMap {
 pub enum RawClose {
     Name(String),
     Map(RawCloseMap),
+}
+
+/// `expect_log: { contains: "...", within: 1s }` (and `expect_no_log`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogExpect {
+    pub contains: Spanned<String>,
+    pub within: Option<Spanned<RawDuration>>,
 }
 
 #[derive(Debug, Deserialize)]

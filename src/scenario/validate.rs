@@ -356,11 +356,56 @@ impl Ctx<'_> {
                 StepKind::Sleep(d)
             }
         };
+        let logs = match &s.value {
+            RawStep::Await(a) => self.log_expects(&a.expect_log, &a.expect_no_log),
+            RawStep::Open(o) => self.log_expects(&o.expect_log, &o.expect_no_log),
+            RawStep::Call(c) => self.log_expects(&c.expect_log, &c.expect_no_log),
+            RawStep::Close(c) => match &c.value {
+                RawClose::Map(m) => self.log_expects(&m.expect_log, &m.expect_no_log),
+                RawClose::Name(_) => Some(Vec::new()),
+            },
+            _ => Some(Vec::new()),
+        }?;
         Some(Step {
             span,
             deadline,
             kind,
+            logs,
         })
+    }
+
+    fn log_expects(
+        &mut self,
+        present: &Option<Spanned<RawLogExpect>>,
+        absent: &Option<Spanned<RawLogExpect>>,
+    ) -> Option<Vec<LogExpect>> {
+        let before = self.diag.errors.len();
+        let mut out = Vec::new();
+        for (raw, is_present, key) in [
+            (present, true, "expect_log"),
+            (absent, false, "expect_no_log"),
+        ] {
+            let Some(raw) = raw else { continue };
+            let contains = &raw.value.contains;
+            if contains.value.is_empty() {
+                self.diag.error(
+                    contains.referenced,
+                    format!("`{key}` has an empty `contains`: every line contains it; give the text to look for"),
+                );
+            }
+            let within = raw
+                .value
+                .within
+                .as_ref()
+                .and_then(|w| values::duration_of(&mut self.diag, "within", w));
+            out.push(LogExpect {
+                span: self.diag.span(raw.referenced),
+                contains: contains.value.clone(),
+                present: is_present,
+                within,
+            });
+        }
+        (self.diag.errors.len() == before).then_some(out)
     }
 
     fn fields(&mut self, list: &Option<Vec<Spanned<String>>>) -> Option<Vec<String>> {

@@ -4,6 +4,7 @@
 //!
 //! Compiled only on macOS; the gate is in `backends/mod.rs`.
 
+mod logs;
 mod object;
 mod props;
 mod registry;
@@ -101,19 +102,24 @@ impl Lab for MacosLab {
 /// Hands out the one real lab to every scenario.
 pub struct MacosFactory {
     lab: Arc<MacosLab>,
+    logs: logs::LogStreams,
 }
 
 impl LabFactory for MacosFactory {
     fn name(&self) -> &'static str {
         "macos"
     }
-    fn lab_for(&self, _scenario: &Scenario) -> Result<Arc<dyn Lab>, LabError> {
-        Ok(self.lab.clone())
+    fn lab_for(&self, scenario: &Scenario) -> Result<Arc<dyn Lab>, LabError> {
+        Ok(Arc::new(logs::LoggedLab {
+            lab: self.lab.clone(),
+            log: self.logs.for_driver(&scenario.driver),
+        }))
     }
 }
 
 pub fn factory() -> Result<Box<dyn LabFactory>, LabError> {
     Ok(Box::new(MacosFactory {
         lab: Arc::new(MacosLab::new()?),
+        logs: logs::LogStreams::default(),
     }))
 }

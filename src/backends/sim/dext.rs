@@ -160,6 +160,42 @@ fn missing_client_entitlement(
     }
 }
 
+/// The dext's own breadcrumb when the kernel hands it a call: its `ExternalMethod` override logs the
+/// selector before dispatching (the project's dext logs with its prefix, as it does `NewUserClient(type)`).
+pub fn external_method_breadcrumb(log_prefix: &str, selector: u32) -> String {
+    format!("{log_prefix}: ExternalMethod({selector})")
+}
+
+/// The crash report a crashing sim dext leaves. The shape is reference §6's; the values are the sim's own
+/// (an abort in the selector's handler), and the path says `sim:` so nobody goes looking for the file.
+pub fn crash_report(
+    bundle_id: &str,
+    user_class: &str,
+    selector: u32,
+    n: usize,
+) -> crate::logs::CrashReport {
+    crate::logs::CrashReport {
+        path: format!("sim:{bundle_id}-crash-{n}.ips").into(),
+        process: Some(bundle_id.to_string()),
+        pid: None,
+        timestamp: None,
+        bug_type: Some("309".into()),
+        os_version: None,
+        incident_id: None,
+        exception_type: Some("EXC_CRASH".into()),
+        signal: Some("SIGABRT".into()),
+        codes: None,
+        crashed_thread: Some(0),
+        frames: vec![crate::logs::CrashFrame {
+            image: Some(bundle_id.to_string()),
+            symbol: Some(format!(
+                "{user_class}::ExternalMethod (selector {selector})"
+            )),
+            image_offset: None,
+        }],
+    }
+}
+
 /// What a selector's function returned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BehaviourOutput {

@@ -22,6 +22,7 @@ use crate::lab::{
     CallArgs, CallOutcome, ConnectionId, EntryId, Lab, LabError, Matching, OpenOutcome,
     OpenRequest, Prop, RegEntry, Registry, UsbBus, UsbView, UserClients, WaitError, WaitFor,
 };
+use crate::logs::{CrashReport, LogBuffer, LogCapture, LogLine};
 use crate::scenario::Scenario;
 use dext::{OpenInput, OpenTargetKind};
 use faults::{CallFault, FaultBook};
@@ -30,7 +31,7 @@ use state::{Conn, Setup, State};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 /// What a hung call answers once its connection is closed from another thread. The reference is silent.
 /// The request was already sent, so a send error (MACH_SEND_INVALID_DEST) does not fit; the kernel aborts
@@ -84,6 +85,11 @@ impl Shared {
 pub struct SimLab {
     shared: Arc<Shared>,
     timer: Option<JoinHandle<()>>,
+    /// What the sim kernel and dext logged, through the same capability a Mac's `log stream` fills.
+    log: LogBuffer,
+    /// Crash reports the sim dext left, with when.
+    crashes: Mutex<Vec<(SystemTime, CrashReport)>>,
+    log_prefix: String,
 }
 
 fn timer_loop(shared: Arc<Shared>) {
@@ -175,13 +181,25 @@ impl SimLab {
         Ok(SimLab {
             shared,
             timer: Some(timer),
+            log: LogBuffer::new(),
+            crashes: Mutex::new(Vec::new()),
+            log_prefix: scenario.driver.log_prefix().to_string(),
         })
     }
 
     /// The kernel and dext log lines so far (`DK: ...`, `IOUC ...`, the dext's `NewUserClient(type)`),
     /// in order, as a log capture on a Mac would show them.
     pub fn log_lines(&self) -> Vec<String> {
-        self.shared.lock().log.clone()
+        self.log.all().into_iter().map(|l| l.text).collect()
+    }
+
+    fn emit(&self, lines: impl IntoIterator<Item = String>) {
+        let now = crate::logs::log_timestamp(SystemTime::now());
+        self.log.extend(
+            lines
+                .into_iter()
+                .map(|t| LogLine::classify(now.clone(), t, &self.log_prefix)),
+        );
     }
 
     /// How many calls are blocked in a `hang` fault right now.
@@ -395,7 +413,7 @@ impl UserClients for SimLab {
             Some(code) => dext::OpenDecision { code, log: vec![] },
             None => dext::open_rules(&Self::open_input(&st, request)?),
         };
-        st.log.extend(decision.log);
+        self.emit(decision.log);
         let connection = if decision.code.is_success() {
             let slot = match st.tree.node(request.entry).map(|n| n.kind) {
                 Some(NodeKind::Service { slot }) => slot,
@@ -436,6 +454,11 @@ impl UserClients for SimLab {
         if let Some(dead) = conn.dead {
             return Ok(outcome(dead.0, started));
         }
+        // The call reached the dext: its ExternalMethod logs before dispatch decides anything.
+        self.emit([dext::external_method_breadcrumb(
+            &self.log_prefix,
+            args.selector,
+        )]);
         let dispatched = match dispatched {
             Ok(d) => d,
             Err(refusal) => return Ok(outcome(refusal.code.0, started)),
@@ -463,6 +486,16 @@ impl UserClients for SimLab {
                 return Ok(outcome(code.0, started));
             }
             Some(CallFault::Crash { rematch_after }) => {
+                let mut crashes = self.crashes.lock().unwrap_or_else(|p| p.into_inner());
+                let n = crashes.len() + 1;
+                let report = dext::crash_report(
+                    &setup.driver.bundle_id,
+                    &setup.driver.user_class,
+                    args.selector,
+                    n,
+                );
+                crashes.push((SystemTime::now(), report));
+                drop(crashes);
                 st.crash(conn.slot, Instant::now(), rematch_after);
                 drop(st);
                 self.shared.changed.notify_all();
@@ -506,6 +539,25 @@ impl Lab for SimLab {
         let model = crate::printer::catalog::by_ids(printer.vendor_id, printer.product_id)?;
         (model.protocol == crate::printer::catalog::Protocol::EscP)
             .then(|| model.firmware.to_string())
+    }
+
+    fn logs(&self) -> Option<&dyn LogCapture> {
+        Some(self)
+    }
+}
+
+impl LogCapture for SimLab {
+    fn buffer(&self) -> &LogBuffer {
+        &self.log
+    }
+
+    fn crash_report(&self, since: SystemTime, _wait: Duration) -> Option<CrashReport> {
+        let crashes = self.crashes.lock().unwrap_or_else(|p| p.into_inner());
+        crashes
+            .iter()
+            .rev()
+            .find(|(at, _)| *at >= since)
+            .map(|(_, r)| r.clone())
     }
 }
 

@@ -84,7 +84,6 @@ pub struct State {
     pub next_session: u64,
     pub next_tag: u64,
     pub faults: FaultBook,
-    pub log: Vec<String>,
     pub schedule: Schedule,
     pub shutdown: bool,
     /// Calls blocked in a `CallHangs` fault right now.
@@ -131,7 +130,6 @@ impl State {
             next_session: 0x2_4C3B_0000,
             next_tag: 0x1_0000_0A00,
             faults,
-            log: Vec::new(),
             schedule: Schedule::default(),
             shutdown: false,
             hung_calls: 0,

@@ -65,6 +65,7 @@ fn apple_sample() -> Driver {
             Prop::Bool(true),
         )]),
         log_prefix: Some("NullDriver".into()),
+        log: Default::default(),
         selectors: vec![
             sel(0, "Scalar", None, SimBehaviour::AddToScalars(1)),
             sel(
@@ -121,6 +122,7 @@ fn printer_driver() -> Driver {
             configuration: 1,
         },
         log_prefix: None,
+        log: Default::default(),
         open_types: vec![],
         selectors: vec![
             sel(
@@ -427,6 +429,47 @@ fn a_crashed_dext_is_offline_for_a_host_that_kept_the_old_service() {
     assert_eq!(crashed.code.0, code::MACH_SEND_INVALID_DEST);
     assert_eq!(code_of(&open(&l, old)), code::kIOReturnOffline);
     assert!(l.service_entry(None).is_none(), "no service while crashed");
+}
+
+#[test]
+fn calls_that_reach_the_dext_leave_its_breadcrumb_and_a_crash_leaves_a_report() {
+    use crate::lab::Lab;
+    let l = lab(
+        apple_sample(),
+        SimConfig {
+            faults: vec![fault(FaultKind::DextCrash {
+                selector: 3,
+                rematch_after: Duration::from_secs(60),
+            })],
+            ..SimConfig::default()
+        },
+    );
+    let before = std::time::SystemTime::now();
+    let c = open(&l, sample_service(&l)).connection.unwrap();
+    // 17 scalars never leave the process: the dext hears nothing of them.
+    assert_eq!(
+        l.call(c, &scalars(0, 17, 16)).unwrap().code.0,
+        code::MIG_ARRAY_TOO_LARGE
+    );
+    l.call(c, &scalars(2, 16, 16)).unwrap();
+    let capture = l.logs().expect("the sim captures logs");
+    assert_eq!(capture.crash_report(before, Duration::ZERO), None);
+    l.call(c, &structure(3, 1, 2, 16, 16)).unwrap();
+    // A dead dext logs nothing more.
+    l.call(c, &scalars(2, 16, 16)).unwrap();
+    assert_eq!(
+        l.log_lines(),
+        [
+            "NullDriver: NewUserClient(0)",
+            "NullDriver: ExternalMethod(2)",
+            "NullDriver: ExternalMethod(3)"
+        ]
+    );
+    let report = capture
+        .crash_report(before, Duration::ZERO)
+        .expect("a report");
+    assert_eq!(report.process.as_deref(), Some(SAMPLE_BUNDLE));
+    assert!(report.summary_lines()[3].contains("NullDriver::ExternalMethod (selector 3)"));
 }
 
 // ---- dispatch through the sim: Apple's sample --------------------------------------------------------
