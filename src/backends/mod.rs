@@ -5,6 +5,8 @@ pub mod iokit;
 pub mod macos;
 pub mod replay;
 pub mod sim;
+#[cfg(target_os = "linux")]
+pub mod vm;
 
 use crate::lab::{Lab, LabError};
 use crate::scenario::Scenario;
