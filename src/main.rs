@@ -103,7 +103,7 @@ struct RunCmd {
     /// Output format of the per-scenario results (the step-by-step report goes to stderr unless pretty)
     #[arg(long, value_enum)]
     format: Option<Format>,
-    /// sim, macos or replay:<dir> [default: macos on a Mac, sim elsewhere]
+    /// sim, macos, vm (inside the USB VM) or replay:<dir> [default: macos on a Mac, sim elsewhere]
     #[arg(long, value_parser = LabChoice::parse)]
     lab: Option<LabChoice>,
     /// How many scenarios run at once (1 runs them in order)

@@ -3,6 +3,8 @@
 //! hotplug, replug by UDC unbind / bind, bulk transfers. On any other machine each test prints that it was
 //! skipped and passes without checking anything (the guest's init sets `USBVM=1`).
 
+#![cfg(target_os = "linux")]
+
 use dexthil::backends::vm::VmBus;
 use dexthil::lab::{UsbBus, UsbView};
 use dexthil::printer::catalog::{self, Model};

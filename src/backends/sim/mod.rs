@@ -102,9 +102,18 @@ impl SimLab {
     /// A fresh lab for a scenario: its driver, its `sim:` block, its roles (each must resolve against the
     /// station, else [`LabError::NoPrinter`]).
     pub fn for_scenario(scenario: &Scenario) -> Result<SimLab, LabError> {
+        Self::for_scenario_at(scenario, station::seats())
+    }
+
+    /// A fresh lab whose printers sit at `seats` instead of the built-in station's: the `vm` lab puts
+    /// them where the VM's real printers are, so its registry mirrors the real bus.
+    pub fn for_scenario_at(
+        scenario: &Scenario,
+        seats: Vec<station::Seat>,
+    ) -> Result<SimLab, LabError> {
         let sim = &scenario.sim;
         let driver = Arc::clone(&scenario.driver);
-        let views: Vec<UsbView> = station::seats()
+        let views: Vec<UsbView> = seats
             .iter()
             .enumerate()
             .map(|(i, seat)| station::usb_view(seat, i as u8 + 2))
@@ -144,7 +153,7 @@ impl SimLab {
             skip_entitlement_check: sim.skip_entitlement_check,
             driver,
         };
-        let state = State::new(Arc::new(setup), faults, Instant::now());
+        let state = State::new(Arc::new(setup), faults, Instant::now(), seats);
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             changed: Condvar::new(),

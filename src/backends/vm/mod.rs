@@ -7,5 +7,7 @@
 
 mod bus;
 pub mod gadgets;
+mod lab;
 
 pub use bus::{OFF_TIME, VmBus};
+pub use lab::{VmFactory, VmLab, seats_of};
