@@ -56,7 +56,7 @@ cd "$REPO"
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 cargo build --quiet --bin dexthil || die "cargo build failed"
 TESTBIN=$(cargo test --quiet --test vm_guest --no-run --message-format=json 2>/dev/null \
-  | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+  | grep '"name":"vm_guest"' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
 [ -x "$TESTBIN" ] || die "cargo did not build the vm_guest test binary"
 say "built $TESTBIN"
 
@@ -68,6 +68,8 @@ cp /bin/busybox "$R/bin/"
 cp "$W/mods-$KVER"/* "$R/mods/"
 cp "$TARGET/debug/dexthil" "$R/bin/dexthil"
 cp "$TESTBIN" "$R/bin/vm_guest"
+# Debug info is most of a debug binary; the guest unpacks the initramfs under TCG, so leave it out.
+if command -v strip >/dev/null; then strip --strip-debug "$R/bin/dexthil" "$R/bin/vm_guest"; fi
 for b in "$R/bin/dexthil" "$R/bin/vm_guest"; do
   for l in $(ldd "$b" 2>/dev/null | grep -o '/[^ ]*'); do mkdir -p "$R$(dirname "$l")"; cp -L "$l" "$R$l"; done
 done
