@@ -26,7 +26,12 @@ if ! command -v qemu-system-x86_64 >/dev/null || [ ! -x /bin/busybox ] || ! comm
 fi
 
 # 2. The guest kernel and its USB modules, cached by version.
-KPKG=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+kpkg() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}'; }
+KPKG=$(kpkg)
+if [ -z "$KPKG" ]; then   # a clean machine has no package lists yet
+  timeout 600 apt-get update -qq || die "apt-get update failed"
+  KPKG=$(kpkg)
+fi
 [ -n "$KPKG" ] || die "apt-cache cannot name the linux-image-amd64 kernel package (run apt-get update)"
 KVER=${KPKG#linux-image-}
 MODS="usb-common usbcore udc-core dummy_hcd configfs libcomposite usb_f_printer usblp"
