@@ -91,6 +91,8 @@ enum Command {
     /// Say why IOServiceOpen on a dext fails: checks of the files from a bug report, or of this Mac (--live).
     /// Exit 0: no check failed; 1: a check failed; 2: an input could not be read.
     Doctor(DoctorCmd),
+    /// Be an emulated printer's firmware on a USB gadget (in the USB VM), or print the gadget set-up.
+    PrinterEmu(PrinterEmuCmd),
 }
 
 #[derive(Args)]
@@ -135,6 +137,30 @@ struct DoctorCmd {
 
 #[derive(Args)]
 #[command(after_help = "\
+With --gadget-script, print the configfs commands that create one printer gadget per model (the K-th on \
+dummy_udc.K, its firmware side /dev/g_printerK). Otherwise serve ESC P on --device as --model for ever. \
+The control file, when given, is read before each command: write a state name or STATUS number into it to \
+change the printer's state while it runs (`echo paper_end > FILE`).")]
+struct PrinterEmuCmd {
+    /// Print the gadget set-up for these models (comma-separated catalog names) and exit
+    #[arg(long, value_name = "MODELS", value_delimiter = ',', conflicts_with_all = ["device", "model"])]
+    gadget_script: Vec<String>,
+    /// The gadget's character device (/dev/g_printerK)
+    #[arg(long, requires = "model")]
+    device: Option<PathBuf>,
+    /// The catalog model to be
+    #[arg(long)]
+    model: Option<String>,
+    /// Start state: idle, printing, cooling, cover_open, paper_end, ribbon_end or a STATUS number
+    #[arg(long, default_value = "idle")]
+    state: String,
+    /// A file whose content (a state) is applied before each command
+    #[arg(long, value_name = "FILE")]
+    control: Option<PathBuf>,
+}
+
+#[derive(Args)]
+#[command(after_help = "\
 Each TARGET that exists on disk is a scenario file or directory; any other TARGET is a name filter \
 (substring, or whole name with --exact). So `dexthil run ds620` runs the scenarios whose name contains \
 `ds620` from scenarios/, and `dexthil run scenarios/smoke ds620` does the same within scenarios/smoke. \
@@ -160,7 +186,7 @@ struct RunCmd {
     /// Output format of the per-scenario results (the step-by-step report goes to stderr unless pretty)
     #[arg(long, value_enum)]
     format: Option<Format>,
-    /// sim, macos or replay:<dir> [default: macos on a Mac, sim elsewhere]
+    /// sim, macos, vm (inside the USB VM) or replay:<dir> [default: macos on a Mac, sim elsewhere]
     #[arg(long, value_parser = LabChoice::parse)]
     lab: Option<LabChoice>,
     /// How many scenarios run at once (1 runs them in order); scenarios sharing a printer never overlap
@@ -374,6 +400,33 @@ fn doctor(cmd: DoctorCmd) -> ExitCode {
     }
 }
 
+fn find_model(name: &str) -> anyhow::Result<&'static dexthil::printer::catalog::Model> {
+    dexthil::printer::catalog::find(name).with_context(|| {
+        let names: Vec<_> = dexthil::printer::catalog::all_names().collect();
+        format!("`{name}` is not a catalog model: {}", names.join(", "))
+    })
+}
+
+fn printer_emu(cmd: PrinterEmuCmd) -> anyhow::Result<Exit> {
+    use dexthil::printer::{emulator, gadget};
+    if !cmd.gadget_script.is_empty() {
+        let models = cmd
+            .gadget_script
+            .iter()
+            .map(|n| find_model(n))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        print!("{}", gadget::script(&models));
+        return Ok(Exit::Passed);
+    }
+    let (Some(device), Some(model)) = (cmd.device, cmd.model) else {
+        bail!("give --gadget-script MODELS, or --device and --model");
+    };
+    let mut emu = emulator::Emulator::new(find_model(&model)?);
+    emu.state.status = emulator::parse_state(&cmd.state)?;
+    emu.control = cmd.control;
+    emulator::serve_device(&mut emu, &device)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -402,6 +455,7 @@ fn main() -> ExitCode {
             .map_err(anyhow::Error::from),
         Command::List { paths } => list(paths),
         Command::Decode { codes } => Ok(decode(&codes)),
+        Command::PrinterEmu(cmd) => printer_emu(cmd),
         Command::ListDevices { replay } => Ok(print_or_fail(match replay {
             Some(dir) => dexthil::inspect::recorded_devices(&dir).map_err(|e| e.to_string()),
             None => dexthil::inspect::live_devices().map_err(|e| e.to_string()),

@@ -5,6 +5,8 @@ pub mod iokit;
 pub mod macos;
 pub mod replay;
 pub mod sim;
+#[cfg(target_os = "linux")]
+pub mod vm;
 
 use crate::lab::{Lab, LabError};
 use crate::scenario::Scenario;
@@ -17,6 +19,9 @@ pub enum LabChoice {
     Sim,
     Macos,
     Replay(PathBuf),
+    /// Inside the USB VM (`ci/usb-vm/run.sh`): the real Linux USB stack and emulated printers, with the
+    /// registry and user client simulated.
+    Vm,
 }
 
 impl LabChoice {
@@ -33,10 +38,11 @@ impl LabChoice {
         match text {
             "sim" => Ok(LabChoice::Sim),
             "macos" => Ok(LabChoice::Macos),
+            "vm" => Ok(LabChoice::Vm),
             _ => match text.strip_prefix("replay:") {
                 Some(dir) if !dir.is_empty() => Ok(LabChoice::Replay(PathBuf::from(dir))),
                 _ => Err(format!(
-                    "`{text}` is not a lab: use `sim`, `macos` or `replay:<dir>`"
+                    "`{text}` is not a lab: use `sim`, `macos`, `vm` or `replay:<dir>`"
                 )),
             },
         }
@@ -69,5 +75,13 @@ pub fn factory(choice: &LabChoice) -> Result<Box<dyn LabFactory>, LabError> {
             why: "this is not a Mac: the IOKit backend exists only on macOS; use `--lab sim` or `--lab replay:<dir>`".into(),
         }),
         LabChoice::Replay(dir) => replay::factory(dir),
+        #[cfg(target_os = "linux")]
+        LabChoice::Vm => Ok(Box::new(vm::VmFactory)),
+        #[cfg(not(target_os = "linux"))]
+        LabChoice::Vm => Err(LabError::Unsupported {
+            backend: "vm",
+            what: "run",
+            why: "the USB VM lab runs inside the Linux guest of ci/usb-vm/run.sh".into(),
+        }),
     }
 }

@@ -274,7 +274,8 @@ pub fn record(
     let target = Target::parse(target)?;
     let settle = Duration::from_secs(5);
     match lab {
-        None | Some(LabChoice::Macos) => record_live(&target, out),
+        // Inside the USB VM the bus is real: record it as a live machine.
+        None | Some(LabChoice::Macos) | Some(LabChoice::Vm) => record_live(&target, out),
         Some(LabChoice::Replay(dir)) => {
             let lab = crate::backends::replay::load_recording(dir)
                 .map_err(|e| LabError::Other(format!("replay: {e}")))?;

@@ -1,6 +1,8 @@
 //! USB facts and the libusb view: locationID encoding and hub requests (pure), the libusb view of the bus,
-//! replug (hub port power, reset), and the device table shown by `list-devices`.
+//! replug (hub port power, reset), the device table shown by `list-devices`, and ESC P over bulk pipes
+//! (for printers dexthil owns, as in the VM).
 
+pub mod bulk;
 pub mod hub;
 pub mod libusb;
 pub mod location;

@@ -117,6 +117,23 @@ impl SimLab {
     /// The lab for attempt `attempt` (1-based) of a scenario: `open_lab_error` faults past their
     /// `attempts` are left out.
     pub fn for_attempt(scenario: &Scenario, attempt: u32) -> Result<SimLab, LabError> {
+        Self::for_attempt_at(scenario, attempt, station::seats())
+    }
+
+    /// A fresh lab whose printers sit at `seats` instead of the built-in station's: the `vm` lab puts
+    /// them where the VM's real printers are, so its registry mirrors the real bus.
+    pub fn for_scenario_at(
+        scenario: &Scenario,
+        seats: Vec<station::Seat>,
+    ) -> Result<SimLab, LabError> {
+        Self::for_attempt_at(scenario, 1, seats)
+    }
+
+    fn for_attempt_at(
+        scenario: &Scenario,
+        attempt: u32,
+        seats: Vec<station::Seat>,
+    ) -> Result<SimLab, LabError> {
         let sim = &scenario.sim;
         let faults: Vec<crate::scenario::Fault> = sim
             .faults
@@ -128,7 +145,7 @@ impl SimLab {
             .cloned()
             .collect();
         let driver = Arc::clone(&scenario.driver);
-        let views: Vec<UsbView> = station::seats()
+        let views: Vec<UsbView> = seats
             .iter()
             .enumerate()
             .map(|(i, seat)| station::usb_view(seat, i as u8 + 2))
@@ -168,7 +185,7 @@ impl SimLab {
             skip_entitlement_check: sim.skip_entitlement_check,
             driver,
         };
-        let state = State::new(Arc::new(setup), faults, Instant::now());
+        let state = State::new(Arc::new(setup), faults, Instant::now(), seats);
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             changed: Condvar::new(),

@@ -92,7 +92,7 @@ pub struct State {
 
 impl State {
     /// The station with every printer present, enumerated and (unless a fault slows it) matched.
-    pub fn new(setup: Arc<Setup>, faults: FaultBook, now: Instant) -> State {
+    pub fn new(setup: Arc<Setup>, faults: FaultBook, now: Instant, seats: Vec<Seat>) -> State {
         let (mut tree, root) = Tree::new();
         // The reference gives no parent for IOUserResources; it hangs under the root here.
         let resources = tree.add(
@@ -103,7 +103,7 @@ impl State {
             BTreeMap::new(),
             NodeKind::UserResources,
         );
-        let printers = station::seats()
+        let printers = seats
             .into_iter()
             .map(|seat| Printer {
                 escp: PrinterState::new(seat.model),

@@ -1,0 +1,150 @@
+//! [`VmLab`]: the real half ([`VmBus`]: libusb, hotplug, UDC replug) beside a sim lab whose printers sit
+//! where the VM's are, for the registry and the user client. A replug unplugs the real gadget and, at the
+//! same moment, the sim's printer, so the simulated registry and dext follow the real bus.
+
+use super::VmBus;
+use crate::backends::LabFactory;
+use crate::backends::sim::{SimLab, station::Seat};
+use crate::ioreturn::ReturnCode;
+use crate::lab::{
+    CallArgs, CallOutcome, ConnectionId, EntryId, Lab, LabError, Matching, OpenOutcome,
+    OpenRequest, RegEntry, Registry, UsbBus, UsbView, UserClients, WaitError, WaitFor,
+};
+use crate::printer::catalog;
+use crate::scenario::Scenario;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct VmFactory;
+
+impl LabFactory for VmFactory {
+    fn name(&self) -> &'static str {
+        "vm"
+    }
+    fn lab_for(&self, scenario: &Scenario) -> Result<Arc<dyn Lab>, LabError> {
+        Ok(Arc::new(VmLab::for_scenario(scenario)?))
+    }
+}
+
+pub struct VmLab {
+    bus: VmBus,
+    sim: SimLab,
+}
+
+/// Where the sim's printers go: one per catalog printer on the real bus, at its real bus and port path.
+pub fn seats_of(views: &[UsbView]) -> Vec<Seat> {
+    views
+        .iter()
+        .filter_map(|v| {
+            Some(Seat {
+                model: catalog::by_ids(v.vendor_id, v.product_id)?,
+                bus: v.bus,
+                port_path: v.port_path.clone(),
+            })
+        })
+        .collect()
+}
+
+impl VmLab {
+    pub fn for_scenario(scenario: &Scenario) -> Result<VmLab, LabError> {
+        let bus = VmBus::new()?;
+        let seats = seats_of(&bus.devices()?);
+        let sim = SimLab::for_scenario_at(scenario, seats)?;
+        Ok(VmLab { bus, sim })
+    }
+}
+
+impl UsbBus for VmLab {
+    fn devices(&self) -> Result<Vec<UsbView>, LabError> {
+        self.bus.devices()
+    }
+
+    fn replug(&self, device: &UsbView) -> Result<(), LabError> {
+        self.bus.replug(device)?;
+        let mirrored = self
+            .sim
+            .devices()?
+            .into_iter()
+            .find(|v| v.bus == device.bus && v.port_path == device.port_path);
+        match mirrored {
+            Some(v) => self.sim.replug(&v),
+            None => Err(LabError::Other(format!(
+                "the simulated registry has no printer at {}",
+                device.label()
+            ))),
+        }
+    }
+
+    fn wait_usb(
+        &self,
+        pred: &(dyn Fn(&UsbView) -> bool + Sync),
+        present: bool,
+        deadline: Instant,
+    ) -> Result<Option<UsbView>, WaitError> {
+        self.bus.wait_usb(pred, present, deadline)
+    }
+}
+
+impl Registry for VmLab {
+    fn find(&self, matching: &Matching) -> Result<Vec<RegEntry>, LabError> {
+        self.sim.find(matching)
+    }
+    fn entry(&self, id: EntryId) -> Result<RegEntry, LabError> {
+        self.sim.entry(id)
+    }
+    fn children(&self, id: EntryId) -> Result<Vec<RegEntry>, LabError> {
+        self.sim.children(id)
+    }
+    fn wait(
+        &self,
+        matching: &Matching,
+        what: WaitFor,
+        deadline: Instant,
+    ) -> Result<Option<RegEntry>, WaitError> {
+        self.sim.wait(matching, what, deadline)
+    }
+}
+
+impl UserClients for VmLab {
+    fn open(&self, request: &OpenRequest) -> Result<OpenOutcome, LabError> {
+        self.sim.open(request)
+    }
+    fn call(&self, connection: ConnectionId, args: &CallArgs) -> Result<CallOutcome, LabError> {
+        self.sim.call(connection, args)
+    }
+    fn close(&self, connection: ConnectionId) -> Result<ReturnCode, LabError> {
+        self.sim.close(connection)
+    }
+    fn open_count(&self) -> usize {
+        self.sim.open_count()
+    }
+}
+
+impl Lab for VmLab {
+    fn name(&self) -> &'static str {
+        "vm"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backends::sim::station;
+
+    #[test]
+    fn the_sims_printers_sit_where_the_real_ones_are_and_strangers_are_left_out() {
+        let seat = station::seats()
+            .into_iter()
+            .find(|s| s.model.name == "CX-02")
+            .unwrap();
+        let mut real = station::usb_view(&seat, 2);
+        real.bus = 2;
+        real.port_path = vec![1];
+        let mut stranger = real.clone();
+        stranger.vendor_id = 0x1d6b;
+        let seats = seats_of(&[real, stranger]);
+        assert_eq!(seats.len(), 1);
+        assert_eq!((seats[0].model.name, seats[0].bus), ("CX-02", 2));
+        assert_eq!(seats[0].port_path, vec![1]);
+    }
+}
