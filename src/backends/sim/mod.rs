@@ -254,6 +254,17 @@ impl SimLab {
         })
     }
 
+    /// Mirror a real device's USB address onto the station printer at its bus and port (the `vm` lab: the
+    /// registry it simulates must agree with the real bus libusb sees). Unknown positions are ignored.
+    pub fn mirror_address(&self, real: &UsbView) {
+        let mut st = self.shared.lock();
+        if let Some(p) = st.printer_at(real.bus, &real.port_path) {
+            st.mirror_address(p, real.address);
+        }
+        drop(st);
+        self.shared.changed.notify_all();
+    }
+
     /// Set a printer's ESC P status (a paper jam, say), as a scenario-free test might.
     pub fn set_printer_status(&self, printer: &UsbView, status: u32) -> Result<(), LabError> {
         let mut st = self.shared.lock();

@@ -109,6 +109,13 @@ impl Tree {
         self.nodes.get(&id)
     }
 
+    /// Set one property of a live entry (a mirrored lab follows a real value).
+    pub fn set_property(&mut self, id: EntryId, key: &str, value: Prop) {
+        if let Some(n) = self.nodes.get_mut(&id) {
+            n.properties.insert(key.to_string(), value);
+        }
+    }
+
     /// Terminate an entry and everything below it.
     pub fn terminate(&mut self, id: EntryId) {
         let below: Vec<EntryId> = self

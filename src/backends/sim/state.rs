@@ -41,6 +41,9 @@ pub struct Printer {
     /// Unplugged by a fault: never comes back.
     pub gone_for_good: bool,
     pub address: u8,
+    /// The address a real bus gave this printer, when the sim mirrors one (the `vm` lab): enumeration
+    /// then uses it instead of the sim's own pool, so the registry agrees with libusb.
+    pub mirrored_address: Option<u8>,
     pub session_id: u64,
     pub device: Option<EntryId>,
     pub interface: Option<EntryId>,
@@ -111,6 +114,7 @@ impl State {
                 present: false,
                 gone_for_good: false,
                 address: 0,
+                mirrored_address: None,
                 session_id: 0,
                 device: None,
                 interface: None,
@@ -212,6 +216,22 @@ impl State {
         }
     }
 
+    /// Follow a real bus: printer `p` has `address` there. Its registry entry says so at once, and every
+    /// later enumeration uses it until the next mirror.
+    pub fn mirror_address(&mut self, p: usize, address: u8) {
+        let pr = &mut self.printers[p];
+        pr.mirrored_address = Some(address);
+        if pr.present {
+            pr.address = address;
+            if let Some(device) = pr.device {
+                for key in ["USB Address", "kUSBAddress"] {
+                    self.tree
+                        .set_property(device, key, crate::lab::Prop::Int(address.into()));
+                }
+            }
+        }
+    }
+
     /// Put a printer on the bus at a new address with fresh registry entries.
     fn enumerate(&mut self, p: usize) {
         let bus = self.printers[p].seat.bus;
@@ -221,7 +241,10 @@ impl State {
             .filter(|o| o.present && o.seat.bus == bus)
             .map(|o| o.address)
             .collect();
-        let address = self.addresses.next(bus, &in_use);
+        let address = match self.printers[p].mirrored_address {
+            Some(a) => a,
+            None => self.addresses.next(bus, &in_use),
+        };
         self.next_session += 0x1_0000;
         let session_id = self.next_session;
         let e = Enumeration {

@@ -885,3 +885,37 @@ fn the_sim_lab_is_send_and_sync_and_its_timer_stops_on_drop() {
         "the timer thread let go of the state"
     );
 }
+
+#[test]
+fn a_mirrored_address_reaches_the_registry_and_survives_a_replug() {
+    let l = lab(printer_driver(), SimConfig::default());
+    let mut real = ds620(&l);
+    real.address = 42;
+    l.mirror_address(&real);
+    let device_address = |l: &SimLab| {
+        l.find(&Matching {
+            class: Some("IOUSBHostDevice".into()),
+            properties: [("idProduct".to_string(), Prop::Int(0x8B01))].into(),
+            ..Matching::default()
+        })
+        .unwrap()
+        .first()
+        .and_then(|e| e.int("USB Address"))
+    };
+    assert_eq!(device_address(&l), Some(42));
+    assert_eq!(ds620(&l).address, 42, "the sim's own USB view follows too");
+    l.replug(&ds620(&l)).unwrap();
+    let back = l
+        .wait_usb(
+            &|v: &UsbView| v.product_id == 0x8B01,
+            true,
+            Instant::now() + Duration::from_secs(5),
+        )
+        .unwrap()
+        .expect("back");
+    assert_eq!(
+        back.address, 42,
+        "re-enumeration keeps the mirrored address"
+    );
+    assert_eq!(device_address(&l), Some(42));
+}

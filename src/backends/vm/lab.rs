@@ -48,8 +48,11 @@ pub fn seats_of(views: &[UsbView]) -> Vec<Seat> {
 impl VmLab {
     pub fn for_scenario(scenario: &Scenario) -> Result<VmLab, LabError> {
         let bus = VmBus::new()?;
-        let seats = seats_of(&bus.devices()?);
-        let sim = SimLab::for_scenario_at(scenario, seats)?;
+        let real = bus.devices()?;
+        let sim = SimLab::for_scenario_at(scenario, seats_of(&real))?;
+        for v in &real {
+            sim.mirror_address(v);
+        }
         Ok(VmLab { bus, sim })
     }
 }
@@ -81,7 +84,13 @@ impl UsbBus for VmLab {
         present: bool,
         deadline: Instant,
     ) -> Result<Option<UsbView>, WaitError> {
-        self.bus.wait_usb(pred, present, deadline)
+        let seen = self.bus.wait_usb(pred, present, deadline)?;
+        // A real re-enumeration gave the printer a new address: the simulated registry follows it, so
+        // cross_check compares the real bus with a registry that saw the same enumeration.
+        if let Some(v) = &seen {
+            self.sim.mirror_address(v);
+        }
+        Ok(seen)
     }
 }
 
