@@ -53,6 +53,10 @@ impl LabChoice {
 /// a real lab hands out the same one.
 pub trait LabFactory: Send + Sync {
     fn name(&self) -> &'static str;
+    /// Take in what a station file says about its printers (how each is replugged). Labs with nothing to
+    /// configure ignore it.
+    fn use_station(&self, _station: &crate::station::Station) {}
+
     fn lab_for(&self, scenario: &Scenario) -> Result<Arc<dyn Lab>, LabError>;
 
     /// The lab for attempt `attempt` (1 = first run) of a scenario retried after an infrastructure failure.

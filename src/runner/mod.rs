@@ -84,6 +84,9 @@ pub fn run_with(args: RunArgs, opts: &NightlyOptions) -> Exit {
             return Exit::BadInputOrLab;
         }
     };
+    if let Some(station) = &opts.station {
+        factory.use_station(station);
+    }
     nightly::run_nightly(scenarios, Arc::from(factory), &args.libtest, opts)
 }
 

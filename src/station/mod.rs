@@ -118,3 +118,20 @@ impl StationPrinter {
             })
     }
 }
+
+/// The station's replug choices as the libusb bus takes them: one plan per printer, matched like the health
+/// check matches (model, serial, location).
+pub fn replug_plan(station: &Station) -> Vec<crate::usb::libusb::ReplugPlan> {
+    station
+        .printers
+        .iter()
+        .map(|p| {
+            let printer = p.clone();
+            crate::usb::libusb::ReplugPlan {
+                printer: p.name.clone(),
+                options: p.replug_options(),
+                matches: Box::new(move |v| printer.matches(v)),
+            }
+        })
+        .collect()
+}

@@ -316,9 +316,25 @@ pub struct LibusbBus {
     stop: Arc<AtomicBool>,
     pump: Option<JoinHandle<()>>,
     replug: ReplugOptions,
+    /// Per-printer replug choices from a station file; devices it does not name use `replug`.
+    replug_plan: Mutex<Vec<ReplugPlan>>,
+}
+
+/// How one station printer is replugged: `options` `None` means the station forbids it.
+pub struct ReplugPlan {
+    /// The station's name for the printer, for messages.
+    pub printer: String,
+    pub matches: Box<dyn Fn(&UsbView) -> bool + Send + Sync>,
+    pub options: Option<ReplugOptions>,
 }
 
 impl LibusbBus {
+    /// Replug the printers a station names its way (`replug: auto | hub_power | reset | none`, off time,
+    /// power-off attempts); every other device keeps the bus's default.
+    pub fn set_replug_plan(&self, plan: Vec<ReplugPlan>) {
+        *self.replug_plan.lock().unwrap_or_else(|p| p.into_inner()) = plan;
+    }
+
     pub fn new() -> Result<Self, LabError> {
         Self::with_replug(ReplugOptions::default())
     }
@@ -368,6 +384,7 @@ impl LibusbBus {
             stop,
             pump,
             replug,
+            replug_plan: Mutex::new(Vec::new()),
         })
     }
 
@@ -406,7 +423,28 @@ impl UsbBus for LibusbBus {
     }
 
     fn replug(&self, device: &UsbView) -> Result<(), LabError> {
-        replug::replug(&self.context, device, &self.replug).map(|done| {
+        let planned = self
+            .replug_plan
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|p| (p.matches)(device))
+            .map(|p| (p.printer.clone(), p.options.clone()));
+        let options = match planned {
+            Some((_, Some(options))) => options,
+            Some((printer, None)) => {
+                return Err(LabError::Unsupported {
+                    backend: "libusb",
+                    what: "replug",
+                    why: format!(
+                        "the station says printer `{printer}` ({}) is not to be replugged (`replug: none`)",
+                        device.label()
+                    ),
+                });
+            }
+            None => self.replug.clone(),
+        };
+        replug::replug(&self.context, device, &options).map(|done| {
             tracing::info!("replugged {} by {}", device.label(), done);
         })
     }

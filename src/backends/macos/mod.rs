@@ -109,6 +109,11 @@ impl LabFactory for MacosFactory {
     fn name(&self) -> &'static str {
         "macos"
     }
+    fn use_station(&self, station: &crate::station::Station) {
+        self.lab
+            .usb
+            .set_replug_plan(crate::station::replug_plan(station));
+    }
     fn lab_for(&self, scenario: &Scenario) -> Result<Arc<dyn Lab>, LabError> {
         Ok(Arc::new(logs::LoggedLab {
             lab: self.lab.clone(),
