@@ -3,6 +3,7 @@
 //!
 //! This module owns the traits and the value types that cross them. It knows no backend.
 
+mod forward;
 mod registry;
 mod usb;
 mod userclient;

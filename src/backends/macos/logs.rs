@@ -5,16 +5,12 @@
 
 use super::MacosLab;
 use crate::driver::Driver;
-use crate::lab::{
-    CallArgs, CallOutcome, ConnectionId, EntryId, Lab, LabError, Matching, OpenOutcome,
-    OpenRequest, RegEntry, Registry, UsbBus, UsbView, UserClients, WaitError, WaitFor,
-};
+use crate::lab::Lab;
 use crate::logs::stream::CrashSource;
 use crate::logs::{LogCapture, LogStream, crash, ndjson};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 /// The log streams of a run, by their `log stream` arguments.
 #[derive(Default)]
@@ -54,57 +50,9 @@ pub struct LoggedLab {
     pub log: Arc<LogStream>,
 }
 
-impl UsbBus for LoggedLab {
-    fn devices(&self) -> Result<Vec<UsbView>, LabError> {
-        self.lab.devices()
-    }
-    fn replug(&self, device: &UsbView) -> Result<(), LabError> {
-        self.lab.replug(device)
-    }
-    fn wait_usb(
-        &self,
-        pred: &(dyn Fn(&UsbView) -> bool + Sync),
-        present: bool,
-        deadline: Instant,
-    ) -> Result<Option<UsbView>, WaitError> {
-        self.lab.wait_usb(pred, present, deadline)
-    }
-}
-
-impl Registry for LoggedLab {
-    fn find(&self, matching: &Matching) -> Result<Vec<RegEntry>, LabError> {
-        self.lab.find(matching)
-    }
-    fn entry(&self, id: EntryId) -> Result<RegEntry, LabError> {
-        self.lab.entry(id)
-    }
-    fn children(&self, id: EntryId) -> Result<Vec<RegEntry>, LabError> {
-        self.lab.children(id)
-    }
-    fn wait(
-        &self,
-        matching: &Matching,
-        what: WaitFor,
-        deadline: Instant,
-    ) -> Result<Option<RegEntry>, WaitError> {
-        self.lab.wait(matching, what, deadline)
-    }
-}
-
-impl UserClients for LoggedLab {
-    fn open(&self, request: &OpenRequest) -> Result<OpenOutcome, LabError> {
-        self.lab.open(request)
-    }
-    fn call(&self, connection: ConnectionId, args: &CallArgs) -> Result<CallOutcome, LabError> {
-        self.lab.call(connection, args)
-    }
-    fn close(&self, connection: ConnectionId) -> Result<crate::ioreturn::ReturnCode, LabError> {
-        self.lab.close(connection)
-    }
-    fn open_count(&self) -> usize {
-        self.lab.open_count()
-    }
-}
+crate::forward_usb_bus!(LoggedLab, lab);
+crate::forward_registry!(LoggedLab, lab);
+crate::forward_user_clients!(LoggedLab, lab);
 
 impl Lab for LoggedLab {
     fn name(&self) -> &'static str {

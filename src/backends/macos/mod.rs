@@ -15,14 +15,10 @@ pub use registry::IoRegistry;
 pub use userclient::IoUserClients;
 
 use super::LabFactory;
-use crate::lab::{
-    CallArgs, CallOutcome, ConnectionId, EntryId, Lab, LabError, Matching, OpenOutcome,
-    OpenRequest, RegEntry, Registry, UsbBus, UsbView, UserClients, WaitError, WaitFor,
-};
+use crate::lab::{Lab, LabError};
 use crate::scenario::Scenario;
 use crate::usb::libusb::LibusbBus;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// The whole real lab: one per process, shared by every scenario.
 pub struct MacosLab {
@@ -41,57 +37,9 @@ impl MacosLab {
     }
 }
 
-impl UsbBus for MacosLab {
-    fn devices(&self) -> Result<Vec<UsbView>, LabError> {
-        self.usb.devices()
-    }
-    fn replug(&self, device: &UsbView) -> Result<(), LabError> {
-        self.usb.replug(device)
-    }
-    fn wait_usb(
-        &self,
-        pred: &(dyn Fn(&UsbView) -> bool + Sync),
-        present: bool,
-        deadline: Instant,
-    ) -> Result<Option<UsbView>, WaitError> {
-        self.usb.wait_usb(pred, present, deadline)
-    }
-}
-
-impl Registry for MacosLab {
-    fn find(&self, matching: &Matching) -> Result<Vec<RegEntry>, LabError> {
-        self.registry.find(matching)
-    }
-    fn entry(&self, id: EntryId) -> Result<RegEntry, LabError> {
-        self.registry.entry(id)
-    }
-    fn children(&self, id: EntryId) -> Result<Vec<RegEntry>, LabError> {
-        self.registry.children(id)
-    }
-    fn wait(
-        &self,
-        matching: &Matching,
-        what: WaitFor,
-        deadline: Instant,
-    ) -> Result<Option<RegEntry>, WaitError> {
-        self.registry.wait(matching, what, deadline)
-    }
-}
-
-impl UserClients for MacosLab {
-    fn open(&self, request: &OpenRequest) -> Result<OpenOutcome, LabError> {
-        self.clients.open(request)
-    }
-    fn call(&self, connection: ConnectionId, args: &CallArgs) -> Result<CallOutcome, LabError> {
-        self.clients.call(connection, args)
-    }
-    fn close(&self, connection: ConnectionId) -> Result<crate::ioreturn::ReturnCode, LabError> {
-        self.clients.close(connection)
-    }
-    fn open_count(&self) -> usize {
-        self.clients.open_count()
-    }
-}
+crate::forward_usb_bus!(MacosLab, usb);
+crate::forward_registry!(MacosLab, registry);
+crate::forward_user_clients!(MacosLab, clients);
 
 impl Lab for MacosLab {
     fn name(&self) -> &'static str {

@@ -5,11 +5,7 @@
 use super::VmBus;
 use crate::backends::LabFactory;
 use crate::backends::sim::{SimLab, station::Seat};
-use crate::ioreturn::ReturnCode;
-use crate::lab::{
-    CallArgs, CallOutcome, ConnectionId, EntryId, Lab, LabError, Matching, OpenOutcome,
-    OpenRequest, RegEntry, Registry, UsbBus, UsbView, UserClients, WaitError, WaitFor,
-};
+use crate::lab::{Lab, LabError, UsbBus, UsbView, WaitError};
 use crate::printer::catalog;
 use crate::scenario::Scenario;
 use std::sync::Arc;
@@ -94,40 +90,9 @@ impl UsbBus for VmLab {
     }
 }
 
-impl Registry for VmLab {
-    fn find(&self, matching: &Matching) -> Result<Vec<RegEntry>, LabError> {
-        self.sim.find(matching)
-    }
-    fn entry(&self, id: EntryId) -> Result<RegEntry, LabError> {
-        self.sim.entry(id)
-    }
-    fn children(&self, id: EntryId) -> Result<Vec<RegEntry>, LabError> {
-        self.sim.children(id)
-    }
-    fn wait(
-        &self,
-        matching: &Matching,
-        what: WaitFor,
-        deadline: Instant,
-    ) -> Result<Option<RegEntry>, WaitError> {
-        self.sim.wait(matching, what, deadline)
-    }
-}
-
-impl UserClients for VmLab {
-    fn open(&self, request: &OpenRequest) -> Result<OpenOutcome, LabError> {
-        self.sim.open(request)
-    }
-    fn call(&self, connection: ConnectionId, args: &CallArgs) -> Result<CallOutcome, LabError> {
-        self.sim.call(connection, args)
-    }
-    fn close(&self, connection: ConnectionId) -> Result<ReturnCode, LabError> {
-        self.sim.close(connection)
-    }
-    fn open_count(&self) -> usize {
-        self.sim.open_count()
-    }
-}
+// The registry and the user client are the sim's (module docs).
+crate::forward_registry!(VmLab, sim);
+crate::forward_user_clients!(VmLab, sim);
 
 impl Lab for VmLab {
     fn name(&self) -> &'static str {
