@@ -22,6 +22,6 @@ mod tests;
 pub use expect::{HexDiff, hex_diff};
 pub use logs::CRASH_REPORT_WAIT;
 pub use run::{CLEANUP_WAIT, ScenarioEnd, run_scenario, run_scenario_until};
-pub use stop::Stop;
 pub use steps::WAIT_GRACE;
+pub use stop::Stop;
 pub use summary::summary;

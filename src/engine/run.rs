@@ -173,7 +173,10 @@ impl Run<'_> {
             let text = summary(self.scenario, &step.kind);
             if let Some(why) = self.stop.reason() {
                 self.interrupted = Some(self.running.last().cloned());
-                return Err((step.span.clone(), failure::lab(format!("interrupted ({why})"))));
+                return Err((
+                    step.span.clone(),
+                    failure::lab(format!("interrupted ({why})")),
+                ));
             }
             self.running.push(format!("{number} {text}"));
             em.emit(EventKind::StepStarted {
@@ -206,7 +209,8 @@ impl Run<'_> {
             };
             if inner.is_some() && self.stop.reason().is_some() {
                 // Left unfinished on purpose: the reports show the scenario interrupted in this step.
-                self.interrupted.get_or_insert_with(|| self.running.last().cloned());
+                self.interrupted
+                    .get_or_insert_with(|| self.running.last().cloned());
                 return Err(inner.expect("checked above"));
             }
             self.running.pop();

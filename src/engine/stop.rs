@@ -72,7 +72,10 @@ mod tests {
             other.stop("SIGTERM");
         });
         let started = Instant::now();
-        assert_eq!(stop.wait(Duration::from_secs(30)).as_deref(), Some("SIGINT"));
+        assert_eq!(
+            stop.wait(Duration::from_secs(30)).as_deref(),
+            Some("SIGINT")
+        );
         assert!(started.elapsed() < Duration::from_secs(10));
         t.join().unwrap();
     }

@@ -497,7 +497,10 @@ impl UserClients for SimLab {
             Some(CallFault::Abort) => {
                 // What a crash in our own FFI looks like from outside: the process dies by a signal with
                 // no unwinding and no cleanup. Only `--isolate` keeps the run alive.
-                tracing::error!(selector = args.selector, "sim fault `abort`: aborting the process");
+                tracing::error!(
+                    selector = args.selector,
+                    "sim fault `abort`: aborting the process"
+                );
                 std::process::abort();
             }
             Some(CallFault::Unplug(code)) => {
