@@ -207,11 +207,11 @@ impl Run<'_> {
                     }
                 }
             };
-            if inner.is_some() && self.stop.reason().is_some() {
+            if let Some(failed) = inner.as_ref().filter(|_| self.stop.reason().is_some()) {
                 // Left unfinished on purpose: the reports show the scenario interrupted in this step.
                 self.interrupted
                     .get_or_insert_with(|| self.running.last().cloned());
-                return Err(inner.expect("checked above"));
+                return Err(failed.clone());
             }
             self.running.pop();
             tracing::debug!(step = %number, ?outcome, "step finished");
