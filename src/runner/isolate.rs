@@ -224,15 +224,17 @@ pub fn attempt_in_child(
             closed: Vec::new(),
         };
     }
-    let message = format!(
-        "the scenario's process {how}{}: a crash of dexthil itself, most likely in its host-side FFI or the lab \
-         backend, not a driver answer (the dext runs in its own process), so the lab's fault; --isolate kept the \
-         run going",
-        running
-            .last()
-            .map(|r| format!(" during step {} {}", r.step, r.summary))
-            .unwrap_or_default()
-    );
+    let during = running
+        .last()
+        .map(|r| format!(" during step {} {}", r.step, r.summary))
+        .unwrap_or_default();
+    let why = if killed_by_signal(&status) {
+        "a crash of dexthil itself, most likely in its host-side FFI or the lab backend, not a driver answer \
+         (the dext runs in its own process), so the lab's fault; --isolate kept the run going"
+    } else {
+        "dexthil's own failure, not the driver's (its error is above); --isolate kept the run going"
+    };
+    let message = format!("the scenario's process {how}{during}: {why}");
     if !scenario_started {
         sink.event(&RunEvent {
             elapsed: sh.run_start.elapsed(),
@@ -288,6 +290,18 @@ fn lab_failure(
         took: started.elapsed(),
     });
     ScenarioEnd::Finished { verdict }
+}
+
+fn killed_by_signal(status: &std::io::Result<ExitStatus>) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        status.as_ref().is_ok_and(|st| st.signal().is_some())
+    }
+    #[cfg(not(unix))]
+    {
+        status.as_ref().is_ok_and(|st| st.code().is_none())
+    }
 }
 
 /// `was killed by SIGABRT (signal 6)` or `exited with status 3`.
