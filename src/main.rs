@@ -93,6 +93,19 @@ enum Command {
     Doctor(DoctorCmd),
     /// Be an emulated printer's firmware on a USB gadget (in the USB VM), or print the gadget set-up.
     PrinterEmu(PrinterEmuCmd),
+    /// Internal, for `run --isolate`: run one scenario and write its events to stdout as journal lines.
+    #[command(name = runner::isolate::CHILD_COMMAND, hide = true)]
+    RunOne {
+        #[arg(long, value_parser = LabChoice::parse)]
+        lab: LabChoice,
+        /// Which attempt (1 = the first run; the sim's `open_lab_error` counts them)
+        #[arg(long, default_value_t = 1)]
+        attempt: u32,
+        /// The scenario's name, checked against the file
+        #[arg(long)]
+        name: String,
+        file: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -219,6 +232,10 @@ struct RunCmd {
     /// Run scenarios tagged `ignore` too
     #[arg(long)]
     include_ignored: bool,
+    /// Run each scenario in a child process: a crash (abort, segfault) of dexthil itself then fails only that
+    /// scenario, as the lab's fault (exit 2), and the run goes on
+    #[arg(long)]
+    isolate: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -263,6 +280,7 @@ fn nightly_options(cmd: &RunCmd) -> Option<NightlyOptions> {
         flaky_fails: cmd.flaky_fails,
         progress: true,
         signals: true,
+        isolate: cmd.isolate,
     })
 }
 
@@ -456,6 +474,12 @@ fn main() -> ExitCode {
         Command::List { paths } => list(paths),
         Command::Decode { codes } => Ok(decode(&codes)),
         Command::PrinterEmu(cmd) => printer_emu(cmd),
+        Command::RunOne {
+            lab,
+            attempt,
+            name,
+            file,
+        } => Ok(runner::isolate::run_child(&file, &name, &lab, attempt)),
         Command::ListDevices { replay } => Ok(print_or_fail(match replay {
             Some(dir) => dexthil::inspect::recorded_devices(&dir).map_err(|e| e.to_string()),
             None => dexthil::inspect::live_devices().map_err(|e| e.to_string()),

@@ -11,6 +11,7 @@ mod logs;
 mod run;
 pub mod service;
 mod steps;
+pub mod stop;
 mod summary;
 
 #[cfg(test)]
@@ -20,6 +21,7 @@ mod tests;
 
 pub use expect::{HexDiff, hex_diff};
 pub use logs::CRASH_REPORT_WAIT;
-pub use run::{CLEANUP_WAIT, run_scenario};
+pub use run::{CLEANUP_WAIT, ScenarioEnd, run_scenario, run_scenario_until};
 pub use steps::WAIT_GRACE;
+pub use stop::Stop;
 pub use summary::summary;

@@ -2,11 +2,13 @@
 //! the first failure ends it, and every connection it left open is closed whatever happened.
 
 use super::deadline::{Worker, panic_text};
+use super::stop::Stop;
 use super::{failure, summary::summary};
 use crate::lab::{ConnectionId, Lab, UsbView};
 use crate::report::{EventKind, EventSink, Failure, RunEvent, StepOutcome, Verdict};
 use crate::scenario::{Scenario, Step, StepKind};
 use crate::span::Span;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -44,6 +46,29 @@ pub(super) struct Run<'a> {
     pub extra_lines: Vec<crate::logs::LogLine>,
     /// When the scenario started, by the wall clock (crash reports are files with times).
     pub started_wall: SystemTime,
+    /// A stop asked for (SIGINT, SIGTERM): checked before each step; a `sleep` waits on it.
+    pub stop: Stop,
+    /// Steps started and not finished, innermost last (`2 sleep 30s`).
+    running: Vec<String>,
+    /// Set when the stop ended the scenario: the step it was in.
+    interrupted: Option<Option<String>>,
+}
+
+/// How a scenario ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "end", rename_all = "snake_case")]
+pub enum ScenarioEnd {
+    /// It ran to a verdict, and `ScenarioFinished` was sent.
+    Finished { verdict: Verdict },
+    /// A stop came first. The step it was in gets no `StepFinished` and the scenario no
+    /// `ScenarioFinished`, so every report shows it as a killed run's: interrupted in that step. Its
+    /// connections were closed all the same (`closed` names them).
+    Interrupted {
+        reason: String,
+        /// The innermost step running when it stopped (`2 sleep 30s`), if any.
+        step: Option<String>,
+        closed: Vec<String>,
+    },
 }
 
 struct Emitter<'a> {
@@ -68,6 +93,25 @@ pub fn run_scenario(
     sink: &dyn EventSink,
     run_start: Instant,
 ) -> Verdict {
+    match run_scenario_until(scenario, lab, sink, run_start, &Stop::new()) {
+        ScenarioEnd::Finished { verdict } => verdict,
+        // Nobody holds this stop, so it never comes; said as a lab failure rather than trusted blindly.
+        ScenarioEnd::Interrupted { reason, .. } => Verdict::Failed {
+            span: scenario.span.clone(),
+            failure: failure::lab(format!("interrupted ({reason})")),
+        },
+    }
+}
+
+/// [`run_scenario`] that ends early when `stop` is asked for: before the next step, or at once in a
+/// `sleep`. A step already waiting on the lab (a call, an await) ends at its own deadline first.
+pub fn run_scenario_until(
+    scenario: &Scenario,
+    lab: Arc<dyn Lab>,
+    sink: &dyn EventSink,
+    run_start: Instant,
+    stop: &Stop,
+) -> ScenarioEnd {
     let started = Instant::now();
     let em = Emitter {
         sink,
@@ -93,18 +137,29 @@ pub fn run_scenario(
         step_cursor: log_cursor,
         extra_lines: Vec::new(),
         started_wall: SystemTime::now(),
+        stop: stop.clone(),
+        running: Vec::new(),
+        interrupted: None,
     };
     let verdict = match run.steps(&scenario.steps, "", &em) {
         Ok(()) => Verdict::Passed,
         Err((span, failure)) => Verdict::Failed { span, failure },
     };
-    run.close_leftovers();
+    let closed = run.close_leftovers();
+    if let Some(step) = run.interrupted.take() {
+        tracing::info!(scenario = %scenario.name, ?step, ?closed, "interrupted");
+        return ScenarioEnd::Interrupted {
+            reason: stop.reason().unwrap_or_else(|| "a stop".into()),
+            step,
+            closed,
+        };
+    }
     em.emit(EventKind::ScenarioFinished {
         scenario: scenario.name.clone(),
         verdict: verdict.clone(),
         took: started.elapsed(),
     });
-    verdict
+    ScenarioEnd::Finished { verdict }
 }
 
 impl Run<'_> {
@@ -116,6 +171,14 @@ impl Run<'_> {
                 format!("{prefix}.{}", i + 1)
             };
             let text = summary(self.scenario, &step.kind);
+            if let Some(why) = self.stop.reason() {
+                self.interrupted = Some(self.running.last().cloned());
+                return Err((
+                    step.span.clone(),
+                    failure::lab(format!("interrupted ({why})")),
+                ));
+            }
+            self.running.push(format!("{number} {text}"));
             em.emit(EventKind::StepStarted {
                 scenario: em.scenario.to_string(),
                 step: number.clone(),
@@ -144,6 +207,13 @@ impl Run<'_> {
                     }
                 }
             };
+            if let Some(failed) = inner.as_ref().filter(|_| self.stop.reason().is_some()) {
+                // Left unfinished on purpose: the reports show the scenario interrupted in this step.
+                self.interrupted
+                    .get_or_insert_with(|| self.running.last().cloned());
+                return Err(failed.clone());
+            }
+            self.running.pop();
             tracing::debug!(step = %number, ?outcome, "step finished");
             em.emit(EventKind::StepFinished {
                 scenario: em.scenario.to_string(),
@@ -210,8 +280,10 @@ impl Run<'_> {
         }
     }
 
-    /// Close every connection the scenario left open, a hung one too, each with a bounded wait.
-    fn close_leftovers(&mut self) {
+    /// Close every connection the scenario left open, a hung one too, each with a bounded wait; the names
+    /// of those that closed.
+    fn close_leftovers(&mut self) -> Vec<String> {
+        let mut closed = Vec::new();
         while let Some(conn) = self.conns.pop() {
             let lab = self.lab.clone();
             let id = conn.id;
@@ -220,7 +292,8 @@ impl Run<'_> {
                 .run(Instant::now() + CLEANUP_WAIT, move || lab.close(id));
             match r {
                 Ok(Ok(code)) if code.is_success() => {
-                    tracing::debug!(connection = %conn.name, "closed at scenario end")
+                    tracing::debug!(connection = %conn.name, "closed at scenario end");
+                    closed.push(conn.name);
                 }
                 Ok(Ok(code)) => {
                     tracing::warn!(connection = %conn.name, %code, "closing at scenario end failed")
@@ -233,5 +306,6 @@ impl Run<'_> {
                 }
             }
         }
+        closed
     }
 }

@@ -404,11 +404,13 @@ impl Run<'_> {
 
     fn sleep(&mut self, d: Duration) -> StepResult {
         let left = self.deadline.saturating_duration_since(Instant::now());
+        // Woken by a stop (SIGINT) at once: a long sleep must not hold up a run that was asked to end.
+        if let Some(why) = self.stop.wait(d.min(left)) {
+            return Err(failure::lab(format!("interrupted ({why})")));
+        }
         if d <= left {
-            std::thread::sleep(d);
             return Ok(String::new());
         }
-        std::thread::sleep(left);
         Err(failure::driver(format!(
             "the scenario's deadline of {} ends during this sleep",
             human_duration(self.scenario.deadline)

@@ -229,8 +229,8 @@ impl<W: Write + Send> EventSink for Console<W> {
                 ),
             ),
             EventKind::Interrupted { signal } => self.write(&format!(
-                "\n{signal}: no new scenario starts; running ones finish and close their connections \
-                 (send it again to stop at once)\n"
+                "\n{signal}: no new scenario starts; running ones stop before their next step and close \
+                 their connections (send SIGINT again to stop at once)\n"
             )),
         }
     }

@@ -80,7 +80,8 @@ pub enum EventKind {
         attempt: u32,
         failure: Failure,
     },
-    /// SIGINT or SIGTERM: no new scenario starts; running ones finish and close their connections.
+    /// SIGINT or SIGTERM: no new scenario starts; running ones stop before their next step (a `sleep` at
+    /// once) and close their connections.
     Interrupted {
         signal: String,
     },

@@ -97,6 +97,22 @@ pub fn to_line(event: &RunEvent) -> String {
     serde_json::to_string(&line).unwrap_or_default()
 }
 
+/// One journal line read back: the inverse of [`to_line`] (an isolated scenario's child process streams
+/// its events to the parent in this form). The error says what is wrong with the line.
+pub fn from_line(text: &str) -> Result<RunEvent, String> {
+    let line: Line = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    if line.v != JOURNAL_VERSION {
+        return Err(format!(
+            "journal format version {}; this dexthil reads version {JOURNAL_VERSION}",
+            line.v
+        ));
+    }
+    Ok(RunEvent {
+        elapsed: line.elapsed,
+        kind: line.kind,
+    })
+}
+
 impl EventSink for Journal {
     fn event(&self, event: &RunEvent) {
         let mut text = to_line(event);
@@ -321,6 +337,7 @@ mod tests {
             };
             let line = to_line(&event);
             assert!(!line.contains('\n'), "{line}");
+            assert_eq!(from_line(&line).as_ref(), Ok(&event), "{line}");
             let back: Line = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
             assert_eq!(back.v, JOURNAL_VERSION);
             assert_eq!(

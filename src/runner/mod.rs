@@ -4,8 +4,10 @@
 //! Used by `dexthil run` and by the `harness = false` corpus test, so both behave the same. Files: `nightly`
 //! (one whole run: sinks, health check, signals, exit), `select` (filters, tags, partitions), `setup` (probe
 //! lab, printer keys, provenance inputs), `locks` (per-printer serialization), `trial` (one scenario with
-//! retries), `signals`, `replay` (`dexthil report` from a journal).
+//! retries), `signals`, `isolate` (`--isolate`: each scenario in a child process), `replay` (`dexthil report`
+//! from a journal).
 
+pub mod isolate;
 mod locks;
 mod nightly;
 mod replay;
@@ -87,7 +89,24 @@ pub fn run_with(args: RunArgs, opts: &NightlyOptions) -> Exit {
     if let Some(station) = &opts.station {
         factory.use_station(station);
     }
-    nightly::run_nightly(scenarios, Arc::from(factory), &args.libtest, opts)
+    let isolation = if opts.isolate {
+        match isolate::Isolation::new(&args.lab) {
+            Ok(i) => Some(i),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::BadInputOrLab;
+            }
+        }
+    } else {
+        None
+    };
+    nightly::run_nightly(
+        scenarios,
+        Arc::from(factory),
+        &args.libtest,
+        opts,
+        isolation,
+    )
 }
 
 /// Every load error, one per line: `file:line:col: message (did you mean `x`?)`.
@@ -114,7 +133,13 @@ pub fn run_scenarios(
     factory: Arc<dyn LabFactory>,
     libtest: &Arguments,
 ) -> Exit {
-    nightly::run_nightly(scenarios, factory, libtest, &NightlyOptions::default())
+    nightly::run_nightly(
+        scenarios,
+        factory,
+        libtest,
+        &NightlyOptions::default(),
+        None,
+    )
 }
 
 /// Any lab failure makes the run a lab failure: a nightly must not blame the driver for a missing printer.

@@ -2,11 +2,13 @@
 //! the station's health, run the trials under per-printer locks with retries, react to signals, write the
 //! JUnit report, and turn the outcome into an exit code that tells the driver's failures from the lab's.
 
+use super::isolate::Isolation;
 use super::select::{Partition, select};
 use super::signals::Signals;
-use super::trial::{Shared, trial};
+use super::trial::{ConsoleEnd, Shared, trial};
 use super::{Exit, setup};
 use crate::backends::LabFactory;
+use crate::engine::Stop;
 use crate::report::journal::Journal;
 use crate::report::progress::{Progress, SuspendingWriter};
 use crate::report::tally::{RunRecord, Tally};
@@ -14,6 +16,7 @@ use crate::report::{Console, EventKind, EventSink, Fanout, RunEvent, junit};
 use crate::scenario::Scenario;
 use crate::station::{Station, health, provenance};
 use libtest_mimic::{Arguments, FormatSetting};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,6 +45,18 @@ pub struct NightlyOptions {
     pub progress: bool,
     /// Handle SIGINT / SIGTERM (the CLI does; a harness inside `cargo test` leaves them alone).
     pub signals: bool,
+    /// Run each scenario in a child process, so a crash of dexthil itself fails only that scenario.
+    pub isolate: bool,
+}
+
+/// The console as a sink, and what ends the block of a scenario cut short by a stop.
+fn console<W: Write + Send + 'static>(out: W) -> (Arc<dyn EventSink>, ConsoleEnd) {
+    let c = Arc::new(Console::new(out));
+    let end = c.clone();
+    (
+        c,
+        Arc::new(move |name: &str, text: &str| end.finish_unfinished(name, text)),
+    )
 }
 
 fn write_junit(opts: &NightlyOptions, record: &RunRecord) {
@@ -90,6 +105,7 @@ pub fn run_nightly(
     factory: Arc<dyn LabFactory>,
     libtest: &Arguments,
     opts: &NightlyOptions,
+    isolation: Option<Isolation>,
 ) -> Exit {
     let run_start = Instant::now();
     let probe = setup::probe_lab(&*factory, &all);
@@ -100,16 +116,14 @@ pub fn run_nightly(
         .unwrap_or_default();
     let keys = setup::printer_keys(&scenarios, opts.station.as_ref(), &devices);
     // libtest owns stdout in the machine-readable formats; the human report then goes to stderr.
-    let console: Arc<dyn EventSink> = match libtest.format {
+    let (console, console_end) = match libtest.format {
         Some(FormatSetting::Json) | Some(FormatSetting::Terse) => {
-            Arc::new(Console::new(SuspendingWriter(std::io::stderr())))
+            console(SuspendingWriter(std::io::stderr()))
         }
         Some(FormatSetting::Pretty) | None if libtest.quiet => {
-            Arc::new(Console::new(SuspendingWriter(std::io::stderr())))
+            console(SuspendingWriter(std::io::stderr()))
         }
-        Some(FormatSetting::Pretty) | None => {
-            Arc::new(Console::new(SuspendingWriter(std::io::stdout())))
-        }
+        Some(FormatSetting::Pretty) | None => console(SuspendingWriter(std::io::stdout())),
     };
     let tally = Arc::new(Tally::new());
     let mut sinks: Vec<Arc<dyn EventSink>> = vec![console, tally.clone()];
@@ -145,6 +159,10 @@ pub fn run_nightly(
         sink: sink.clone(),
         locks: Default::default(),
         interrupted: interrupted.clone(),
+        stop: Stop::new(),
+        isolation,
+        children: Default::default(),
+        console_end,
         retries: opts.retries,
         flaky_fails: opts.flaky_fails,
         run_start,
@@ -232,6 +250,8 @@ pub fn run_nightly(
                 while !done.load(Ordering::SeqCst) {
                     if let Some(name) = sig.received() {
                         interrupted.store(true, Ordering::SeqCst);
+                        shared.stop.stop(name);
+                        shared.children.stop_all();
                         emit(EventKind::Interrupted {
                             signal: name.to_string(),
                         });

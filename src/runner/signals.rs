@@ -1,5 +1,6 @@
-//! SIGINT and SIGTERM: the first sets a flag (no new scenario starts; running ones finish, close their
-//! connections, and the journal and JUnit are written); a second SIGINT exits at once (status 130).
+//! SIGINT and SIGTERM: the first sets a flag (no new scenario starts; running ones stop before their next
+//! step, a sleep at once, close their connections, and the journal and JUnit are written); a second SIGINT
+//! exits at once (status 130).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

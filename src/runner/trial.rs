@@ -1,9 +1,11 @@
-//! One scenario as a libtest-mimic trial: wait for its printers, skip it if the run was interrupted, run it,
-//! and retry an infrastructure failure up to `--retries` times (a pass on a retry is flaky).
+//! One scenario as a libtest-mimic trial: wait for its printers, skip it if the run was interrupted, run it
+//! (in this process, or in a child with `--isolate`), and retry an infrastructure failure up to `--retries`
+//! times (a pass on a retry is flaky).
 
+use super::isolate::{self, Children, Isolation};
 use super::locks::PrinterLocks;
 use crate::backends::LabFactory;
-use crate::engine::run_scenario;
+use crate::engine::{ScenarioEnd, Stop, run_scenario_until};
 use crate::report::{
     Collector, EventKind, EventSink, Failure, FailureClass, RunEvent, Tee, Verdict, failure_lines,
 };
@@ -13,19 +15,29 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+/// Ends the console block of a scenario that was interrupted (it never got a `ScenarioFinished`).
+pub type ConsoleEnd = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
 /// What every trial of a run shares.
 pub struct Shared {
     pub factory: Arc<dyn LabFactory>,
     pub sink: Arc<dyn EventSink>,
     pub locks: PrinterLocks,
     pub interrupted: Arc<AtomicBool>,
+    /// Asked for on the first SIGINT / SIGTERM: running scenarios stop before their next step.
+    pub stop: Stop,
+    /// `Some` with `--isolate`: each attempt runs in a child process.
+    pub isolation: Option<Isolation>,
+    /// The isolated children running now, to pass a stop on to.
+    pub children: Children,
+    pub console_end: ConsoleEnd,
     pub retries: u32,
     pub flaky_fails: bool,
     pub run_start: Instant,
 }
 
 impl Shared {
-    fn emit(&self, kind: EventKind) {
+    pub(super) fn emit(&self, kind: EventKind) {
         self.sink.event(&RunEvent {
             elapsed: self.run_start.elapsed(),
             kind,
@@ -33,54 +45,98 @@ impl Shared {
     }
 }
 
-/// One attempt: the verdict and, for a failure, libtest's message.
-fn attempt(sh: &Shared, s: &Scenario, n: u32) -> (Verdict, String) {
-    let lab = match sh.factory.lab_for_attempt(s, n) {
-        Ok(lab) => lab,
+/// Run attempt `n` of `s` in this process on a lab from `factory`, with events to `sink`. A lab that
+/// cannot be made is the scenario's lab failure (it still starts and finishes in the events).
+pub fn attempt_here(
+    factory: &dyn LabFactory,
+    s: &Scenario,
+    n: u32,
+    sink: &dyn EventSink,
+    run_start: Instant,
+    stop: &Stop,
+) -> ScenarioEnd {
+    let emit = |kind| {
+        sink.event(&RunEvent {
+            elapsed: run_start.elapsed(),
+            kind,
+        })
+    };
+    match factory.lab_for_attempt(s, n) {
+        Ok(lab) => run_scenario_until(s, lab, sink, run_start, stop),
         Err(e) => {
-            // The scenario never reached the engine; the journal and reports still see it start and fail.
-            let failure = Failure {
-                class: FailureClass::Lab,
-                message: format!(
-                    "the `{}` lab cannot run this scenario: {e}",
-                    sh.factory.name()
-                ),
-                expected: None,
-                actual: None,
-                code: None,
-            };
             let verdict = Verdict::Failed {
                 span: s.span.clone(),
-                failure: failure.clone(),
+                failure: Failure {
+                    class: FailureClass::Lab,
+                    message: format!("the `{}` lab cannot run this scenario: {e}", factory.name()),
+                    expected: None,
+                    actual: None,
+                    code: None,
+                },
             };
-            sh.emit(EventKind::ScenarioStarted {
+            emit(EventKind::ScenarioStarted {
                 scenario: s.name.clone(),
                 file: s.source.display().to_string(),
             });
-            sh.emit(EventKind::ScenarioFinished {
+            emit(EventKind::ScenarioFinished {
                 scenario: s.name.clone(),
                 verdict: verdict.clone(),
                 took: std::time::Duration::ZERO,
             });
-            let text = failure_lines(&s.span.to_string(), &failure, "");
-            return (verdict, text);
+            ScenarioEnd::Finished { verdict }
         }
-    };
+    }
+}
+
+/// How one attempt went, with libtest's message for anything but a pass.
+enum Attempt {
+    Done(Verdict, String),
+    Interrupted(String),
+}
+
+fn attempt(sh: &Shared, s: &Scenario, n: u32) -> Attempt {
     let collector = Collector::new();
-    let verdict = run_scenario(s, lab, &Tee(&*sh.sink, &collector), sh.run_start);
-    let text = match &verdict {
-        Verdict::Passed => String::new(),
-        Verdict::Failed { span, failure } => {
-            let step = collector
-                .failed_steps()
-                .into_iter()
-                .next()
-                .map(|f| format!("step {} {} failed\n", f.step, f.summary))
-                .unwrap_or_default();
-            format!("{step}{}", failure_lines(&span.to_string(), failure, ""))
-        }
+    let tee = Tee(&*sh.sink, &collector);
+    let end = match &sh.isolation {
+        Some(iso) => isolate::attempt_in_child(iso, sh, s, n, &tee),
+        None => attempt_here(&*sh.factory, s, n, &tee, sh.run_start, &sh.stop),
     };
-    (verdict, text)
+    match end {
+        ScenarioEnd::Finished { verdict } => {
+            let text = match &verdict {
+                Verdict::Passed => String::new(),
+                Verdict::Failed { span, failure } => {
+                    let step = collector
+                        .failed_steps()
+                        .into_iter()
+                        .next()
+                        .map(|f| format!("step {} {} failed\n", f.step, f.summary))
+                        .unwrap_or_default();
+                    format!("{step}{}", failure_lines(&span.to_string(), failure, ""))
+                }
+            };
+            Attempt::Done(verdict, text)
+        }
+        ScenarioEnd::Interrupted {
+            reason,
+            step,
+            closed,
+        } => {
+            let at = step
+                .map(|st| format!(" during step {st}"))
+                .unwrap_or_default();
+            let closed = match closed.as_slice() {
+                [] => "it had no connection open".to_string(),
+                names => format!("its connections were closed: {}", names.join(", ")),
+            };
+            let text = format!("interrupted by {reason}{at}; {closed}");
+            (sh.console_end)(
+                &s.name,
+                &format!("  INTERRUPTED{at} by {reason}; {closed}\n"),
+            );
+            Attempt::Interrupted(text)
+        }
+    }
 }
 
 fn run_one(sh: &Shared, s: &Scenario, keys: &[String]) -> Result<(), Failed> {
@@ -94,7 +150,10 @@ fn run_one(sh: &Shared, s: &Scenario, keys: &[String]) -> Result<(), Failed> {
     }
     let tries = sh.retries + 1;
     for n in 1..=tries {
-        let (verdict, text) = attempt(sh, s, n);
+        let (verdict, text) = match attempt(sh, s, n) {
+            Attempt::Done(verdict, text) => (verdict, text),
+            Attempt::Interrupted(text) => return Err(text.into()),
+        };
         match verdict {
             Verdict::Passed if n > 1 && sh.flaky_fails => {
                 return Err(format!(

@@ -213,6 +213,10 @@ pub enum FaultKind {
     /// on this role's printer (or any) fails as the lab's fault, as a hub dropping the printer would: an
     /// infrastructure failure that a retry gets past.
     OpenLabError { role: Option<String>, attempts: u32 },
+    /// A call of this selector aborts the whole dexthil process (`std::process::abort`, SIGABRT), as a
+    /// crash in the host-side FFI would: for testing `--isolate`. Never use it without `--isolate` unless
+    /// the point is to see the run die.
+    Abort { selector: u32 },
 }
 
 impl Role {

@@ -73,6 +73,7 @@ pub struct RawFault {
     pub times: Option<Spanned<RawInt>>,
     pub open_lab_error: Option<Spanned<String>>,
     pub attempts: Option<Spanned<RawInt>>,
+    pub abort: Option<Spanned<RawSelectorRef>>,
 }
 
 // Raw parse trees live only while one file loads; boxing variants would buy nothing.

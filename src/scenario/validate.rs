@@ -690,6 +690,7 @@ impl Ctx<'_> {
             ("reenumerate", r.reenumerate.is_some()),
             ("never_match", r.never_match.is_some()),
             ("open_lab_error", r.open_lab_error.is_some()),
+            ("abort", r.abort.is_some()),
         ]
         .into_iter()
         .filter(|(_, given)| *given)
@@ -699,7 +700,7 @@ impl Ctx<'_> {
             self.diag.error(
                 at,
                 format!(
-                    "a fault has exactly one of `open`, `call`, `hang`, `crash`, `unplug`, `slow_match`, `unplug_mid_call`, `reenumerate`, `never_match`, `open_lab_error`; this one has {}",
+                    "a fault has exactly one of `open`, `call`, `hang`, `crash`, `unplug`, `slow_match`, `unplug_mid_call`, `reenumerate`, `never_match`, `open_lab_error`, `abort`; this one has {}",
                     if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") }
                 ),
             );
@@ -835,6 +836,10 @@ impl Ctx<'_> {
             let attempts =
                 values::int_in(&mut self.diag, "attempts", attempts, 1, 100, "a count")? as u32;
             FaultKind::OpenLabError { role, attempts }
+        } else if let Some(s) = &r.abort {
+            FaultKind::Abort {
+                selector: self.selector_ref(s)?.0,
+            }
         } else {
             return None;
         };

@@ -15,6 +15,8 @@ pub enum CallFault {
     },
     /// The printer is pulled out during the call, which answers this code.
     Unplug(ReturnCode),
+    /// The whole process aborts (SIGABRT).
+    Abort,
 }
 
 #[derive(Clone, Debug)]
@@ -56,7 +58,8 @@ fn role_of(kind: &FaultKind) -> Option<&str> {
         FaultKind::CallAnswers { .. }
         | FaultKind::CallHangs { .. }
         | FaultKind::DextCrash { .. }
-        | FaultKind::UnplugMidCall { .. } => None,
+        | FaultKind::UnplugMidCall { .. }
+        | FaultKind::Abort { .. } => None,
     }
 }
 
@@ -111,6 +114,7 @@ impl FaultBook {
                     CallFault::Answer(code)
                 }
                 FaultKind::CallHangs { selector: s } if s == selector => CallFault::Hang,
+                FaultKind::Abort { selector: s } if s == selector => CallFault::Abort,
                 FaultKind::DextCrash {
                     selector: s,
                     rematch_after,

@@ -505,6 +505,15 @@ impl UserClients for SimLab {
                 st.hung_calls -= 1;
                 return Ok(outcome(HUNG_CALL_RELEASED, started));
             }
+            Some(CallFault::Abort) => {
+                // What a crash in our own FFI looks like from outside: the process dies by a signal with
+                // no unwinding and no cleanup. Only `--isolate` keeps the run alive.
+                tracing::error!(
+                    selector = args.selector,
+                    "sim fault `abort`: aborting the process"
+                );
+                std::process::abort();
+            }
             Some(CallFault::Unplug(code)) => {
                 if let Some(p) = st.slots[conn.slot].printer {
                     st.unplug_now(p);
