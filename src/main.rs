@@ -260,6 +260,12 @@ struct FuzzCmd {
     /// Write the JSON Lines journal here [default: target/dexthil/journal-<UTC time>.jsonl]
     #[arg(long, value_name = "PATH")]
     journal: Option<PathBuf>,
+    /// Shrinking a finding tries at most this many simplifications (each costs lab time)
+    #[arg(long, default_value_t = 512)]
+    shrink_iters: u32,
+    /// Shrinking a finding stops after this long
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    shrink_time: std::time::Duration,
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -285,6 +291,8 @@ fn fuzz(cmd: FuzzCmd) -> Exit {
             budget: cmd.budget,
             durability: cmd.durability,
             within: cmd.within,
+            shrink_iters: cmd.shrink_iters,
+            shrink_time: cmd.shrink_time,
             ..Default::default()
         },
     })
