@@ -44,6 +44,9 @@ pub(super) struct Run<'a> {
     pub extra_lines: Vec<crate::logs::LogLine>,
     /// When the scenario started, by the wall clock (crash reports are files with times).
     pub started_wall: SystemTime,
+    /// Where the run's events go, for steps that emit their own (a `fuzz` step's cases).
+    pub sink: &'a dyn EventSink,
+    pub run_start: Instant,
 }
 
 struct Emitter<'a> {
@@ -93,6 +96,8 @@ pub fn run_scenario(
         step_cursor: log_cursor,
         extra_lines: Vec::new(),
         started_wall: SystemTime::now(),
+        sink,
+        run_start,
     };
     let verdict = match run.steps(&scenario.steps, "", &em) {
         Ok(()) => Verdict::Passed,
