@@ -99,7 +99,7 @@ impl EventSink for Lines {
             } => {
                 let n = self.generated.fetch_add(1, Ordering::Relaxed) + 1;
                 let every = (self.total / 10).max(1);
-                if n % every == 0 {
+                if n.is_multiple_of(every) {
                     let rate = n as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
                     eprintln!(
                         "fuzz: {n}/{} cases, {rate:.0} cases/s, 0 findings",
