@@ -144,6 +144,7 @@ mod tests {
             rule,
             implemented,
             sim: SimBehaviour::Succeed,
+            answers: vec![],
             span: Span::builtin("test"),
         }
     }

@@ -74,6 +74,21 @@ pub enum SimBehaviour {
     PrinterStatus,
     /// Ask the printer `ESC P INFO <arg>`; struct out = the answer bytes (truncated / zero-padded to capacity).
     PrinterInfo(String),
+    /// A bug planted on purpose, for proving the fuzzer finds it (docs/fuzz.md); otherwise like `Succeed`.
+    Planted(PlantedBug),
+}
+
+/// Bugs a sim dext can carry so the fuzzer has something real to find. Each is a mistake seen in dexts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlantedBug {
+    /// The dext crashes when its struct input is exactly this long (an off-by-one at the out-of-line
+    /// boundary: 4097 bytes arrive as a descriptor with a NULL inline pointer, reference §3).
+    CrashOnStructIn(u32),
+    /// The dext's dispatch entry says `kIOUserClientVariableStructureSize` for the struct input while the
+    /// driver file (what the host was told) says an exact size: near misses reach the function.
+    LooseStructIn,
+    /// The dext never answers when scalar input 0 is all ones (a loop bounded by `n + 1`).
+    HangOnAllOnes,
 }
 
 /// One selector of the dext's user client.
@@ -86,6 +101,9 @@ pub struct Selector {
     /// `false`: dispatch entry whose `function` is NULL (answers kIOReturnNoCompletion).
     pub implemented: bool,
     pub sim: SimBehaviour,
+    /// Codes the selector's function may answer to a call of a valid shape besides success (the driver
+    /// file's `answers:`); the fuzzer flags any other.
+    pub answers: Vec<ReturnCode>,
     pub span: Span,
 }
 

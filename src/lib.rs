@@ -12,6 +12,7 @@ pub mod dispatch;
 pub mod doctor;
 pub mod driver;
 pub mod engine;
+pub mod fuzz;
 pub mod inspect;
 pub mod ioreturn;
 pub mod lab;

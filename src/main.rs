@@ -91,6 +91,9 @@ enum Command {
     /// Say why IOServiceOpen on a dext fails: checks of the files from a bug report, or of this Mac (--live).
     /// Exit 0: no check failed; 1: a check failed; 2: an input could not be read.
     Doctor(DoctorCmd),
+    /// Fuzz a dext's user client from its driver file. Exit 0: no finding; 1: a finding (written as a
+    /// scenario); 2: bad input or the lab broke.
+    Fuzz(Box<FuzzCmd>),
     /// Be an emulated printer's firmware on a USB gadget (in the USB VM), or print the gadget set-up.
     PrinterEmu(PrinterEmuCmd),
     /// Internal, for `run --isolate`: run one scenario and write its events to stdout as journal lines.
@@ -236,6 +239,80 @@ struct RunCmd {
     /// scenario, as the lab's fault (exit 2), and the run goes on
     #[arg(long)]
     isolate: bool,
+}
+
+#[derive(Args)]
+#[command(after_help = "See docs/fuzz.md for what is generated, the invariants, and the journal.")]
+struct FuzzCmd {
+    /// The driver file whose selector table is fuzzed
+    #[arg(long, value_name = "FILE")]
+    driver: PathBuf,
+    /// Fuzz the dext on this printer (a catalog model) [default: the driver's resource service]
+    #[arg(long, value_name = "MODEL")]
+    printer: Option<String>,
+    /// sim or macos [default: macos on a Mac, sim elsewhere]
+    #[arg(long, value_parser = LabChoice::parse)]
+    lab: Option<LabChoice>,
+    /// How many cases to generate
+    #[arg(long, default_value_t = 1000)]
+    cases: u32,
+    /// Replay a run exactly [default: a fresh seed, printed]
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Stop generating cases after this long (`30s`, `10m`)
+    #[arg(long, value_parser = parse_duration)]
+    budget: Option<std::time::Duration>,
+    /// Each operation's deadline
+    #[arg(long, value_parser = parse_duration, default_value = "2s")]
+    within: std::time::Duration,
+    /// Fuzz only these selectors (names or numbers, comma-separated) [default: all]
+    #[arg(long, value_delimiter = ',')]
+    selectors: Vec<String>,
+    /// Where a finding's scenario is written
+    #[arg(long, value_name = "DIR", default_value = "scenarios/field-bugs")]
+    out: PathBuf,
+    /// When the journal fsyncs: `case` before every operation, `batch` every 256 cases and on a finding
+    #[arg(long, value_parser = dexthil::fuzz::Durability::parse, default_value = "batch")]
+    durability: dexthil::fuzz::Durability,
+    /// Write the JSON Lines journal here [default: target/dexthil/journal-<UTC time>.jsonl]
+    #[arg(long, value_name = "PATH")]
+    journal: Option<PathBuf>,
+    /// Shrinking a finding tries at most this many simplifications (each costs lab time)
+    #[arg(long, default_value_t = 512)]
+    shrink_iters: u32,
+    /// Shrinking a finding stops after this long
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    shrink_time: std::time::Duration,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    dexthil::scenario::parse_duration(text)
+}
+
+fn fuzz(cmd: FuzzCmd) -> Exit {
+    let journal = cmd.journal.unwrap_or_else(|| {
+        dexthil::report::journal::default_path(&dexthil::report::utc::compact(
+            std::time::SystemTime::now(),
+        ))
+    });
+    dexthil::fuzz::cli::run(dexthil::fuzz::cli::FuzzCli {
+        driver_file: cmd.driver,
+        printer: cmd.printer,
+        lab: cmd.lab.unwrap_or_else(LabChoice::default_here),
+        selectors: cmd.selectors,
+        out: cmd.out,
+        journal,
+        options: dexthil::fuzz::FuzzOptions {
+            cases: cmd.cases,
+            seed: cmd.seed,
+            budget: cmd.budget,
+            durability: cmd.durability,
+            within: cmd.within,
+            shrink_iters: cmd.shrink_iters,
+            shrink_time: cmd.shrink_time,
+            ..Default::default()
+        },
+    })
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -480,6 +557,7 @@ fn main() -> ExitCode {
             name,
             file,
         } => Ok(runner::isolate::run_child(&file, &name, &lab, attempt)),
+        Command::Fuzz(cmd) => Ok(fuzz(*cmd)),
         Command::ListDevices { replay } => Ok(print_or_fail(match replay {
             Some(dir) => dexthil::inspect::recorded_devices(&dir).map_err(|e| e.to_string()),
             None => dexthil::inspect::live_devices().map_err(|e| e.to_string()),

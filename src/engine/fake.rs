@@ -385,6 +385,7 @@ pub fn driver() -> Driver {
         rule: None,
         implemented: true,
         sim: SimBehaviour::Succeed,
+        answers: vec![],
         span: Span::builtin("test"),
     };
     Driver {

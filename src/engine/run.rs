@@ -52,6 +52,9 @@ pub(super) struct Run<'a> {
     running: Vec<String>,
     /// Set when the stop ended the scenario: the step it was in.
     interrupted: Option<Option<String>>,
+    /// Where the run's events go, for steps that emit their own (a `fuzz` step's cases).
+    pub sink: &'a dyn EventSink,
+    pub run_start: Instant,
 }
 
 /// How a scenario ended.
@@ -140,6 +143,8 @@ pub fn run_scenario_until(
         stop: stop.clone(),
         running: Vec::new(),
         interrupted: None,
+        sink,
+        run_start,
     };
     let verdict = match run.steps(&scenario.steps, "", &em) {
         Ok(()) => Verdict::Passed,

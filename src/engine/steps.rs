@@ -48,6 +48,7 @@ impl Run<'_> {
             } => self.call(connection, selector_name, args, expect, until),
             StepKind::Close { connection, expect } => self.close(connection, expect, until),
             StepKind::Sleep(d) => self.sleep(*d),
+            StepKind::Fuzz(f) => self.fuzz(f, until),
             // Repeats are expanded by the runner of steps.
             StepKind::Repeat { .. } => Ok(String::new()),
         }
@@ -400,6 +401,74 @@ impl Run<'_> {
         };
         check_code(expect, code, &what)?;
         Ok(code.to_string())
+    }
+
+    fn fuzz(&mut self, f: &crate::scenario::FuzzStep, until: Instant) -> StepResult {
+        let connection = match &f.connection {
+            Some(name) => Some(self.conn(name)?.1),
+            None => None,
+        };
+        let printer = match &f.role {
+            Some(role) => {
+                let pred = self.role_pred(role)?;
+                let devices = self.lab.devices().map_err(failure::from_lab)?;
+                match devices.into_iter().find(|v| pred(v)) {
+                    Some(v) => Some(v),
+                    None => {
+                        return Err(failure::lab(format!("printer `{role}` is not on the bus")));
+                    }
+                }
+            }
+            None => None,
+        };
+        let left = until.saturating_duration_since(Instant::now());
+        let opts = crate::fuzz::FuzzOptions {
+            cases: f.cases,
+            seed: f.seed,
+            budget: Some(f.budget.map_or(left, |b| b.min(left))),
+            selectors: f.selectors.clone(),
+            durability: f.durability,
+            within: f.within,
+            ..Default::default()
+        };
+        let target = crate::fuzz::Target {
+            printer,
+            connection,
+        };
+        let outcome = crate::fuzz::fuzz(
+            self.lab.clone(),
+            self.scenario.driver.clone(),
+            target,
+            &opts,
+            self.sink,
+            self.run_start,
+        )
+        .map_err(|e| failure::lab(e.to_string()))?;
+        for kind in crate::fuzz::finished_events(&outcome, None) {
+            self.sink.event(&crate::report::RunEvent {
+                elapsed: self.run_start.elapsed(),
+                kind,
+            });
+        }
+        let Some(found) = outcome.found else {
+            return Ok(format!(
+                "{} cases, {} operations, seed {}: no findings",
+                outcome.cases, outcome.ops, outcome.seed
+            ));
+        };
+        let driver = &self.scenario.driver;
+        let ops: Vec<String> = found.ops.iter().map(|o| o.describe(driver)).collect();
+        Err(Failure {
+            expected: Some(found.finding.expected.clone()),
+            actual: Some(found.finding.actual.clone()),
+            code: found.finding.code,
+            ..failure::driver(format!(
+                "fuzz (seed {}) found: {}; minimal case: {}",
+                outcome.seed,
+                found.finding.message,
+                ops.join("; ")
+            ))
+        })
     }
 
     fn sleep(&mut self, d: Duration) -> StepResult {

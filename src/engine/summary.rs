@@ -40,6 +40,14 @@ pub fn summary(scenario: &Scenario, kind: &StepKind) -> String {
         StepKind::Close { connection, .. } => format!("close {connection}"),
         StepKind::Repeat { times, .. } => format!("repeat {times} times"),
         StepKind::Sleep(d) => format!("sleep {}", human_duration(*d)),
+        StepKind::Fuzz(f) => format!(
+            "fuzz {} cases{}",
+            f.cases,
+            f.connection
+                .as_ref()
+                .map(|c| format!(" on {c}"))
+                .unwrap_or_default()
+        ),
     }
 }
 

@@ -228,6 +228,10 @@ impl<W: Write + Send> EventSink for Console<W> {
                     failure.message
                 ),
             ),
+            // A fuzz step's finding is its step's failure, shown there; cases are the journal's.
+            EventKind::FuzzCase { .. }
+            | EventKind::FuzzFinding { .. }
+            | EventKind::FuzzFinished { .. } => {}
             EventKind::Interrupted { signal } => self.write(&format!(
                 "\n{signal}: no new scenario starts; running ones stop before their next step and close \
                  their connections (send SIGINT again to stop at once)\n"

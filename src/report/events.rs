@@ -95,6 +95,41 @@ pub enum EventKind {
         source: crate::logs::LineSource,
         text: String,
     },
+    /// The fuzzer is about to run one operation of a case: written before it runs, so a killed run's
+    /// journal ends with the operation that was running. `sync`: the line was fsynced too
+    /// (`--durability case`); otherwise the journal fsyncs every few hundred cases (docs/fuzz.md).
+    FuzzCase {
+        /// Counts every case run, shrinking attempts too.
+        case: u64,
+        /// The operation's place in its case, from 0.
+        step: u32,
+        /// The case is a simplification of a failing one.
+        shrinking: bool,
+        #[serde(default)]
+        sync: bool,
+        op: crate::fuzz::FuzzOp,
+    },
+    /// A case broke an invariant. Sent once, after shrinking: `ops` is the minimal case and `step` the
+    /// operation that broke it.
+    FuzzFinding {
+        seed: u64,
+        case: u64,
+        ops: Vec<crate::fuzz::FuzzOp>,
+        step: u32,
+        message: String,
+        expected: String,
+        actual: String,
+        /// The scenario written for it, if any.
+        scenario: Option<String>,
+    },
+    /// The fuzzer stopped: all cases run, the budget spent, or a finding.
+    FuzzFinished {
+        seed: u64,
+        cases: u64,
+        ops: u64,
+        findings: usize,
+        took: Duration,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -57,6 +57,8 @@ pub struct Journal {
     path: PathBuf,
     file: Mutex<File>,
     failed: std::sync::atomic::AtomicBool,
+    /// Lines written since the last fsync.
+    unsynced: std::sync::atomic::AtomicU64,
 }
 
 impl Journal {
@@ -78,6 +80,7 @@ impl Journal {
             path: path.to_path_buf(),
             file: Mutex::new(file),
             failed: Default::default(),
+            unsynced: Default::default(),
         })
     }
 
@@ -113,6 +116,19 @@ pub fn from_line(text: &str) -> Result<RunEvent, String> {
     })
 }
 
+/// How many unsynced fuzz-case lines the journal lets pass before an fsync (batch durability).
+pub const FUZZ_SYNC_EVERY: u64 = 256;
+
+/// Whether this event's line must be fsynced now. Every event is, except fuzz cases in batch durability
+/// (tens of thousands a minute): those are written at once (a SIGKILL loses none) and fsynced every
+/// [`FUZZ_SYNC_EVERY`] lines, and the next other event (a finding, the end) fsyncs them all.
+fn must_sync(kind: &EventKind, unsynced: u64) -> bool {
+    match kind {
+        EventKind::FuzzCase { sync, .. } => *sync || unsynced + 1 >= FUZZ_SYNC_EVERY,
+        _ => true,
+    }
+}
+
 impl EventSink for Journal {
     fn event(&self, event: &RunEvent) {
         let mut text = to_line(event);
@@ -121,10 +137,18 @@ impl EventSink for Journal {
         // One write per line on an unbuffered file: the line reaches the kernel before the next event, so a
         // SIGKILL loses nothing already reported. `sync_data` would also survive a kernel panic; a lab Mac
         // that panics is exactly when the journal matters.
-        let r = file
-            .write_all(text.as_bytes())
-            .and_then(|()| file.flush())
-            .and_then(|()| file.sync_data());
+        let unsynced = self.unsynced.load(std::sync::atomic::Ordering::Relaxed);
+        let sync = must_sync(&event.kind, unsynced);
+        self.unsynced.store(
+            if sync { 0 } else { unsynced + 1 },
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        let r = file.write_all(text.as_bytes()).and_then(|()| file.flush());
+        let r = if sync {
+            r.and_then(|()| file.sync_data())
+        } else {
+            r
+        };
         if let Err(e) = r
             && !self.failed.swap(true, std::sync::atomic::Ordering::Relaxed)
         {
@@ -310,6 +334,30 @@ mod tests {
                 source: crate::logs::LineSource::Kernel,
                 text: "DK: DNPPrinterDriver-0x100000a12:UC failed userclient-access check".into(),
             },
+            EventKind::FuzzCase {
+                case: 7,
+                step: 1,
+                shrinking: false,
+                sync: true,
+                op: crate::fuzz::FuzzOp::Open,
+            },
+            EventKind::FuzzFinding {
+                seed: 42,
+                case: 9,
+                ops: vec![crate::fuzz::FuzzOp::Open, crate::fuzz::FuzzOp::Close],
+                step: 1,
+                message: "the dext crashed".into(),
+                expected: "kIOReturnSuccess".into(),
+                actual: "MACH_SEND_INVALID_DEST".into(),
+                scenario: Some("scenarios/field-bugs/x.yaml".into()),
+            },
+            EventKind::FuzzFinished {
+                seed: 42,
+                cases: 10,
+                ops: 30,
+                findings: 1,
+                took: Duration::from_millis(5),
+            },
         ];
         for k in &kinds {
             match k {
@@ -322,7 +370,10 @@ mod tests {
                 | EventKind::HealthChecked { .. }
                 | EventKind::ScenarioRetried { .. }
                 | EventKind::Interrupted { .. }
-                | EventKind::LogLine { .. } => {}
+                | EventKind::LogLine { .. }
+                | EventKind::FuzzCase { .. }
+                | EventKind::FuzzFinding { .. }
+                | EventKind::FuzzFinished { .. } => {}
             }
         }
         kinds

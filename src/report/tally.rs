@@ -191,6 +191,10 @@ impl RunRecord {
                 s.status = Status::NotRun;
             }
             EventKind::Interrupted { signal } => self.interrupted_by = Some(signal.clone()),
+            // Fuzz cases are not scenarios; a fuzz step's verdict comes with its scenario.
+            EventKind::FuzzCase { .. }
+            | EventKind::FuzzFinding { .. }
+            | EventKind::FuzzFinished { .. } => {}
             EventKind::LogLine {
                 scenario,
                 step,

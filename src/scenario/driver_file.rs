@@ -4,7 +4,7 @@
 use super::error::Diag;
 use super::values::{self, PropMap, RawCodes, RawInt, RawUserClientProps};
 use crate::driver::{
-    CompletionCheck, DispatchRule, Driver, Provider, Selector, SimBehaviour, SizeCheck,
+    CompletionCheck, DispatchRule, Driver, PlantedBug, Provider, Selector, SimBehaviour, SizeCheck,
 };
 use crate::ioreturn::{ReturnCode, code};
 use serde::Deserialize;
@@ -109,6 +109,7 @@ pub struct RawSelector {
     pub struct_out: Option<Spanned<RawSize>>,
     pub implemented: Option<bool>,
     pub sim: Option<Spanned<RawSimBehaviour>>,
+    pub answers: Option<Spanned<RawCodes>>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize)]
@@ -128,6 +129,16 @@ pub enum RawSimBehaviour {
     Answer(Spanned<RawCodes>),
     PrinterStatus,
     PrinterInfo(String),
+    Planted(RawPlanted),
+}
+
+/// `planted: { crash_on_struct_in: 4097 }`, `planted: loose_struct_in`, `planted: hang_on_all_ones`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawPlanted {
+    CrashOnStructIn(Spanned<RawInt>),
+    LooseStructIn,
+    HangOnAllOnes,
 }
 
 /// A dispatch count or size: a number, or `variable`.
@@ -375,6 +386,10 @@ fn selector(diag: &mut Diag, s: &RawSelector) -> Option<Selector> {
         None => Some(SimBehaviour::Succeed),
         Some(b) => sim_behaviour(diag, b),
     };
+    let answers = match &s.answers {
+        None => Some(Vec::new()),
+        Some(c) => values::codes_of(diag, c),
+    };
     if diag.errors.len() != before {
         return None;
     }
@@ -384,6 +399,7 @@ fn selector(diag: &mut Diag, s: &RawSelector) -> Option<Selector> {
         rule,
         implemented: s.implemented.unwrap_or(true),
         sim: sim?,
+        answers: answers?,
         span: diag.span(s.id.referenced),
     })
 }
@@ -412,5 +428,12 @@ fn sim_behaviour(diag: &mut Diag, b: &Spanned<RawSimBehaviour>) -> Option<SimBeh
         },
         RawSimBehaviour::PrinterStatus => SimBehaviour::PrinterStatus,
         RawSimBehaviour::PrinterInfo(what) => SimBehaviour::PrinterInfo(what.clone()),
+        RawSimBehaviour::Planted(p) => SimBehaviour::Planted(match p {
+            RawPlanted::CrashOnStructIn(n) => {
+                PlantedBug::CrashOnStructIn(values::u32_of(diag, "crash_on_struct_in", n)?)
+            }
+            RawPlanted::LooseStructIn => PlantedBug::LooseStructIn,
+            RawPlanted::HangOnAllOnes => PlantedBug::HangOnAllOnes,
+        }),
     })
 }

@@ -15,7 +15,7 @@ pub use model::*;
 
 pub use root::Roots;
 pub use validate::{CROSS_CHECK_FIELDS, MAX_REPEAT};
-pub use values::{MAX_DURATION, MAX_SCALARS, MAX_STRUCT};
+pub use values::{MAX_DURATION, MAX_SCALARS, MAX_STRUCT, parse_duration};
 // Other YAML files (station files) load the same way, with the same error style.
 pub(crate) use corpus::parse_file;
 

@@ -112,6 +112,25 @@ pub enum StepKind {
         steps: Vec<Step>,
     },
     Sleep(Duration),
+    /// Fuzz the dext's user client (docs/fuzz.md); a finding fails the step with the minimal case.
+    Fuzz(FuzzStep),
+}
+
+/// A `fuzz` step, validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FuzzStep {
+    /// Calls only, on this open connection.
+    pub connection: Option<String>,
+    /// Full sequences (open, call, close, replug) against this role's printer.
+    pub role: Option<String>,
+    /// Selector ids; empty: all.
+    pub selectors: Vec<u32>,
+    pub cases: u32,
+    pub seed: Option<u64>,
+    pub budget: Option<Duration>,
+    pub durability: crate::fuzz::Durability,
+    /// Each operation's deadline.
+    pub within: Duration,
 }
 
 /// What a step must produce. `codes` is any-of; an empty `codes` means success.

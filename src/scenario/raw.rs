@@ -89,6 +89,56 @@ pub enum RawStep {
     Close(Spanned<RawClose>),
     Repeat(RawRepeat),
     Sleep(Spanned<RawDuration>),
+    Fuzz(Spanned<RawFuzz>),
+}
+
+/// `fuzz: { on: uc | printer: p, selectors: [..] | all, cases: N, seed: S, budget: 30s, durability: batch }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFuzz {
+    pub on: Option<Spanned<String>>,
+    pub printer: Option<Spanned<String>>,
+    pub selectors: Option<Spanned<RawSelectors>>,
+    pub cases: Option<Spanned<RawInt>>,
+    pub seed: Option<Spanned<RawInt>>,
+    pub budget: Option<Spanned<RawDuration>>,
+    pub durability: Option<Spanned<String>>,
+    pub within: Option<Spanned<RawDuration>>,
+}
+
+/// `all`, or a list of selector names / numbers.
+#[derive(Debug)]
+pub enum RawSelectors {
+    All,
+    List(Vec<Spanned<RawSelectorRef>>),
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for RawSelectors {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawSelectors;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`all` or a list of selector names or numbers")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<RawSelectors, E> {
+                Ok(if v == "all" {
+                    RawSelectors::All
+                } else {
+                    RawSelectors::Other(v.to_string())
+                })
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut s: A) -> Result<RawSelectors, A::Error> {
+                let mut out = Vec::new();
+                while let Some(x) = s.next_element()? {
+                    out.push(x);
+                }
+                Ok(RawSelectors::List(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Deserialize)]

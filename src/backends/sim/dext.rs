@@ -238,7 +238,8 @@ pub fn run_behaviour(
         struct_out: vec![0; args.struct_out_capacity as usize],
     };
     match behaviour {
-        SimBehaviour::Succeed => zeroed(),
+        // A planted bug behaves until its trigger, which `SimLab::call` checks (it needs the lab's state).
+        SimBehaviour::Succeed | SimBehaviour::Planted(_) => zeroed(),
         SimBehaviour::Answer(c) => answer(c.0),
         SimBehaviour::AddToScalars(n) => BehaviourOutput {
             code: ReturnCode::SUCCESS,

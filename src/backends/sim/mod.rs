@@ -414,6 +414,46 @@ impl Registry for SimLab {
     }
 }
 
+/// The driver as a dext with a planted `loose_struct_in` on `selector` dispatches it: that entry's struct
+/// input check is `kIOUserClientVariableStructureSize`. `None` when the selector carries no such bug.
+fn loosened(driver: &crate::driver::Driver, selector: u32) -> Option<crate::driver::Driver> {
+    use crate::driver::{PlantedBug, SimBehaviour, SizeCheck};
+    let s = driver.selector(selector)?;
+    if s.sim != SimBehaviour::Planted(PlantedBug::LooseStructIn) {
+        return None;
+    }
+    let mut d = driver.clone();
+    for s in d.selectors.iter_mut().filter(|s| s.id == selector) {
+        if let Some(rule) = &mut s.rule {
+            rule.struct_in = SizeCheck::Variable;
+        }
+    }
+    Some(d)
+}
+
+/// What a planted bug does to a call that reached the selector's function, if this call triggers it.
+fn planted_fault(behaviour: &crate::driver::SimBehaviour, args: &CallArgs) -> Option<CallFault> {
+    use crate::driver::{PlantedBug, SimBehaviour};
+    match behaviour {
+        SimBehaviour::Planted(PlantedBug::CrashOnStructIn(n))
+            if args.struct_in.len() == *n as usize =>
+        {
+            Some(CallFault::Crash {
+                rematch_after: PLANTED_CRASH_REMATCH,
+            })
+        }
+        SimBehaviour::Planted(PlantedBug::HangOnAllOnes)
+            if args.scalars_in.first() == Some(&u64::MAX) =>
+        {
+            Some(CallFault::Hang)
+        }
+        _ => None,
+    }
+}
+
+/// How long a dext that crashed on a planted bug takes to match again (launchd restarts it).
+pub const PLANTED_CRASH_REMATCH: Duration = Duration::from_millis(20);
+
 fn outcome(code: u32, started: Instant) -> CallOutcome {
     CallOutcome {
         code: ReturnCode(code),
@@ -472,8 +512,11 @@ impl UserClients for SimLab {
             .cloned()
             .ok_or(LabError::NotOpen(connection))?;
         let setup = Arc::clone(&st.setup);
+        // A dext with a planted `loose_struct_in` dispatches with its own, looser entry.
+        let loose = loosened(&setup.driver, args.selector);
+        let dext_driver = loose.as_ref().unwrap_or(&setup.driver);
         // More than 16 scalars never leave the process (reference §3): not even a dead port is noticed.
-        let dispatched = dispatch::dispatch(&setup.driver, args);
+        let dispatched = dispatch::dispatch(dext_driver, args);
         let too_many =
             args.scalars_in.len() > SCALAR_MAX || args.scalars_out_capacity as usize > SCALAR_MAX;
         if let (true, Err(refusal)) = (too_many, &dispatched) {
@@ -492,7 +535,11 @@ impl UserClients for SimLab {
             Err(refusal) => return Ok(outcome(refusal.code.0, started)),
         };
         // Faults model the selector's function, so they fire only on calls that passed dispatch.
-        match st.faults.call_fault(args.selector) {
+        let fault = st
+            .faults
+            .call_fault(args.selector)
+            .or_else(|| planted_fault(&dispatched.selector.sim, args));
+        match fault {
             Some(CallFault::Answer(c)) => return Ok(outcome(c.0, started)),
             Some(CallFault::Hang) => {
                 // Really blocks; the engine's deadline decides when to give up. Closing the connection

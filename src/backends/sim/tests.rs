@@ -19,6 +19,7 @@ fn sel(id: u32, name: &str, rule: Option<DispatchRule>, sim: SimBehaviour) -> Se
         rule,
         implemented: true,
         sim,
+        answers: vec![],
         span: Span::builtin("test"),
     }
 }
