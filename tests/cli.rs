@@ -1,20 +1,7 @@
 //! The `dexthil` binary as a user meets it: exit codes, what a failure prints, filters, decode.
 
-use std::process::Command;
-
-fn dexthil(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_dexthil"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the dexthil binary runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
+mod support;
+use support::dexthil;
 
 #[test]
 fn the_shipped_corpus_passes_on_the_sim_lab() {

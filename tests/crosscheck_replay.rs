@@ -1,21 +1,8 @@
 //! Cross-checks of recordings through the binary: the shipped recordings pass on replay and on the sim,
 //! and each planted mismatch fails with exit 1, the field named and both values shown.
 
-use std::process::Command;
-
-fn dexthil(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_dexthil"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the dexthil binary runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
+mod support;
+use support::dexthil;
 
 const RECORDINGS: &str = "tests/fixtures/recordings";
 

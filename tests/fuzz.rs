@@ -1,6 +1,9 @@
 //! `dexthil fuzz` as a user meets it: planted bugs found, shrunk and written as scenarios that fail the
 //! same way; seeds that replay; a journal that names the running case after a SIGKILL.
 
+mod support;
+use support::dexthil;
+
 use dexthil::fuzz::FuzzOp;
 use dexthil::report::EventKind;
 use dexthil::report::journal::read_journal;
@@ -9,20 +12,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 const PLANTED: &str = "scenarios/fuzz/drivers/planted-bugs.yaml";
-
-fn dexthil(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_dexthil"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the dexthil binary runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("dexthil-fuzz-{}-{name}", std::process::id()));

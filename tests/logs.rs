@@ -1,6 +1,9 @@
 //! Log capture and crash reports, read from recorded-shape fixtures (tests/fixtures/logs/README.md) and from
 //! a stand-in for `/usr/bin/log`, so the reader is tested on every machine.
 
+mod support;
+use support::dexthil;
+
 use dexthil::logs::crash::{self, newest_report};
 use dexthil::logs::ndjson::parse_all;
 use dexthil::logs::stream::CrashSource;
@@ -219,20 +222,6 @@ fn a_log_tool_that_refuses_is_said_once_with_its_status_and_message() {
 }
 
 // ---- whole runs through the binary ---------------------------------------------------------------------
-
-fn dexthil(args: &[&str]) -> (i32, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dexthil"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the dexthil binary runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
 
 /// The console's block for one failed step: from its `✗` line to the scenario's `FAILED` line.
 fn failed_block(out: &str) -> &str {

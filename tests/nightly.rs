@@ -1,26 +1,13 @@
 //! Nightly runs through the binary: journal and report of a killed run, JUnit, station health checks,
 //! partitions, tags, retries and flaky scenarios, per-printer serialization, JSON logs.
 
+mod support;
+use support::{bin, dexthil};
+
 use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_dexthil"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR"));
-    c
-}
-
-fn dexthil(args: &[&str]) -> (i32, String) {
-    let out = bin().args(args).output().expect("the dexthil binary runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
 
 /// A fresh directory under the target dir for one test's files.
 fn scratch(name: &str) -> PathBuf {

@@ -4,6 +4,9 @@
 //! scenario leave no lab threads behind. The tests here take one lock, so their threads and memory are
 //! their own to count.
 
+mod support;
+use support::dexthil;
+
 use dexthil::backends::sim::SimLab;
 use dexthil::engine::run_scenario;
 use dexthil::lab::UserClients;
@@ -257,19 +260,6 @@ fn hung_calls_released_at_the_end_of_their_scenarios_leave_no_threads_behind() {
 }
 
 /// The `dexthil` binary, run from the repository (as tests/cli.rs does).
-fn dexthil(args: &[&str]) -> (i32, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dexthil"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the dexthil binary runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
 
 #[test]
 fn a_driver_path_outside_the_root_is_bad_input_and_nothing_runs() {
