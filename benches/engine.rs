@@ -65,15 +65,20 @@ fn scratch() -> PathBuf {
         .unwrap_or(Path::new("."))
         .join("bench-scratch");
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("drivers")).expect("scratch dir");
-    for d in ["apple-sample.yaml", "dnp-printer.yaml"] {
-        std::fs::copy(Path::new(DRIVERS).join(d), dir.join("drivers").join(d)).expect("driver");
-    }
+    std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
 }
 
+/// Write a scenario into `dir`, which gets its own copy of the driver files (`drivers/`): a driver file
+/// must lie under the scenario's directory.
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    std::fs::create_dir_all(dir).expect("scenario dir");
+    std::fs::create_dir_all(dir.join("drivers")).expect("scenario dir");
+    for d in ["apple-sample.yaml", "dnp-printer.yaml"] {
+        let to = dir.join("drivers").join(d);
+        if !to.exists() {
+            std::fs::copy(Path::new(DRIVERS).join(d), to).expect("driver");
+        }
+    }
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write scenario");
     path
@@ -114,7 +119,7 @@ const CALL: &str = "      - call: { on: uc, selector: CheckedScalar, scalars: [1
 
 fn calls_scenario(dir: &Path, times: u32) -> Scenario {
     let text = format!(
-        "name: bench-calls-{times}\ndriver: ../drivers/apple-sample.yaml\ndeadline: 1h\nsteps:\n  - open: {{ as: uc }}\n  - repeat:\n      times: {times}\n      steps:\n{CALL}  - close: uc\n"
+        "name: bench-calls-{times}\ndriver: drivers/apple-sample.yaml\ndeadline: 60m\nsteps:\n  - open: {{ as: uc }}\n  - repeat:\n      times: {times}\n      steps:\n{CALL}  - close: uc\n"
     );
     load(&write(&dir.join("calls"), &format!("calls-{times}.yaml"), &text))
 }
@@ -278,7 +283,7 @@ fn waits(o: &Options, dir: &Path) {
     let events = if o.quick { 1_000 } else { 10_000 };
     let off = Duration::from_millis(1);
     let match_delay = Duration::from_millis(1);
-    let text = "name: bench-waits\ndriver: ../drivers/dnp-printer.yaml\nprinters:\n  p: { model: DS620 }\nsim:\n  timing: { replug_off: 1ms, match_delay: 1ms }\nsteps:\n  - await: { printer: p, state: matched }\n";
+    let text = "name: bench-waits\ndriver: drivers/dnp-printer.yaml\nprinters:\n  p: { model: DS620 }\nsim:\n  timing: { replug_off: 1ms, match_delay: 1ms }\nsteps:\n  - await: { printer: p, state: matched }\n";
     let s = load(&write(&dir.join("waits"), "waits.yaml", text));
     let sim = Arc::new(dexthil::backends::sim::SimLab::for_scenario(&s).expect("sim lab"));
     let lab: Arc<dyn Lab> = sim.clone();
@@ -373,17 +378,12 @@ fn waits(o: &Options, dir: &Path) {
 // 4. Loading
 
 fn generated_corpus(dir: &Path, n: usize) -> PathBuf {
-    let root = dir.join("corpus");
-    let gen_dir = root.join("gen");
-    std::fs::create_dir_all(root.join("drivers")).expect("corpus dir");
-    for d in ["apple-sample.yaml", "dnp-printer.yaml"] {
-        std::fs::copy(Path::new(DRIVERS).join(d), root.join("drivers").join(d)).expect("driver");
-    }
+    let gen_dir = dir.join("corpus");
     let models = ["DS620", "DS820", "QW410", "DS-RX1", "CX-02"];
     for i in 0..n {
         let model = models[i % models.len()];
         let text = format!(
-            "name: gen-{i:04}\nabout: Generated scenario {i} for the loading bench.\ntags: [bench, gen{}]\ndriver: ../drivers/dnp-printer.yaml\nprinters:\n  p: {{ model: {model} }}\nsteps:\n  - await: {{ printer: p, state: matched, within: 5s }}\n  - cross_check: p\n  - open: {{ printer: p, as: uc }}\n  - call: {{ on: uc, selector: GetStatus, expect: {{ scalars: [0] }} }}\n  - repeat:\n      times: 3\n      steps:\n        - call: {{ on: uc, selector: GetFirmwareVersion }}\n  - close: uc\n",
+            "name: gen-{i:04}\nabout: Generated scenario {i} for the loading bench.\ntags: [bench, gen{}]\ndriver: drivers/dnp-printer.yaml\nprinters:\n  p: {{ model: {model} }}\nsteps:\n  - await: {{ printer: p, state: matched, within: 5s }}\n  - cross_check: p\n  - open: {{ printer: p, as: uc }}\n  - call: {{ on: uc, selector: GetStatus, expect: {{ scalars: [0] }} }}\n  - repeat:\n      times: 3\n      steps:\n        - call: {{ on: uc, selector: GetFirmwareVersion }}\n  - close: uc\n",
             i % 7
         );
         write(&gen_dir, &format!("gen-{i:04}.yaml"), &text);
@@ -438,7 +438,7 @@ fn parallel(o: &Options, dir: &Path) {
     let times = if o.quick { 2 } else { 4 };
     let scenario = |model: &str| {
         format!(
-            "name: replug-{model}\ndriver: ../../drivers/dnp-printer.yaml\nprinters:\n  p: {{ model: {model} }}\nsim:\n  timing: {{ replug_off: 150ms, match_delay: 100ms }}\nsteps:\n  - repeat:\n      times: {times}\n      steps:\n        - replug: p\n        - await: {{ printer: p, state: matched, within: 5s }}\n        - open: {{ printer: p, as: uc }}\n        - call: {{ on: uc, selector: GetStatus }}\n        - close: uc\n"
+            "name: replug-{model}\ndriver: drivers/dnp-printer.yaml\nprinters:\n  p: {{ model: {model} }}\nsim:\n  timing: {{ replug_off: 150ms, match_delay: 100ms }}\nsteps:\n  - repeat:\n      times: {times}\n      steps:\n        - replug: p\n        - await: {{ printer: p, state: matched, within: 5s }}\n        - open: {{ printer: p, as: uc }}\n        - call: {{ on: uc, selector: GetStatus }}\n        - close: uc\n"
         )
     };
     let one = root.join("one");
