@@ -31,16 +31,26 @@ const DEXTHIL: &str = env!("CARGO_BIN_EXE_dexthil");
 struct Options {
     lab: LabChoice,
     quick: bool,
+    /// `--only call|waits|loading|parallel`: one figure (for profiling).
+    only: Option<String>,
+}
+
+impl Options {
+    fn runs(&self, figure: &str) -> bool {
+        self.only.as_deref().is_none_or(|o| o == figure)
+    }
 }
 
 fn options() -> Options {
     let mut lab = std::env::var("DEXTHIL_BENCH_LAB").ok();
     let mut quick = false;
+    let mut only = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--lab" => lab = args.next(),
             "--quick" => quick = true,
+            "--only" => only = args.next(),
             // `cargo bench` passes `--bench`; libtest's other flags mean nothing here.
             _ => {}
         }
@@ -53,7 +63,7 @@ fn options() -> Options {
             std::process::exit(2);
         }
     };
-    Options { lab, quick }
+    Options { lab, quick, only }
 }
 
 fn scratch() -> PathBuf {
@@ -121,7 +131,11 @@ fn calls_scenario(dir: &Path, times: u32) -> Scenario {
     let text = format!(
         "name: bench-calls-{times}\ndriver: drivers/apple-sample.yaml\ndeadline: 60m\nsteps:\n  - open: {{ as: uc }}\n  - repeat:\n      times: {times}\n      steps:\n{CALL}  - close: uc\n"
     );
-    load(&write(&dir.join("calls"), &format!("calls-{times}.yaml"), &text))
+    load(&write(
+        &dir.join("calls"),
+        &format!("calls-{times}.yaml"),
+        &text,
+    ))
 }
 
 fn call_args(s: &Scenario) -> CallArgs {
@@ -141,7 +155,11 @@ fn direct_call(lab: &Arc<dyn Lab>, s: &Scenario, n: u32) -> Duration {
         ..Matching::default()
     };
     let entry: RegEntry = lab
-        .wait(&m, WaitFor::Matched, Instant::now() + Duration::from_secs(10))
+        .wait(
+            &m,
+            WaitFor::Matched,
+            Instant::now() + Duration::from_secs(10),
+        )
         .expect("the dext's service")
         .expect("matched");
     let open = lab
@@ -216,7 +234,10 @@ fn call_path(o: &Options, dir: &Path) {
     );
     let (direct, bare, batched) = (median(direct), median(bare), median(batched));
     let added = |d: Duration| d.saturating_sub(direct);
-    println!("\n1. call path ({n} CheckedScalar calls, {} lab, median of {rounds} runs)", factory.name());
+    println!(
+        "\n1. call path ({n} CheckedScalar calls, {} lab, median of {rounds} runs)",
+        factory.name()
+    );
     report(
         "direct UserClients::call",
         micros(direct),
@@ -327,8 +348,8 @@ fn waits(o: &Options, dir: &Path) {
             .expect("back")
             .expect("present");
         let device = dexthil::engine::service::device_entry(&*lab, &back, far()).expect("device");
-        let interface = dexthil::engine::service::interface_entry(&*lab, &device, 0, far())
-            .expect("interface");
+        let interface =
+            dexthil::engine::service::interface_entry(&*lab, &device, 0, far()).expect("interface");
         let m = Matching {
             parent: Some(interface.id),
             properties: [("IOUserClass".to_string(), Prop::Str(user_class.clone()))].into(),
@@ -399,7 +420,8 @@ fn loading(o: &Options, dir: &Path) {
     let mut cli = Vec::new();
     for _ in 0..rounds {
         let t = Instant::now();
-        let loaded = load_corpus(std::slice::from_ref(&corpus)).expect("the generated corpus loads");
+        let loaded =
+            load_corpus(std::slice::from_ref(&corpus)).expect("the generated corpus loads");
         lib.push(t.elapsed());
         assert_eq!(loaded.len(), n);
         let t = Instant::now();
@@ -409,7 +431,11 @@ fn loading(o: &Options, dir: &Path) {
             .output()
             .expect("the dexthil binary runs");
         cli.push(t.elapsed());
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), n);
     }
     let (lib, cli) = (median(lib), median(cli));
@@ -455,16 +481,35 @@ fn parallel(o: &Options, dir: &Path) {
             .output()
             .expect("the dexthil binary runs");
         let took = t.elapsed();
-        assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         took
     };
     let rounds = if o.quick { 1 } else { 3 };
     let t1 = median((0..rounds).map(|_| run(&one)).collect());
     let t4 = median((0..rounds).map(|_| run(&four)).collect());
     let ratio = t4.as_secs_f64() / t1.as_secs_f64();
-    println!("\n5. parallel printers (each scenario replugs its printer {times}×, awaits the match, opens, calls, closes; median of {rounds})");
-    report("1 printer's scenario", millis(t1), "`dexthil run --lab sim --jobs 4` on one scenario", "", None);
-    report("4 printers' scenarios, --jobs 4", millis(t4), "the same on four scenarios, one per printer", "", None);
+    println!(
+        "\n5. parallel printers (each scenario replugs its printer {times}×, awaits the match, opens, calls, closes; median of {rounds})"
+    );
+    report(
+        "1 printer's scenario",
+        millis(t1),
+        "`dexthil run --lab sim --jobs 4` on one scenario",
+        "",
+        None,
+    );
+    report(
+        "4 printers' scenarios, --jobs 4",
+        millis(t4),
+        "the same on four scenarios, one per printer",
+        "",
+        None,
+    );
     report(
         "  ratio",
         format!("{ratio:.2}×"),
@@ -487,14 +532,24 @@ fn main() {
         if o.quick { ", --quick" } else { "" },
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    call_path(&o, &dir);
+    if o.runs("call") {
+        call_path(&o, &dir);
+    }
     println!("\n2. fuzz loop: measured by the fuzzer's own bench, `cargo bench --bench fuzz`");
     if o.lab == LabChoice::Sim {
-        waits(&o, &dir);
-        loading(&o, &dir);
-        parallel(&o, &dir);
+        if o.runs("waits") {
+            waits(&o, &dir);
+        }
+        if o.runs("loading") {
+            loading(&o, &dir);
+        }
+        if o.runs("parallel") {
+            parallel(&o, &dir);
+        }
     } else {
-        println!("\n3-5: sim-only figures (timed sim events, generated sim scenarios), skipped on this lab");
+        println!(
+            "\n3-5: sim-only figures (timed sim events, generated sim scenarios), skipped on this lab"
+        );
     }
     println!("\nbench took {:.1} s", started.elapsed().as_secs_f64());
     let _ = std::fs::remove_dir_all(&dir);

@@ -260,7 +260,10 @@ mod tests {
         });
         assert!(matches!(watched, Watched::Tripped(())), "{watched:?}");
         let waited = started.elapsed();
-        assert!(waited < Duration::from_millis(400), "tripped late: {waited:?}");
+        assert!(
+            waited < Duration::from_millis(400),
+            "tripped late: {waited:?}"
+        );
     }
 
     #[test]
@@ -273,7 +276,9 @@ mod tests {
 
     #[test]
     fn a_panicking_job_is_reported_with_its_message() {
-        let r = run_watched("t", (), |_: &Watchdog<(), ()>| -> () { panic!("backend bug") });
+        let r = run_watched("t", (), |_: &Watchdog<(), ()>| -> () {
+            panic!("backend bug")
+        });
         assert!(
             matches!(&r, Watched::Panicked(text, ()) if text == "backend bug"),
             "{r:?}"

@@ -6,7 +6,7 @@
 //! scenario thread published (its steps, connections and the operation in progress), closes the
 //! connections (which releases a hung sim call) and ends the scenario without it.
 
-use super::deadline::{DeadlineError, Tripped, Watched, Watchdog, panic_text, run_watched};
+use super::deadline::{DeadlineError, Tripped, Watchdog, Watched, panic_text, run_watched};
 use super::{failure, summary::summary};
 use crate::lab::{ConnectionId, Lab, UsbView};
 use crate::report::{EventKind, EventSink, Failure, RunEvent, StepOutcome, Verdict};
@@ -227,12 +227,7 @@ pub fn run_scenario(
 
 /// A lab operation outlived its deadline: fail the step it was in (and the repeats around it) as the
 /// scenario thread would have, from what it published.
-fn hung(
-    scenario: &Scenario,
-    lab: &dyn Lab,
-    p: &Published,
-    emit: &dyn Fn(EventKind),
-) -> Verdict {
+fn hung(scenario: &Scenario, lab: &dyn Lab, p: &Published, emit: &dyn Fn(EventKind)) -> Verdict {
     let failure = match &p.hang {
         Hang::UserClient(what) => hang_failure(
             DeadlineError::Hung {
@@ -297,10 +292,7 @@ fn hung(
                 expected: None,
                 actual: None,
                 code: None,
-                message: format!(
-                    "iteration {} of {times} failed at {span}",
-                    mark.iteration
-                ),
+                message: format!("iteration {} of {times} failed at {span}", mark.iteration),
                 ..failure.clone()
             },
             _ => failure.clone(),
@@ -348,7 +340,10 @@ fn close_leftovers(name: &str, lab: &Arc<dyn Lab>, mut conns: Vec<ConnectionId>)
         .spawn(move || {
             for id in ids.into_iter().rev() {
                 let r = catch_unwind(AssertUnwindSafe(|| lab.close(id)));
-                if tx.send((id, r.map_err(|p| panic_text(p.as_ref())))).is_err() {
+                if tx
+                    .send((id, r.map_err(|p| panic_text(p.as_ref()))))
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -372,7 +367,9 @@ fn close_leftovers(name: &str, lab: &Arc<dyn Lab>, mut conns: Vec<ConnectionId>)
                 tracing::warn!(connection = id, panic = %text, "closing at scenario end panicked")
             }
             Err(_) => {
-                tracing::warn!("closing a connection at scenario end did not finish; giving up on it");
+                tracing::warn!(
+                    "closing a connection at scenario end did not finish; giving up on it"
+                );
                 return;
             }
         }

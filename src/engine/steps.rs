@@ -13,6 +13,7 @@ use crate::lab::{
 };
 use crate::report::{Failure, human_duration};
 use crate::scenario::{Expect, Role, Step, StepKind};
+use std::fmt::Write;
 use std::time::{Duration, Instant};
 
 /// Waits that take a deadline themselves may answer a little after it; past this the backend hung.
@@ -365,12 +366,14 @@ impl Run<'_> {
             self.look_for_crash_report(until);
         }
         super::expect::check_call(expect, &out, &what)?;
-        let mut detail = out.code.to_string();
+        // One buffer for the whole detail: this runs once per call, thousands of times in a loop.
+        let mut detail = String::with_capacity(64);
+        let _ = write!(detail, "{}", out.code);
         if !out.scalars_out.is_empty() {
-            detail.push_str(&format!(" scalars {:?}", out.scalars_out));
+            let _ = write!(detail, " scalars {:?}", out.scalars_out);
         }
         if !out.struct_out.is_empty() {
-            detail.push_str(&format!(" struct {} bytes", out.struct_out.len()));
+            let _ = write!(detail, " struct {} bytes", out.struct_out.len());
         }
         Ok(detail)
     }

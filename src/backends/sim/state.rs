@@ -86,6 +86,8 @@ pub struct State {
     pub faults: FaultBook,
     pub schedule: Schedule,
     pub shutdown: bool,
+    /// What the timer thread sleeps towards while it waits (`None`: no event pending, or it is awake).
+    pub timer_until: Option<Instant>,
     /// Calls blocked in a `CallHangs` fault right now.
     pub hung_calls: usize,
 }
@@ -132,6 +134,7 @@ impl State {
             faults,
             schedule: Schedule::default(),
             shutdown: false,
+            timer_until: None,
             hung_calls: 0,
         };
         match st.setup.driver.provider {
