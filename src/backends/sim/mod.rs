@@ -112,7 +112,9 @@ fn timer_loop(shared: Arc<Shared>) {
         if st.shutdown {
             return;
         }
-        if st.run_due(Instant::now()) {
+        let now = Instant::now();
+        if st.run_due(now) {
+            st.last_fired = Some(now);
             shared.changed.notify_all();
             continue;
         }
@@ -244,6 +246,12 @@ impl SimLab {
                 .into_iter()
                 .map(|t| LogLine::classify(now.clone(), t, &self.log_prefix)),
         );
+    }
+
+    /// When the timer thread last applied a timed event (a printer arriving, the dext matching): what the
+    /// engine bench measures a wait's wake-up from.
+    pub fn last_timed_event(&self) -> Option<Instant> {
+        self.shared.lock().last_fired
     }
 
     /// How many calls are blocked in a `hang` fault right now.
