@@ -1,17 +1,20 @@
-//! Running a lab call under a deadline. Lab calls can block forever (a user-client call the dext never
-//! answers), so they run on a worker thread and the engine waits for the answer with `recv_timeout`.
-//! A worker that does not answer in time is abandoned, never joined; the next call gets a fresh one.
+//! Deadlines without a thread hop. A scenario's steps run directly on one thread of their own, spawned once
+//! per scenario ([`run_watched`]). Before each lab operation that can block forever (a user-client call the
+//! dext never answers) the thread arms a deadline in a [`Watchdog`]: a mutex-protected slot, no syscall
+//! unless the deadline is earlier than the one the waiting thread sleeps towards. The thread that started
+//! the scenario sleeps on the watchdog until the scenario finishes or the armed deadline passes; then the
+//! watchdog trips, the scenario thread is abandoned (never joined; when its call comes back, disarming tells
+//! it to stop), and the waiting thread reports the hang with what the scenario published in the slot.
 //!
-//! This module knows nothing of labs or scenarios: it runs closures.
+//! This module knows nothing of labs or scenarios: it runs a closure and watches a slot of data `T` that the
+//! closure publishes.
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 use thiserror::Error;
-
-type Job = Box<dyn FnOnce() + Send>;
 
 /// A call did not produce an answer.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -19,96 +22,170 @@ pub enum DeadlineError {
     /// Nothing came back within the time the call was given.
     #[error("no answer within {}: the call hung", crate::report::human_duration(*.budget))]
     Hung { budget: Duration },
-    /// The call panicked on the worker (a bug in dexthil or its lab backend).
+    /// The call panicked (a bug in dexthil or its lab backend).
     #[error("the lab call panicked: {0}")]
     Panicked(String),
 }
 
-/// One worker thread that runs calls in order, replaced when a call hangs.
-pub struct Worker {
-    name: String,
-    jobs: Option<mpsc::Sender<Job>>,
-    abandoned: usize,
+/// The watchdog tripped while the operation was armed: the scenario has been given up; stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tripped;
+
+/// How a watched closure ended, as the waiting thread saw it.
+#[derive(Debug)]
+pub enum Watched<R, T> {
+    /// It returned; `T` is what it last published.
+    Finished(R, T),
+    /// It panicked outside any step's own guard.
+    Panicked(String, T),
+    /// An armed deadline passed first; `T` is what it had published when the deadline passed.
+    Tripped(T),
 }
 
-impl Worker {
-    /// A worker whose threads are named after `name` (the scenario). The thread starts on first use.
-    pub fn new(name: &str) -> Self {
-        Worker {
-            name: name.to_string(),
-            jobs: None,
-            abandoned: 0,
+struct Slot<R, T> {
+    /// The armed deadline, if an operation is in progress.
+    armed: Option<Instant>,
+    /// What the waiting thread sleeps towards (`None`: until woken). Arming earlier than this wakes it.
+    waiter_until: Option<Instant>,
+    tripped: bool,
+    done: Option<Result<R, String>>,
+    data: T,
+}
+
+/// The slot a scenario thread publishes its deadline and state in, and the waiting thread watches.
+pub struct Watchdog<R, T> {
+    slot: Mutex<Slot<R, T>>,
+    wake: Condvar,
+}
+
+impl<R, T: Default> Watchdog<R, T> {
+    fn new(data: T) -> Self {
+        Watchdog {
+            slot: Mutex::new(Slot {
+                armed: None,
+                waiter_until: None,
+                tripped: false,
+                done: None,
+                data,
+            }),
+            wake: Condvar::new(),
         }
     }
 
-    /// How many threads were abandoned because a call on them hung.
-    pub fn abandoned(&self) -> usize {
-        self.abandoned
+    fn lock(&self) -> MutexGuard<'_, Slot<R, T>> {
+        self.slot.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Run `f` on the worker and wait for its answer until `until`. On timeout the worker is abandoned
-    /// (the call may still be running; its answer is dropped when it comes).
-    pub fn run<T, F>(&mut self, until: Instant, f: F) -> Result<T, DeadlineError>
-    where
-        T: Send + 'static,
-        F: FnOnce() -> T + Send + 'static,
-    {
-        let budget = until.saturating_duration_since(Instant::now());
-        // A bounded channel of one: the worker never blocks on sending an answer nobody waits for.
-        let (answer_tx, answer_rx) = mpsc::sync_channel(1);
-        let job: Job = Box::new(move || {
-            let _ = answer_tx.try_send(catch_unwind(AssertUnwindSafe(f)));
+    /// Change the published data (cheap: one uncontended lock).
+    pub fn publish<X>(&self, f: impl FnOnce(&mut T) -> X) -> X {
+        f(&mut self.lock().data)
+    }
+
+    /// Arm `until` for the operation about to start, publishing what to report if it hangs.
+    pub fn arm(&self, until: Instant, f: impl FnOnce(&mut T)) {
+        let mut s = self.lock();
+        f(&mut s.data);
+        s.armed = Some(until);
+        // The waiting thread sleeps towards an earlier deadline (or the last one, which is later): it only
+        // needs waking if this one is earlier than what it sleeps towards.
+        if s.waiter_until.is_none_or(|w| until < w) {
+            s.waiter_until = Some(until);
+            self.wake.notify_one();
+        }
+    }
+
+    /// The operation came back: disarm, reading back what was published. `Err(Tripped)` when its deadline
+    /// passed first and the scenario was given up.
+    pub fn disarm<X>(&self, f: impl FnOnce(&mut T) -> X) -> Result<X, Tripped> {
+        let mut s = self.lock();
+        if s.tripped {
+            return Err(Tripped);
+        }
+        s.armed = None;
+        Ok(f(&mut s.data))
+    }
+
+    /// Whether the scenario was given up (a thread that comes back late must do nothing more).
+    pub fn is_tripped(&self) -> bool {
+        self.lock().tripped
+    }
+
+    fn finish(&self, r: Result<R, String>) {
+        let mut s = self.lock();
+        s.done = Some(r);
+        s.armed = None;
+        self.wake.notify_one();
+    }
+
+    /// Sleep until the watched closure finishes or an armed deadline passes.
+    fn watch(&self) -> Watched<R, T> {
+        let mut s = self.lock();
+        loop {
+            if let Some(done) = s.done.take() {
+                let data = std::mem::take(&mut s.data);
+                return match done {
+                    Ok(r) => Watched::Finished(r, data),
+                    Err(text) => Watched::Panicked(text, data),
+                };
+            }
+            let now = Instant::now();
+            match s.armed {
+                Some(until) if now >= until => {
+                    s.tripped = true;
+                    return Watched::Tripped(std::mem::take(&mut s.data));
+                }
+                Some(until) => {
+                    s.waiter_until = Some(until);
+                    s = self
+                        .wake
+                        .wait_timeout(s, until - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+                }
+                None => {
+                    s.waiter_until = None;
+                    s = self.wake.wait(s).unwrap_or_else(|p| p.into_inner());
+                }
+            }
+        }
+    }
+}
+
+/// Run `job` on a thread of its own (named `dexthil-lab-<name>`) and watch it: returns when it finishes or
+/// when a deadline it armed passes, whichever comes first. A job that hangs is abandoned, never joined.
+pub fn run_watched<R, T>(
+    name: &str,
+    data: T,
+    job: impl FnOnce(&Watchdog<R, T>) -> R + Send + 'static,
+) -> Watched<R, T>
+where
+    R: Send + 'static,
+    T: Default + Send + 'static,
+{
+    let dog = Arc::new(Watchdog::new(data));
+    let theirs = Arc::clone(&dog);
+    let body = move || {
+        let r = catch_unwind(AssertUnwindSafe(|| job(&theirs)));
+        theirs.finish(r.map_err(|p| panic_text(p.as_ref())));
+    };
+    // The body runs at most once: on the new thread, or here when no thread can be had.
+    let body = Arc::new(Mutex::new(Some(body)));
+    let on_thread = Arc::clone(&body);
+    let spawned = thread::Builder::new()
+        .name(format!("dexthil-lab-{name}"))
+        .spawn(move || {
+            if let Some(b) = on_thread.lock().ok().and_then(|mut b| b.take()) {
+                b()
+            }
         });
-        self.submit(job);
-        match answer_rx.recv_timeout(budget) {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(payload)) => Err(DeadlineError::Panicked(panic_text(payload.as_ref()))),
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                self.abandon();
-                Err(DeadlineError::Hung { budget })
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                self.abandon();
-                Err(DeadlineError::Panicked("the worker thread died".into()))
-            }
+    if let Err(e) = spawned {
+        // No thread to run on: run here rather than not at all (a hang then blocks the scenario).
+        tracing::warn!(error = %e, "cannot start a scenario thread; running it inline");
+        if let Some(b) = body.lock().ok().and_then(|mut b| b.take()) {
+            b()
         }
     }
-
-    fn submit(&mut self, job: Job) {
-        let job = match &self.jobs {
-            Some(tx) => match tx.send(job) {
-                Ok(()) => return,
-                // The thread is gone (it cannot be, as jobs catch panics; but be sure): start another.
-                Err(mpsc::SendError(job)) => job,
-            },
-            None => job,
-        };
-        let (tx, rx) = mpsc::channel::<Job>();
-        let name = format!("dexthil-lab-{}-{}", self.name, self.abandoned);
-        let spawned = thread::Builder::new().name(name).spawn(move || {
-            while let Ok(job) = rx.recv() {
-                job();
-            }
-        });
-        match spawned {
-            Ok(_) => {
-                let _ = tx.send(job);
-                self.jobs = Some(tx);
-            }
-            Err(e) => {
-                // No thread to run on: run here rather than not at all (a hang then blocks the scenario).
-                tracing::warn!(error = %e, "cannot start a lab worker thread; running the call inline");
-                job();
-            }
-        }
-    }
-
-    fn abandon(&mut self) {
-        if self.jobs.take().is_some() {
-            self.abandoned += 1;
-            tracing::debug!(worker = %self.name, "lab worker abandoned");
-        }
-    }
+    dog.watch()
 }
 
 /// The text of a panic payload.
@@ -125,37 +202,68 @@ pub fn panic_text(payload: &(dyn Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Barrier};
+    use std::sync::Barrier;
 
     #[test]
-    fn answers_come_back_in_order_on_one_thread() {
-        let mut w = Worker::new("t");
-        let until = Instant::now() + Duration::from_secs(5);
-        let a = w.run(until, || thread::current().id()).unwrap();
-        let b = w.run(until, || thread::current().id()).unwrap();
-        assert_eq!(a, b, "calls share one worker while none hangs");
-        assert_ne!(a, thread::current().id());
-        assert_eq!(w.abandoned(), 0);
+    fn a_job_runs_on_one_thread_of_its_own_and_its_answer_comes_back() {
+        let here = thread::current().id();
+        let r = run_watched("t", 0u32, move |dog: &Watchdog<_, u32>| {
+            let until = Instant::now() + Duration::from_secs(5);
+            let mut ids = Vec::new();
+            for _ in 0..3 {
+                dog.arm(until, |d| *d += 1);
+                ids.push(thread::current().id());
+                dog.disarm(|_| ()).unwrap();
+            }
+            ids
+        });
+        let Watched::Finished(ids, published) = r else {
+            panic!("{r:?}")
+        };
+        assert!(ids.iter().all(|id| *id == ids[0] && *id != here));
+        assert_eq!(published, 3, "what the job published comes back");
     }
 
     #[test]
-    fn a_hung_call_times_out_at_its_deadline_and_the_next_call_gets_a_fresh_worker() {
-        let mut w = Worker::new("t");
+    fn a_hung_operation_trips_at_its_deadline_and_the_job_learns_it_when_it_comes_back() {
         let release = Arc::new(Barrier::new(2));
+        let (told, heard) = std::sync::mpsc::channel();
         let r = release.clone();
         let budget = Duration::from_millis(150);
         let started = Instant::now();
-        let hung = w.run(started + budget, move || {
+        let watched = run_watched("t", String::new(), move |dog: &Watchdog<(), String>| {
+            dog.arm(started + budget, |d| *d = "GetStatus on uc".into());
             r.wait();
+            let _ = told.send(dog.disarm(|_| ()));
         });
         let waited = started.elapsed();
-        assert!(matches!(hung, Err(DeadlineError::Hung { .. })), "{hung:?}");
+        let Watched::Tripped(what) = watched else {
+            panic!("{watched:?}")
+        };
+        assert_eq!(what, "GetStatus on uc", "the hang says what hung");
         assert!(waited >= budget, "gave up early: {waited:?}");
         assert!(waited < budget * 2, "gave up late: {waited:?}");
-        assert_eq!(w.abandoned(), 1);
-        let answer = w.run(Instant::now() + Duration::from_secs(5), || 7);
-        assert_eq!(answer, Ok(7), "a fresh worker serves the next call");
         release.wait();
+        assert_eq!(heard.recv().unwrap(), Err(Tripped));
+    }
+
+    #[test]
+    fn an_earlier_deadline_after_a_later_one_still_trips_on_time() {
+        let started = Instant::now();
+        let watched = run_watched("t", (), move |dog: &Watchdog<(), ()>| {
+            dog.arm(started + Duration::from_secs(30), |_| ());
+            dog.disarm(|_| ()).unwrap();
+            // The waiting thread may be asleep towards the 30 s deadline by now.
+            thread::sleep(Duration::from_millis(20));
+            dog.arm(Instant::now() + Duration::from_millis(100), |_| ());
+            thread::sleep(Duration::from_secs(5));
+        });
+        assert!(matches!(watched, Watched::Tripped(())), "{watched:?}");
+        let waited = started.elapsed();
+        assert!(
+            waited < Duration::from_millis(400),
+            "tripped late: {waited:?}"
+        );
     }
 
     #[test]
@@ -167,12 +275,13 @@ mod tests {
     }
 
     #[test]
-    fn a_panicking_call_is_an_error_and_the_worker_survives() {
-        let mut w = Worker::new("t");
-        let until = Instant::now() + Duration::from_secs(5);
-        let r: Result<(), _> = w.run(until, || panic!("backend bug"));
-        assert_eq!(r, Err(DeadlineError::Panicked("backend bug".into())));
-        assert_eq!(w.run(until, || 1), Ok(1));
-        assert_eq!(w.abandoned(), 0);
+    fn a_panicking_job_is_reported_with_its_message() {
+        let r = run_watched("t", (), |_: &Watchdog<(), ()>| -> () {
+            panic!("backend bug")
+        });
+        assert!(
+            matches!(&r, Watched::Panicked(text, ()) if text == "backend bug"),
+            "{r:?}"
+        );
     }
 }

@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-const POLL: Duration = Duration::from_millis(2);
 const OFF_FOR: Duration = Duration::from_millis(20);
 
 #[derive(Default)]
@@ -123,6 +122,20 @@ impl FakeLab {
             .unwrap()
             .away_until
             .is_none_or(|t| Instant::now() >= t)
+    }
+
+    /// Sleep until the fake may look different: a change another thread announces, or its one timed
+    /// change (a replugged printer coming back), at most until `deadline`. Nothing polls.
+    fn sleep_until_change(&self, deadline: Instant) {
+        let s = self.state.lock().unwrap();
+        let now = Instant::now();
+        let wake = s
+            .away_until
+            .filter(|t| *t > now)
+            .map_or(deadline, |t| t.min(deadline));
+        let _ = self
+            .closed
+            .wait_timeout(s, wake.saturating_duration_since(now));
     }
 
     fn entries(&self) -> Vec<RegEntry> {
@@ -265,7 +278,7 @@ impl UsbBus for FakeLab {
             if Instant::now() >= deadline {
                 return Err(WaitError::TimedOut(Duration::ZERO));
             }
-            std::thread::sleep(POLL);
+            self.sleep_until_change(deadline);
         }
     }
 }
@@ -307,7 +320,7 @@ impl Registry for FakeLab {
             if Instant::now() >= deadline {
                 return Err(WaitError::TimedOut(Duration::ZERO));
             }
-            std::thread::sleep(POLL);
+            self.sleep_until_change(deadline);
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Runs a scenario's steps against a lab, each under a deadline, emitting events.
 //!
 //! The engine knows the [`Lab`](crate::lab::Lab) traits, not which backend is behind them, and emits
-//! [`RunEvent`](crate::report::RunEvent)s without knowing who listens. Lab calls run on a per-scenario worker
-//! ([`deadline`]) so a hung user-client call fails its step instead of the run.
+//! [`RunEvent`](crate::report::RunEvent)s without knowing who listens. A scenario's steps run on a thread of
+//! its own, each lab operation with its deadline armed in a watchdog ([`deadline`]), so a hung user-client
+//! call fails its step instead of the run, without a thread hop per call.
 
 pub mod deadline;
 mod expect;
@@ -13,6 +14,7 @@ pub mod service;
 mod steps;
 pub mod stop;
 mod summary;
+pub mod worker;
 
 #[cfg(test)]
 pub(crate) mod fake;

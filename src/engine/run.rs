@@ -1,7 +1,12 @@
 //! One scenario from start to finish: steps in order (repeats numbered `4.2.1`), events around each,
 //! the first failure ends it, and every connection it left open is closed whatever happened.
+//!
+//! The steps run on the scenario's own thread ([`run_watched`]); the caller's thread waits on the
+//! [`Watchdog`] and, when a lab operation outlives its deadline, fails the step that hung from what the
+//! scenario thread published (its steps, connections and the operation in progress), closes the
+//! connections (which releases a hung sim call) and ends the scenario without it.
 
-use super::deadline::{Worker, panic_text};
+use super::deadline::{DeadlineError, Tripped, Watchdog, Watched, panic_text, run_watched};
 use super::stop::Stop;
 use super::{failure, summary::summary};
 use crate::lab::{ConnectionId, Lab, UsbView};
@@ -11,7 +16,7 @@ use crate::span::Span;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 /// How long closing a leftover connection may take at the end of a scenario.
@@ -21,17 +26,48 @@ pub const CLEANUP_WAIT: Duration = Duration::from_secs(1);
 pub(super) struct Conn {
     pub name: String,
     pub id: ConnectionId,
-    /// A call on it hung: its worker was abandoned; only closing it is still tried.
-    pub abandoned: bool,
     /// A call on it already found the dext dead (and looked for its crash report).
     pub dead_seen: bool,
 }
 
-/// The state of one running scenario.
+/// A step in progress: where it is in its list of steps, the iteration of a repeat, when it started.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Mark {
+    index: usize,
+    iteration: u32,
+    started: Instant,
+}
+
+/// What to say when the armed operation outlives its deadline.
+#[derive(Debug, Default)]
+pub(super) enum Hang {
+    /// A wait or lookup in the lab (its own deadline plus a grace passed): the lab's fault.
+    #[default]
+    LabWait,
+    /// A user-client operation (`what`: `GetStatus on uc`): the dext hung, the driver's fault.
+    UserClient(String),
+}
+
+/// What the scenario thread publishes for the waiting thread, should a deadline pass.
+#[derive(Debug, Default)]
+pub(super) struct Published {
+    /// The steps in progress, outermost first (a repeat, then the step inside it).
+    marks: Vec<Mark>,
+    /// The connections open now.
+    conns: Vec<ConnectionId>,
+    hang: Hang,
+    /// The current step's budget, and the time the armed operation was given.
+    budget: Duration,
+    armed_budget: Duration,
+    /// Where the current step's log lines start.
+    step_cursor: usize,
+}
+
+/// The state of one running scenario, on its own thread.
 pub(super) struct Run<'a> {
     pub scenario: &'a Scenario,
     pub lab: Arc<dyn Lab>,
-    pub worker: Worker,
+    pub watch: &'a Watchdog<Ended, Published>,
     /// The scenario's own deadline.
     pub deadline: Instant,
     /// The last USB view of each role (replug changes the address).
@@ -74,15 +110,86 @@ pub enum ScenarioEnd {
     },
 }
 
-struct Emitter<'a> {
-    sink: &'a dyn EventSink,
+/// The caller's sink, lent to the scenario thread until [`run_scenario`] returns: a scenario thread that
+/// was given up and comes back later finds it revoked and emits nothing.
+struct Lease {
+    sink: Mutex<Option<SinkRef>>,
+}
+
+/// A borrowed sink with its lifetime erased; only [`Lease`] dereferences it.
+struct SinkRef(*const (dyn EventSink + 'static));
+
+// SAFETY: `EventSink: Send + Sync`, so the pointee may be used from any thread; the pointer itself is only
+// dereferenced under the lease's lock while the lease is not revoked (see `Lease::emit`).
+unsafe impl Send for SinkRef {}
+
+impl Lease {
+    fn new(sink: &dyn EventSink) -> Lease {
+        let raw: *const (dyn EventSink + '_) = sink;
+        // SAFETY: only the lifetime bound changes (same fat pointer); `Revoke` ends the lease before the
+        // borrow of `sink` in `run_scenario` ends, on return and on unwind.
+        let raw: *const (dyn EventSink + 'static) = unsafe { std::mem::transmute(raw) };
+        Lease {
+            sink: Mutex::new(Some(SinkRef(raw))),
+        }
+    }
+
+    fn emit(&self, event: &RunEvent) {
+        let held = self.sink.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(SinkRef(sink)) = &*held {
+            // SAFETY: not revoked, so `run_scenario` has not returned and its `sink` borrow is alive; the
+            // lock keeps `revoke` waiting until this call is done.
+            unsafe { (**sink).event(event) }
+        }
+    }
+
+    fn revoke(&self) {
+        *self.sink.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+impl EventSink for Lease {
+    fn event(&self, event: &RunEvent) {
+        self.emit(event)
+    }
+}
+
+/// What the scenario thread hands back: its verdict, the step a stop interrupted (if one did), and the
+/// names of the connections still open (the waiting thread closes them and reports them by name).
+pub(super) struct Ended {
+    verdict: Verdict,
+    interrupted: Option<Option<String>>,
+    names: Vec<(ConnectionId, String)>,
+}
+
+impl Ended {
+    fn of(verdict: Verdict) -> Ended {
+        Ended {
+            verdict,
+            interrupted: None,
+            names: Vec::new(),
+        }
+    }
+}
+
+/// Revokes the lease when `run_scenario` leaves, however it leaves.
+struct Revoke<'a>(&'a Lease);
+
+impl Drop for Revoke<'_> {
+    fn drop(&mut self) {
+        self.0.revoke();
+    }
+}
+
+pub(super) struct Emitter<'a> {
+    lease: &'a Lease,
     run_start: Instant,
-    scenario: &'a str,
+    pub scenario: &'a str,
 }
 
 impl Emitter<'_> {
     fn emit(&self, kind: EventKind) {
-        self.sink.event(&RunEvent {
+        self.lease.emit(&RunEvent {
             elapsed: self.run_start.elapsed(),
             kind,
         });
@@ -116,42 +223,98 @@ pub fn run_scenario_until(
     stop: &Stop,
 ) -> ScenarioEnd {
     let started = Instant::now();
-    let em = Emitter {
-        sink,
-        run_start,
-        scenario: &scenario.name,
+    let emit = |kind| {
+        sink.event(&RunEvent {
+            elapsed: run_start.elapsed(),
+            kind,
+        })
     };
     let _span = tracing::debug_span!("scenario", name = %scenario.name).entered();
-    em.emit(EventKind::ScenarioStarted {
+    emit(EventKind::ScenarioStarted {
         scenario: scenario.name.clone(),
         file: scenario.source.display().to_string(),
     });
     // Lines from before the scenario (a shared lab's earlier scenarios) are not this scenario's.
     let log_cursor = lab.logs().map_or(0, |c| c.buffer().cursor());
-    let mut run = Run {
-        scenario,
-        lab,
-        worker: Worker::new(&scenario.name),
-        deadline: started + scenario.deadline,
-        views: HashMap::new(),
-        conns: Vec::new(),
-        budget: Duration::ZERO,
-        log_cursor,
-        step_cursor: log_cursor,
-        extra_lines: Vec::new(),
-        started_wall: SystemTime::now(),
-        stop: stop.clone(),
-        running: Vec::new(),
-        interrupted: None,
-        sink,
-        run_start,
+    let lease = Arc::new(Lease::new(sink));
+    let revoke = Revoke(&lease);
+    let theirs = Arc::clone(&lease);
+    let own = Arc::new(scenario.clone());
+    let their_lab = Arc::clone(&lab);
+    let deadline = started + scenario.deadline;
+    let their_stop = stop.clone();
+    let watched = run_watched(&scenario.name, Published::default(), move |watch| {
+        let em = Emitter {
+            lease: &theirs,
+            run_start,
+            scenario: &own.name,
+        };
+        let mut run = Run {
+            scenario: &own,
+            lab: their_lab,
+            watch,
+            deadline,
+            views: HashMap::new(),
+            conns: Vec::new(),
+            budget: Duration::ZERO,
+            log_cursor,
+            step_cursor: log_cursor,
+            extra_lines: Vec::new(),
+            started_wall: SystemTime::now(),
+            stop: their_stop,
+            running: Vec::new(),
+            interrupted: None,
+            sink: &*theirs,
+            run_start,
+        };
+        let verdict = match run.steps(&own.steps, "", &em) {
+            Ok(()) => Verdict::Passed,
+            Err((span, failure)) => Verdict::Failed { span, failure },
+        };
+        Ended {
+            verdict,
+            interrupted: run.interrupted.take(),
+            names: run.conns.iter().map(|c| (c.id, c.name.clone())).collect(),
+        }
+    });
+    // From here on only this thread emits: a scenario thread that comes back late finds the lease revoked.
+    drop(revoke);
+    let (
+        Ended {
+            verdict,
+            interrupted,
+            names,
+        },
+        leftovers,
+    ) = match watched {
+        Watched::Finished(ended, published) => (ended, published.conns),
+        Watched::Panicked(text, published) => {
+            let failure = failure::lab(format!(
+                "dexthil panicked running this scenario (a bug in dexthil or its lab backend): {text}"
+            ));
+            (
+                Ended::of(Verdict::Failed {
+                    span: scenario.span.clone(),
+                    failure,
+                }),
+                published.conns,
+            )
+        }
+        Watched::Tripped(published) => {
+            let verdict = hung(scenario, &*lab, &published, &emit);
+            (Ended::of(verdict), published.conns)
+        }
     };
-    let verdict = match run.steps(&scenario.steps, "", &em) {
-        Ok(()) => Verdict::Passed,
-        Err((span, failure)) => Verdict::Failed { span, failure },
-    };
-    let closed = run.close_leftovers();
-    if let Some(step) = run.interrupted.take() {
+    let closed: Vec<String> = close_leftovers(&scenario.name, &lab, leftovers)
+        .into_iter()
+        .map(|id| {
+            names
+                .iter()
+                .find(|(i, _)| *i == id)
+                .map_or_else(|| format!("#{id}"), |(_, n)| n.clone())
+        })
+        .collect();
+    if let Some(step) = interrupted {
         tracing::info!(scenario = %scenario.name, ?step, ?closed, "interrupted");
         return ScenarioEnd::Interrupted {
             reason: stop.reason().unwrap_or_else(|| "a stop".into()),
@@ -159,12 +322,170 @@ pub fn run_scenario_until(
             closed,
         };
     }
-    em.emit(EventKind::ScenarioFinished {
+    emit(EventKind::ScenarioFinished {
         scenario: scenario.name.clone(),
         verdict: verdict.clone(),
         took: started.elapsed(),
     });
     ScenarioEnd::Finished { verdict }
+}
+
+/// A lab operation outlived its deadline: fail the step it was in (and the repeats around it) as the
+/// scenario thread would have, from what it published.
+fn hung(scenario: &Scenario, lab: &dyn Lab, p: &Published, emit: &dyn Fn(EventKind)) -> Verdict {
+    let failure = match &p.hang {
+        Hang::UserClient(what) => hang_failure(
+            DeadlineError::Hung {
+                budget: p.armed_budget,
+            },
+            what,
+            p.budget,
+        ),
+        Hang::LabWait => failure::lab(format!(
+            "the lab backend did not come back from a wait: {}",
+            DeadlineError::Hung {
+                budget: p.armed_budget
+            }
+        )),
+    };
+    // The steps in progress, outermost first, with their numbers.
+    let mut chain: Vec<(&Step, String, Mark)> = Vec::new();
+    let mut steps = &scenario.steps;
+    let mut prefix = String::new();
+    let mut iteration = 0;
+    for m in &p.marks {
+        let Some(step) = steps.get(m.index) else {
+            break;
+        };
+        let number = if prefix.is_empty() {
+            (m.index + 1).to_string()
+        } else {
+            format!("{prefix}.{iteration}.{}", m.index + 1)
+        };
+        if let StepKind::Repeat { steps: inner, .. } = &step.kind {
+            steps = inner;
+        }
+        prefix = number.clone();
+        iteration = m.iteration;
+        chain.push((step, number, *m));
+    }
+    let Some((step, number, _)) = chain.last() else {
+        return Verdict::Failed {
+            span: scenario.span.clone(),
+            failure,
+        };
+    };
+    if let Some(c) = lab.logs() {
+        if !c.latency().is_zero() {
+            std::thread::sleep(c.latency());
+        }
+        let (lines, _) = c.buffer().since(p.step_cursor);
+        for line in lines {
+            emit(EventKind::LogLine {
+                scenario: scenario.name.clone(),
+                step: number.clone(),
+                at: line.timestamp,
+                source: line.source,
+                text: line.text,
+            });
+        }
+    }
+    let span = step.span.clone();
+    for (i, (step, number, mark)) in chain.iter().enumerate().rev() {
+        let outcome = match &step.kind {
+            StepKind::Repeat { times, .. } if i + 1 < chain.len() => Failure {
+                expected: None,
+                actual: None,
+                code: None,
+                message: format!("iteration {} of {times} failed at {span}", mark.iteration),
+                ..failure.clone()
+            },
+            _ => failure.clone(),
+        };
+        emit(EventKind::StepFinished {
+            scenario: scenario.name.clone(),
+            step: number.clone(),
+            span: step.span.clone(),
+            summary: summary(scenario, &step.kind),
+            outcome: StepOutcome::Failed(outcome),
+            took: mark.started.elapsed(),
+        });
+    }
+    Verdict::Failed { span, failure }
+}
+
+/// A user-client operation that did not answer: the dext hung (driver); a panic is dexthil's (lab).
+pub(super) fn hang_failure(e: DeadlineError, what: &str, budget: Duration) -> Failure {
+    match e {
+        // The step's budget, not the re-measured one, so the message says the `within` written.
+        DeadlineError::Hung { .. } => Failure {
+            expected: Some(format!(
+                "an answer within {}",
+                crate::report::human_duration(budget)
+            )),
+            actual: Some("no answer".into()),
+            ..failure::driver(format!("{what}: {}", DeadlineError::Hung { budget }))
+        },
+        DeadlineError::Panicked(_) => failure::lab(format!("{what}: {e}")),
+    }
+}
+
+/// Close every connection the scenario left open, a hung one too. Closing can hang like any user-client
+/// operation, so it runs on a thread of its own (only when something is left) and each close is waited
+/// for at most [`CLEANUP_WAIT`].
+fn close_leftovers(
+    name: &str,
+    lab: &Arc<dyn Lab>,
+    mut conns: Vec<ConnectionId>,
+) -> Vec<ConnectionId> {
+    let mut closed = Vec::new();
+    if conns.is_empty() {
+        return closed;
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let lab = Arc::clone(lab);
+    let ids = conns.clone();
+    let spawned = std::thread::Builder::new()
+        .name(format!("dexthil-lab-close-{name}"))
+        .spawn(move || {
+            for id in ids.into_iter().rev() {
+                let r = catch_unwind(AssertUnwindSafe(|| lab.close(id)));
+                if tx
+                    .send((id, r.map_err(|p| panic_text(p.as_ref()))))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start a thread to close leftover connections");
+        return closed;
+    }
+    while conns.pop().is_some() {
+        match rx.recv_timeout(CLEANUP_WAIT) {
+            Ok((id, Ok(Ok(code)))) if code.is_success() => {
+                tracing::debug!(connection = id, "closed at scenario end");
+                closed.push(id);
+            }
+            Ok((id, Ok(Ok(code)))) => {
+                tracing::warn!(connection = id, %code, "closing at scenario end failed")
+            }
+            Ok((id, Ok(Err(e)))) => {
+                tracing::warn!(connection = id, error = %e, "closing at scenario end failed")
+            }
+            Ok((id, Err(text))) => {
+                tracing::warn!(connection = id, panic = %text, "closing at scenario end panicked")
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "closing a connection at scenario end did not finish; giving up on it"
+                );
+                return closed;
+            }
+        }
+    }
+    closed
 }
 
 impl Run<'_> {
@@ -192,10 +513,19 @@ impl Run<'_> {
             });
             tracing::debug!(step = %number, what = %text, at = %step.span, "step started");
             let t = Instant::now();
+            self.begin_step_log();
+            let cursor = self.step_cursor;
+            self.watch.publish(|p| {
+                p.marks.push(Mark {
+                    index: i,
+                    iteration: 0,
+                    started: t,
+                });
+                p.step_cursor = cursor;
+            });
             let (outcome, inner) = match &step.kind {
                 StepKind::Repeat { times, steps } => self.repeat(*times, steps, &number, em),
                 _ => {
-                    self.begin_step_log();
                     let r = self.guarded(step);
                     for line in self.end_step_log(r.is_err()) {
                         em.emit(EventKind::LogLine {
@@ -219,6 +549,7 @@ impl Run<'_> {
                 return Err(failed.clone());
             }
             self.running.pop();
+            self.watch.publish(|p| p.marks.pop());
             tracing::debug!(step = %number, ?outcome, "step finished");
             em.emit(EventKind::StepFinished {
                 scenario: em.scenario.to_string(),
@@ -243,6 +574,11 @@ impl Run<'_> {
         em: &Emitter,
     ) -> (StepOutcome, Option<(Span, Failure)>) {
         for it in 1..=times {
+            self.watch.publish(|p| {
+                if let Some(m) = p.marks.last_mut() {
+                    m.iteration = it;
+                }
+            });
             if let Err((span, inner)) = self.steps(steps, &format!("{number}.{it}"), em) {
                 let summary = Failure {
                     expected: None,
@@ -278,6 +614,8 @@ impl Run<'_> {
         };
         match catch_unwind(AssertUnwindSafe(|| checked(self))) {
             Ok(r) => r,
+            // The scenario was given up while this step hung: unwind out of it, emitting nothing.
+            Err(payload) if payload.is::<Tripped>() => std::panic::resume_unwind(payload),
             Err(payload) => Err(failure::lab(format!(
                 "dexthil panicked in this step (a bug in dexthil or its lab backend): {}",
                 panic_text(payload.as_ref())
@@ -285,32 +623,41 @@ impl Run<'_> {
         }
     }
 
-    /// Close every connection the scenario left open, a hung one too, each with a bounded wait; the names
-    /// of those that closed.
-    fn close_leftovers(&mut self) -> Vec<String> {
-        let mut closed = Vec::new();
-        while let Some(conn) = self.conns.pop() {
-            let lab = self.lab.clone();
-            let id = conn.id;
-            let r = self
-                .worker
-                .run(Instant::now() + CLEANUP_WAIT, move || lab.close(id));
-            match r {
-                Ok(Ok(code)) if code.is_success() => {
-                    tracing::debug!(connection = %conn.name, "closed at scenario end");
-                    closed.push(conn.name);
-                }
-                Ok(Ok(code)) => {
-                    tracing::warn!(connection = %conn.name, %code, "closing at scenario end failed")
-                }
-                Ok(Err(e)) => {
-                    tracing::warn!(connection = %conn.name, error = %e, abandoned = conn.abandoned, "closing at scenario end failed")
-                }
-                Err(e) => {
-                    tracing::warn!(connection = %conn.name, error = %e, "closing at scenario end did not finish")
-                }
+    /// Run a lab operation directly on this thread with `until` armed in the watchdog (`hang` says what
+    /// hung if it passes). A panic in it is an error; if the watchdog tripped meanwhile, the scenario was
+    /// given up and this unwinds out of it.
+    pub(super) fn armed<T>(
+        &mut self,
+        until: Instant,
+        hang: Hang,
+        op: impl FnOnce(&dyn Lab) -> T,
+    ) -> (Result<T, DeadlineError>, Hang) {
+        let budget = self.budget;
+        let armed_budget = until.saturating_duration_since(Instant::now());
+        self.watch.arm(until, |p| {
+            p.hang = hang;
+            p.budget = budget;
+            p.armed_budget = armed_budget;
+        });
+        let r = catch_unwind(AssertUnwindSafe(|| op(&*self.lab)));
+        let hang = match self.watch.disarm(|p| std::mem::take(&mut p.hang)) {
+            Ok(h) => h,
+            Err(Tripped) => std::panic::resume_unwind(Box::new(Tripped)),
+        };
+        (
+            r.map_err(|p| DeadlineError::Panicked(panic_text(p.as_ref()))),
+            hang,
+        )
+    }
+
+    /// A connection opened (`Some`) or closed: the waiting thread closes what is open when the scenario ends.
+    pub(super) fn publish_conn(&self, id: ConnectionId, open: bool) {
+        self.watch.publish(|p| {
+            if open {
+                p.conns.push(id);
+            } else {
+                p.conns.retain(|c| *c != id);
             }
-        }
-        closed
+        });
     }
 }

@@ -1,9 +1,9 @@
-//! What each step kind does against the lab. Every lab operation runs on the scenario's worker under the
-//! step's deadline; waits that carry their own deadline get a short grace before the worker is given up.
+//! What each step kind does against the lab. Every lab operation runs directly on the scenario's thread
+//! with the step's deadline armed in its watchdog; waits that carry their own deadline get a short grace
+//! before the scenario is given up.
 
-use super::deadline::DeadlineError;
 use super::expect::{check_code, check_within};
-use super::run::{Conn, Run};
+use super::run::{Conn, Hang, Run, hang_failure};
 use super::service::{self, FindError};
 use super::{failure, summary::target_name};
 use crate::crosscheck;
@@ -13,6 +13,7 @@ use crate::lab::{
 };
 use crate::report::{Failure, human_duration};
 use crate::scenario::{Expect, Role, Step, StepKind};
+use std::fmt::Write;
 use std::time::{Duration, Instant};
 
 /// Waits that take a deadline themselves may answer a little after it; past this the backend hung.
@@ -55,16 +56,13 @@ impl Run<'_> {
     }
 
     /// Run a lab job that reports its own failures; a hang or panic of the job is the lab's fault.
-    fn lab_job<T: Send + 'static>(
+    fn lab_job<T>(
         &mut self,
         until: Instant,
-        job: impl FnOnce() -> Result<T, Failure> + Send + 'static,
+        job: impl FnOnce() -> Result<T, Failure>,
     ) -> Result<T, Failure> {
-        match self.worker.run(until, job) {
+        match self.armed(until, Hang::LabWait, |_| job()).0 {
             Ok(r) => r,
-            Err(e @ DeadlineError::Hung { .. }) => Err(failure::lab(format!(
-                "the lab backend did not come back from a wait: {e}"
-            ))),
             Err(e) => Err(failure::lab(e.to_string())),
         }
     }
@@ -304,13 +302,15 @@ impl Run<'_> {
             };
             found.map_err(|e| find_failure(e, &budget))
         })?;
-        let lab = self.lab.clone();
         let request = OpenRequest {
             entry: entry.id,
             open_type,
         };
         let what = format!("IOServiceOpen of {} (type {open_type})", entry.path);
-        let out = match self.worker.run(until, move || lab.open(&request)) {
+        let (r, _) = self.armed(until, Hang::UserClient(what.clone()), |lab| {
+            lab.open(&request)
+        });
+        let out = match r {
             Ok(r) => r.map_err(failure::from_lab)?,
             Err(e) => return Err(hang_failure(e, &what, self.budget)),
         };
@@ -318,9 +318,9 @@ impl Run<'_> {
             self.conns.push(Conn {
                 name: name.to_string(),
                 id,
-                abandoned: false,
                 dead_seen: false,
             });
+            self.publish_conn(id, true);
         } else if out.code.is_success() {
             return Err(failure::lab(format!(
                 "{what} succeeded but the lab gave no connection"
@@ -341,11 +341,6 @@ impl Run<'_> {
                     "connection `{name}` is not open (it was closed, or its open failed)"
                 ))
             })?;
-        if self.conns[i].abandoned {
-            return Err(failure::driver(format!(
-                "connection `{name}` was abandoned after a call on it hung"
-            )));
-        }
         Ok((i, self.conns[i].id))
     }
 
@@ -358,46 +353,43 @@ impl Run<'_> {
         until: Instant,
     ) -> StepResult {
         let (i, id) = self.conn(conn)?;
-        let lab = self.lab.clone();
-        let call_args = args.clone();
         let what = format!("{selector} on {conn}");
-        let out = match self.worker.run(until, move || lab.call(id, &call_args)) {
+        let (r, hang) = self.armed(until, Hang::UserClient(what), |lab| lab.call(id, args));
+        let Hang::UserClient(what) = hang else {
+            unreachable!("armed gives back what it was given")
+        };
+        let out = match r {
             Ok(r) => r.map_err(failure::from_lab)?,
-            Err(e) => {
-                if matches!(e, DeadlineError::Hung { .. }) {
-                    self.conns[i].abandoned = true;
-                }
-                return Err(hang_failure(e, &what, self.budget));
-            }
+            Err(e) => return Err(hang_failure(e, &what, self.budget)),
         };
         if out.code.0 == crate::ioreturn::code::MACH_SEND_INVALID_DEST && !self.conns[i].dead_seen {
             self.conns[i].dead_seen = true;
             self.look_for_crash_report(until);
         }
         super::expect::check_call(expect, &out, &what)?;
-        let mut detail = out.code.to_string();
+        // One buffer for the whole detail: this runs once per call, thousands of times in a loop.
+        let mut detail = String::with_capacity(64);
+        let _ = write!(detail, "{}", out.code);
         if !out.scalars_out.is_empty() {
-            detail.push_str(&format!(" scalars {:?}", out.scalars_out));
+            let _ = write!(detail, " scalars {:?}", out.scalars_out);
         }
         if !out.struct_out.is_empty() {
-            detail.push_str(&format!(" struct {} bytes", out.struct_out.len()));
+            let _ = write!(detail, " struct {} bytes", out.struct_out.len());
         }
         Ok(detail)
     }
 
     fn close(&mut self, conn: &str, expect: &Expect, until: Instant) -> StepResult {
         let (i, id) = self.conn(conn)?;
-        let lab = self.lab.clone();
         let what = format!("IOServiceClose of {conn}");
-        let code = match self.worker.run(until, move || lab.close(id)) {
+        let (r, _) = self.armed(until, Hang::UserClient(what.clone()), |lab| lab.close(id));
+        let code = match r {
             Ok(r) => {
                 self.conns.remove(i);
+                self.publish_conn(id, false);
                 r.map_err(failure::from_lab)?
             }
-            Err(e) => {
-                self.conns[i].abandoned = true;
-                return Err(hang_failure(e, &what, self.budget));
-            }
+            Err(e) => return Err(hang_failure(e, &what, self.budget)),
         };
         check_code(expect, code, &what)?;
         Ok(code.to_string())
@@ -539,19 +531,6 @@ fn find_failure(e: FindError, budget: &str) -> Failure {
         FindError::Location(_) | FindError::NotOnUsb(_) | FindError::Lab(_) => {
             failure::lab(e.to_string())
         }
-    }
-}
-
-/// A user-client operation that did not answer: the dext hung (driver); a panic is dexthil's (lab).
-fn hang_failure(e: DeadlineError, what: &str, budget: Duration) -> Failure {
-    match e {
-        // The step's budget, not the worker's re-measured one, so the message says the `within` written.
-        DeadlineError::Hung { .. } => Failure {
-            expected: Some(format!("an answer within {}", human_duration(budget))),
-            actual: Some("no answer".into()),
-            ..failure::driver(format!("{what}: {}", DeadlineError::Hung { budget }))
-        },
-        DeadlineError::Panicked(_) => failure::lab(format!("{what}: {e}")),
     }
 }
 

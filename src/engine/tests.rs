@@ -306,3 +306,56 @@ fn sleep_stops_at_the_scenario_deadline() {
     assert!(t.elapsed() < Duration::from_secs(5));
     assert!(f.message.contains("deadline of 100ms"), "{}", f.message);
 }
+
+#[test]
+fn a_call_that_hangs_inside_a_repeat_fails_its_iteration_and_the_repeat_says_which() {
+    let lab = FakeLab::new();
+    lab.hang_on(1);
+    let mut hang = fake::call(8, 1, Expect::default());
+    hang.deadline = Duration::from_millis(200);
+    let s = fake::scenario(
+        "hang-in-repeat",
+        vec![
+            fake::open(6, "uc"),
+            fake::step(
+                7,
+                StepKind::Repeat {
+                    times: 2,
+                    steps: vec![hang],
+                },
+            ),
+        ],
+    );
+    let (v, c) = run(&s, &lab);
+    let Verdict::Failed { span, failure } = &v else {
+        panic!("passed")
+    };
+    assert_eq!(span.to_string(), "scenarios/x.yaml:8:5");
+    assert_eq!(failure.class, FailureClass::Driver);
+    let finished: Vec<(String, String)> = c
+        .events()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            crate::report::EventKind::StepFinished {
+                step,
+                outcome: StepOutcome::Failed(f),
+                ..
+            } => Some((step, f.message)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        finished,
+        [
+            (
+                "2.1.1".to_string(),
+                "Hang on uc: no answer within 200ms: the call hung".to_string()
+            ),
+            (
+                "2".to_string(),
+                "iteration 1 of 2 failed at scenarios/x.yaml:8:5".to_string()
+            ),
+        ]
+    );
+    assert_eq!(lab.open_count(), 0, "the hung call's connection is closed");
+}

@@ -6,8 +6,9 @@
 use super::case::{FuzzCall, FuzzOp, allowed};
 use crate::driver::Driver;
 use crate::engine::WAIT_GRACE;
-use crate::engine::deadline::{DeadlineError, Worker};
+use crate::engine::deadline::DeadlineError;
 use crate::engine::service;
+use crate::engine::worker::Worker;
 use crate::ioreturn::{ReturnCode, code};
 use crate::lab::{ConnectionId, EntryId, Lab, LabError, OpenRequest, UsbView};
 use crate::report::human_duration;

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 use thiserror::Error;
 
@@ -52,18 +53,69 @@ pub enum JournalError {
     },
 }
 
+/// When a journal line is made durable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Each line is written with one `write` and `fsync`ed before [`EventSink::event`] returns: a SIGKILL or
+    /// a kernel panic loses at most the line being written. Costs one sync per event (milliseconds on some
+    /// disks), on the thread that emits it.
+    #[default]
+    EveryEvent,
+    /// Group commit: [`EventSink::event`] queues the event and returns; one writer thread serializes what is
+    /// queued, writes it with one `write` and syncs it, while the next events queue up behind that sync.
+    /// The end of a scenario, of a run, an interruption and a failed step wait until they are synced, so a
+    /// kill loses at most the events of the step in flight, never a verdict already reported. Dropping the
+    /// journal writes and syncs the rest.
+    Batched,
+}
+
 /// The sink that writes the journal.
 pub struct Journal {
     path: PathBuf,
-    file: Mutex<File>,
-    failed: std::sync::atomic::AtomicBool,
-    /// Lines written since the last fsync.
-    unsynced: std::sync::atomic::AtomicU64,
+    writer: Writer,
+}
+
+enum Writer {
+    EveryEvent {
+        file: Mutex<File>,
+        failed: AtomicBool,
+        /// Lines written since the last fsync (fuzz cases in batch durability skip it).
+        unsynced: std::sync::atomic::AtomicU64,
+    },
+    Batched {
+        queue: Arc<Queue>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    },
+}
+
+/// What the batched writer shares with the threads that emit events.
+struct Queue {
+    state: Mutex<QueueState>,
+    /// The writer waits here for events; emitters waiting for durability wait here for `synced`.
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct QueueState {
+    pending: Vec<RunEvent>,
+    /// Events handed to the writer so far, and how many of them are synced.
+    queued: u64,
+    synced: u64,
+    /// The writer sleeps for new events (only then does an emitter need to wake it: no syscall otherwise).
+    writer_idle: bool,
+    /// Emitters waiting for `synced` to reach their event.
+    waiting: usize,
+    closing: bool,
 }
 
 impl Journal {
-    /// Create (or append to) the journal at `path`, creating its directory.
+    /// Create (or append to) the journal at `path`, creating its directory; every event synced as it comes.
     pub fn create(path: &Path) -> Result<Journal, JournalError> {
+        Self::create_with(path, Durability::EveryEvent)
+    }
+
+    /// [`Journal::create`] with a choice of when lines are made durable.
+    pub fn create_with(path: &Path, durability: Durability) -> Result<Journal, JournalError> {
         let err = |source| JournalError::Create {
             path: path.to_path_buf(),
             source,
@@ -76,11 +128,32 @@ impl Journal {
             .append(true)
             .open(path)
             .map_err(err)?;
+        let writer = match durability {
+            Durability::EveryEvent => Writer::EveryEvent {
+                file: Mutex::new(file),
+                failed: AtomicBool::new(false),
+                unsynced: Default::default(),
+            },
+            Durability::Batched => {
+                let queue = Arc::new(Queue {
+                    state: Mutex::new(QueueState::default()),
+                    changed: Condvar::new(),
+                });
+                let q = queue.clone();
+                let shown = path.to_path_buf();
+                let thread = std::thread::Builder::new()
+                    .name("dexthil-journal".into())
+                    .spawn(move || write_batches(&q, file, &shown))
+                    .map_err(err)?;
+                Writer::Batched {
+                    queue,
+                    thread: Some(thread),
+                }
+            }
+        };
         Ok(Journal {
             path: path.to_path_buf(),
-            file: Mutex::new(file),
-            failed: Default::default(),
-            unsynced: Default::default(),
+            writer,
         })
     }
 
@@ -89,12 +162,77 @@ impl Journal {
     }
 }
 
+/// Events after which the batched journal waits until they are on disk: a verdict, the end of a run, a
+/// signal, a failed step (what a report of a killed run must not lose).
+fn must_be_durable(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::ScenarioFinished { .. }
+        | EventKind::RunFinished { .. }
+        | EventKind::Interrupted { .. }
+        | EventKind::HealthChecked { .. }
+        | EventKind::ScenarioRetried { .. } => true,
+        EventKind::StepFinished { outcome, .. } => {
+            matches!(outcome, super::events::StepOutcome::Failed(_))
+        }
+        // A finding is what a fuzz run exists for; its end closes the run's account.
+        EventKind::FuzzFinding { .. } | EventKind::FuzzFinished { .. } => true,
+        // A case asking for per-case durability waits for the disk before it runs.
+        EventKind::FuzzCase { sync, .. } => *sync,
+        EventKind::RunStarted { .. }
+        | EventKind::ScenarioStarted { .. }
+        | EventKind::StepStarted { .. }
+        | EventKind::LogLine { .. } => false,
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The batched journal's writer: take everything queued, write it in one go, sync, repeat.
+fn write_batches(q: &Queue, mut file: File, path: &Path) {
+    let mut failed = false;
+    let mut text = String::new();
+    loop {
+        let (batch, upto) = {
+            let mut st = lock(&q.state);
+            while st.pending.is_empty() && !st.closing {
+                st.writer_idle = true;
+                st = q.changed.wait(st).unwrap_or_else(|p| p.into_inner());
+            }
+            st.writer_idle = false;
+            if st.pending.is_empty() {
+                return;
+            }
+            (std::mem::take(&mut st.pending), st.queued)
+        };
+        text.clear();
+        for event in &batch {
+            text.push_str(&to_line(event));
+            text.push('\n');
+        }
+        let r = file
+            .write_all(text.as_bytes())
+            .and_then(|()| file.sync_data());
+        if let Err(e) = r
+            && !std::mem::replace(&mut failed, true)
+        {
+            tracing::error!(journal = %path.display(), error = %e, "writing the journal failed; later events may be missing");
+        }
+        let mut st = lock(&q.state);
+        st.synced = upto;
+        if st.waiting > 0 {
+            q.changed.notify_all();
+        }
+    }
+}
+
 /// One event as its journal line (without the newline).
 pub fn to_line(event: &RunEvent) -> String {
-    let line = Line {
+    let line = LineRef {
         v: JOURNAL_VERSION,
         elapsed: event.elapsed,
-        kind: event.kind.clone(),
+        kind: &event.kind,
     };
     // Every field is a string, number, bool, list or map: serializing cannot fail.
     serde_json::to_string(&line).unwrap_or_default()
@@ -129,30 +267,75 @@ fn must_sync(kind: &EventKind, unsynced: u64) -> bool {
     }
 }
 
+/// [`Line`] borrowing its event, so writing a line copies nothing.
+#[derive(Serialize)]
+struct LineRef<'a> {
+    v: u32,
+    elapsed: Duration,
+    #[serde(flatten)]
+    kind: &'a EventKind,
+}
+
 impl EventSink for Journal {
     fn event(&self, event: &RunEvent) {
-        let mut text = to_line(event);
-        text.push('\n');
-        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        // One write per line on an unbuffered file: the line reaches the kernel before the next event, so a
-        // SIGKILL loses nothing already reported. `sync_data` would also survive a kernel panic; a lab Mac
-        // that panics is exactly when the journal matters.
-        let unsynced = self.unsynced.load(std::sync::atomic::Ordering::Relaxed);
-        let sync = must_sync(&event.kind, unsynced);
-        self.unsynced.store(
-            if sync { 0 } else { unsynced + 1 },
-            std::sync::atomic::Ordering::Relaxed,
-        );
-        let r = file.write_all(text.as_bytes()).and_then(|()| file.flush());
-        let r = if sync {
-            r.and_then(|()| file.sync_data())
-        } else {
-            r
-        };
-        if let Err(e) = r
-            && !self.failed.swap(true, std::sync::atomic::Ordering::Relaxed)
-        {
-            tracing::error!(journal = %self.path.display(), error = %e, "writing the journal failed; later events may be missing");
+        match &self.writer {
+            Writer::EveryEvent {
+                file,
+                failed,
+                unsynced,
+            } => {
+                let mut text = to_line(event);
+                text.push('\n');
+                let mut file = lock(file);
+                // One write per line on an unbuffered file: the line reaches the kernel before the next event,
+                // so a SIGKILL loses nothing already reported. `sync_data` would also survive a kernel panic;
+                // a lab Mac that panics is exactly when the journal matters.
+                let before = unsynced.load(Ordering::Relaxed);
+                let sync = must_sync(&event.kind, before);
+                unsynced.store(if sync { 0 } else { before + 1 }, Ordering::Relaxed);
+                let r = file.write_all(text.as_bytes()).and_then(|()| file.flush());
+                let r = if sync {
+                    r.and_then(|()| file.sync_data())
+                } else {
+                    r
+                };
+                if let Err(e) = r
+                    && !failed.swap(true, Ordering::Relaxed)
+                {
+                    tracing::error!(journal = %self.path.display(), error = %e, "writing the journal failed; later events may be missing");
+                }
+            }
+            Writer::Batched { queue, .. } => {
+                let durable = must_be_durable(&event.kind);
+                let mut st = lock(&queue.state);
+                st.pending.push(event.clone());
+                st.queued += 1;
+                let mine = st.queued;
+                // Only a sleeping writer needs a wake-up (a syscall); a busy one takes this with its next batch.
+                if st.writer_idle {
+                    st.writer_idle = false;
+                    queue.changed.notify_all();
+                }
+                if durable {
+                    st.waiting += 1;
+                    while st.synced < mine {
+                        st = queue.changed.wait(st).unwrap_or_else(|p| p.into_inner());
+                    }
+                    st.waiting -= 1;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        if let Writer::Batched { queue, thread } = &mut self.writer {
+            lock(&queue.state).closing = true;
+            queue.changed.notify_all();
+            if let Some(t) = thread.take() {
+                let _ = t.join();
+            }
         }
     }
 }
@@ -400,6 +583,42 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn a_batched_journal_holds_every_event_in_order_and_a_verdict_is_on_disk_when_reported() {
+        let dir = std::env::temp_dir().join(format!("dexthil-journal-b-{}", std::process::id()));
+        let path = dir.join("batched.jsonl");
+        let _ = std::fs::remove_file(&path);
+        let journal = Journal::create_with(&path, Durability::Batched).unwrap();
+        let events: Vec<RunEvent> = every_kind()
+            .into_iter()
+            .enumerate()
+            .map(|(i, kind)| RunEvent {
+                elapsed: Duration::from_millis(i as u64),
+                kind,
+            })
+            .collect();
+        let verdict = events
+            .iter()
+            .position(|e| matches!(e.kind, EventKind::ScenarioFinished { .. }))
+            .unwrap();
+        for (i, e) in events.iter().enumerate() {
+            journal.event(e);
+            if i == verdict {
+                let on_disk = read_journal(&path).unwrap().events;
+                assert_eq!(
+                    on_disk,
+                    events[..=i],
+                    "a verdict is written before the sink returns"
+                );
+            }
+        }
+        drop(journal);
+        let read = read_journal(&path).unwrap();
+        assert_eq!(read.events, events, "dropping the journal writes the rest");
+        assert_eq!(read.truncated, None);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -54,10 +54,24 @@ impl LabFactory for SimFactory {
 
 struct Shared {
     state: Mutex<State>,
+    /// Every change: waits and hung calls sleep on it.
     changed: Condvar,
+    /// The timer thread sleeps on its own condvar, woken only for an event due before its next one (or
+    /// shutdown), not for every change the waiters care about.
+    timer: Condvar,
 }
 
 impl Shared {
+    /// After scheduling an event: wake the timer thread if the event is due before what it sleeps towards.
+    /// (It sleeps only inside its wait, so whoever holds the lock sees its current target.)
+    fn kick_timer(&self, st: &State) {
+        if let Some(due) = st.schedule.next_due()
+            && st.timer_until.is_none_or(|t| due < t)
+        {
+            self.timer.notify_one();
+        }
+    }
+
     /// The state, even if a panicking thread poisoned the lock: the sim must keep answering.
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -98,12 +112,26 @@ fn timer_loop(shared: Arc<Shared>) {
         if st.shutdown {
             return;
         }
-        if st.run_due(Instant::now()) {
+        let now = Instant::now();
+        if st.run_due(now) {
+            st.last_fired = Some(now);
             shared.changed.notify_all();
             continue;
         }
         let next = st.schedule.next_due();
-        st = shared.wait_until(st, next);
+        st.timer_until = next;
+        st = match next {
+            None => shared.timer.wait(st).unwrap_or_else(|e| e.into_inner()),
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                shared
+                    .timer
+                    .wait_timeout(st, left)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0
+            }
+        };
+        st.timer_until = None;
     }
 }
 
@@ -189,6 +217,7 @@ impl SimLab {
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             changed: Condvar::new(),
+            timer: Condvar::new(),
         });
         let for_timer = Arc::clone(&shared);
         let timer = std::thread::Builder::new()
@@ -217,6 +246,12 @@ impl SimLab {
                 .into_iter()
                 .map(|t| LogLine::classify(now.clone(), t, &self.log_prefix)),
         );
+    }
+
+    /// When the timer thread last applied a timed event (a printer arriving, the dext matching): what the
+    /// engine bench measures a wait's wake-up from.
+    pub fn last_timed_event(&self) -> Option<Instant> {
+        self.shared.lock().last_fired
     }
 
     /// How many calls are blocked in a `hang` fault right now.
@@ -317,6 +352,7 @@ impl Drop for SimLab {
     fn drop(&mut self) {
         self.shared.lock().shutdown = true;
         self.shared.changed.notify_all();
+        self.shared.timer.notify_all();
         if let Some(t) = self.timer.take() {
             let _ = t.join();
         }
@@ -339,6 +375,7 @@ impl UsbBus for SimLab {
             .filter(|&p| st.printers[p].present)
             .ok_or_else(|| LabError::Other(format!("{} is not on the bus", device.label())))?;
         st.replug(p, Instant::now());
+        self.shared.kick_timer(&st);
         drop(st);
         self.shared.changed.notify_all();
         Ok(())
@@ -400,7 +437,7 @@ impl Registry for SimLab {
         let started = Instant::now();
         let mut st = self.shared.lock();
         loop {
-            let first = st.tree.find(matching).into_iter().next();
+            let first = st.tree.find_first(matching);
             match (what, first) {
                 (WaitFor::Matched, Some(e)) => return Ok(Some(e)),
                 (WaitFor::Gone, None) => return Ok(None),
@@ -581,6 +618,7 @@ impl UserClients for SimLab {
                 crashes.push((SystemTime::now(), report));
                 drop(crashes);
                 st.crash(conn.slot, Instant::now(), rematch_after);
+                self.shared.kick_timer(&st);
                 drop(st);
                 self.shared.changed.notify_all();
                 return Ok(outcome(state::SERVER_DIED, started));

@@ -5,7 +5,7 @@
 use crate::driver::{Driver, Provider};
 use crate::lab::{EntryId, Matching, Prop, RegEntry};
 use crate::usb::location;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::station::Seat;
 
@@ -46,6 +46,8 @@ const FIRST_ID: EntryId = 0x1_0000_0200;
 #[derive(Clone, Debug)]
 pub struct Tree {
     nodes: BTreeMap<EntryId, Node>,
+    /// The live entries: lookups walk these, not every entry a replug ever left behind.
+    live: BTreeSet<EntryId>,
     next_id: EntryId,
 }
 
@@ -66,6 +68,7 @@ impl Tree {
     pub fn new() -> (Tree, EntryId) {
         let mut t = Tree {
             nodes: BTreeMap::new(),
+            live: BTreeSet::new(),
             next_id: FIRST_ID,
         };
         let root = t.add(
@@ -102,6 +105,7 @@ impl Tree {
                 kind,
             },
         );
+        self.live.insert(id);
         id
     }
 
@@ -119,10 +123,9 @@ impl Tree {
     /// Terminate an entry and everything below it.
     pub fn terminate(&mut self, id: EntryId) {
         let below: Vec<EntryId> = self
-            .nodes
-            .iter()
-            .filter(|(_, n)| n.live && n.parent == Some(id))
-            .map(|(k, _)| *k)
+            .live_nodes()
+            .filter(|(_, n)| n.parent == Some(id))
+            .map(|(k, _)| k)
             .collect();
         for child in below {
             self.terminate(child);
@@ -130,6 +133,7 @@ impl Tree {
         if let Some(n) = self.nodes.get_mut(&id) {
             n.live = false;
         }
+        self.live.remove(&id);
     }
 
     pub fn is_live(&self, id: EntryId) -> bool {
@@ -168,21 +172,49 @@ impl Tree {
         })
     }
 
+    fn live_nodes(&self) -> impl Iterator<Item = (EntryId, &Node)> {
+        self.live
+            .iter()
+            .filter_map(|id| self.nodes.get(id).map(|n| (*id, n)))
+    }
+
     /// Live entries the matching selects, in registry (id) order.
     pub fn find(&self, matching: &Matching) -> Vec<RegEntry> {
-        self.nodes
-            .iter()
-            .filter(|(_, n)| n.live)
-            .filter_map(|(id, _)| self.reg_entry(*id))
-            .filter(|e| matching.matches(e))
+        self.matching(matching)
+            .filter_map(|id| self.reg_entry(id))
             .collect()
     }
 
+    /// The first live entry the matching selects: what a wait needs, without copying the others.
+    pub fn find_first(&self, matching: &Matching) -> Option<RegEntry> {
+        self.matching(matching)
+            .next()
+            .and_then(|id| self.reg_entry(id))
+    }
+
+    /// The ids of the live entries `matching` selects, decided on the nodes themselves (the same rules as
+    /// [`Matching::matches`] on their [`RegEntry`]), so only the entries asked for are copied out.
+    fn matching<'a>(&'a self, m: &'a Matching) -> impl Iterator<Item = EntryId> + 'a {
+        let conforms = |n: &Node, c: &str| {
+            n.class_chain.iter().any(|x| x == c) || (n.class_chain.is_empty() && c.is_empty())
+        };
+        self.live_nodes()
+            .filter(move |(id, n)| {
+                m.id.is_none_or(|x| x == *id)
+                    && m.parent.is_none_or(|p| n.parent == Some(p))
+                    && m.name.as_deref().is_none_or(|x| n.name == x)
+                    && m.class.as_deref().is_none_or(|c| conforms(n, c))
+                    && m.properties
+                        .iter()
+                        .all(|(k, v)| n.properties.get(k) == Some(v))
+            })
+            .map(|(id, _)| id)
+    }
+
     pub fn children(&self, id: EntryId) -> Vec<RegEntry> {
-        self.nodes
-            .iter()
-            .filter(|(_, n)| n.live && n.parent == Some(id))
-            .filter_map(|(k, _)| self.reg_entry(*k))
+        self.live_nodes()
+            .filter(|(_, n)| n.parent == Some(id))
+            .filter_map(|(k, _)| self.reg_entry(k))
             .collect()
     }
 }

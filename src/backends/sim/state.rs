@@ -89,6 +89,10 @@ pub struct State {
     pub faults: FaultBook,
     pub schedule: Schedule,
     pub shutdown: bool,
+    /// What the timer thread sleeps towards while it waits (`None`: no event pending, or it is awake).
+    pub timer_until: Option<Instant>,
+    /// When the timer thread last applied events.
+    pub last_fired: Option<Instant>,
     /// Calls blocked in a `CallHangs` fault right now.
     pub hung_calls: usize,
 }
@@ -136,6 +140,8 @@ impl State {
             faults,
             schedule: Schedule::default(),
             shutdown: false,
+            timer_until: None,
+            last_fired: None,
             hung_calls: 0,
         };
         match st.setup.driver.provider {
