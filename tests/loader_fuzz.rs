@@ -13,6 +13,31 @@ use std::time::Duration;
 /// Far above what the cases take (well under a second each, a few hundred cases); only a hang reaches it.
 const WATCHDOG: Duration = Duration::from_secs(600);
 
+/// `DEXTHIL_LOADER_FUZZ_SECS=600 cargo test --release --test loader_fuzz` keeps fuzzing, round after round
+/// of fresh random cases, for that long (the soak the issue asks for); unset, one round each.
+fn soak() -> Duration {
+    std::env::var("DEXTHIL_LOADER_FUZZ_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_secs)
+}
+
+/// Run `round` once, then again until the soak time has passed.
+fn rounds(mut round: impl FnMut()) {
+    let until = std::time::Instant::now() + soak();
+    let mut n = 0u64;
+    loop {
+        round();
+        n += 1;
+        if std::time::Instant::now() >= until {
+            break;
+        }
+    }
+    if n > 1 {
+        eprintln!("loader fuzz: {n} rounds");
+    }
+}
+
 fn valid_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .expect("read scenarios/")
@@ -137,7 +162,7 @@ fn bounded(body: impl FnOnce() + Send + 'static) {
         body();
         let _ = tx.send(());
     });
-    match rx.recv_timeout(WATCHDOG) {
+    match rx.recv_timeout(WATCHDOG + soak()) {
         Ok(()) => worker.join().expect("fuzz thread"),
         Err(mpsc::RecvTimeoutError::Disconnected) => {
             std::panic::resume_unwind(worker.join().expect_err("the fuzz thread panicked"))
@@ -152,16 +177,18 @@ fn bounded(body: impl FnOnce() + Send + 'static) {
 fn arbitrary_bytes_never_panic_or_hang() {
     bounded(|| {
         let scratch = Scratch::new("bytes");
-        let mut runner = TestRunner::new(Config {
-            cases: 256,
-            failure_persistence: None,
-            ..Config::default()
+        rounds(|| {
+            let mut runner = TestRunner::new(Config {
+                cases: 256,
+                failure_persistence: None,
+                ..Config::default()
+            });
+            runner
+                .run(&proptest::collection::vec(any::<u8>(), 0..2048), |bytes| {
+                    scratch.load(&bytes)
+                })
+                .unwrap_or_else(|e| panic!("{e}"));
         });
-        runner
-            .run(&proptest::collection::vec(any::<u8>(), 0..2048), |bytes| {
-                scratch.load(&bytes)
-            })
-            .unwrap_or_else(|e| panic!("{e}"));
     });
 }
 
@@ -176,24 +203,26 @@ fn mutations_of_every_shipped_file_never_panic_or_hang() {
             .map(|f| std::fs::read(f).expect("read"))
             .collect();
         let scratch = Scratch::new("mutations");
-        let mut runner = TestRunner::new(Config {
-            cases: 512,
-            failure_persistence: None,
-            ..Config::default()
-        });
         let strategy = (
             0..originals.len(),
             proptest::collection::vec(mutation(), 1..4),
         );
-        runner
-            .run(&strategy, |(i, mutations)| {
-                let mut bytes = originals[i].clone();
-                for m in &mutations {
-                    apply(&mut bytes, m);
-                }
-                scratch.load(&bytes)
-            })
-            .unwrap_or_else(|e| panic!("{e}"));
+        rounds(|| {
+            let mut runner = TestRunner::new(Config {
+                cases: 512,
+                failure_persistence: None,
+                ..Config::default()
+            });
+            runner
+                .run(&strategy, |(i, mutations)| {
+                    let mut bytes = originals[i].clone();
+                    for m in &mutations {
+                        apply(&mut bytes, m);
+                    }
+                    scratch.load(&bytes)
+                })
+                .unwrap_or_else(|e| panic!("{e}"));
+        });
     });
 }
 
