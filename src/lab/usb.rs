@@ -107,3 +107,15 @@ impl UsbView {
         )
     }
 }
+
+/// Every device on a bus in one line for messages (`no devices` for an empty bus).
+pub fn bus_text(devices: &[UsbView]) -> String {
+    if devices.is_empty() {
+        return "no devices".to_string();
+    }
+    devices
+        .iter()
+        .map(UsbView::label)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

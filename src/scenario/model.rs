@@ -274,15 +274,7 @@ impl Role {
                 detail: format!(
                     "wanted {}; the lab has {}",
                     self.describe(),
-                    if devices.is_empty() {
-                        "no USB devices".to_string()
-                    } else {
-                        devices
-                            .iter()
-                            .map(|d| d.label())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    }
+                    crate::lab::bus_text(devices)
                 ),
             })
     }

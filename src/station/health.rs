@@ -27,15 +27,7 @@ pub fn check(station: &Station, lab: &dyn Lab, needs: &Needs, wait: Duration) ->
                 p.name,
                 p.describe(),
                 p.span,
-                if devices.is_empty() {
-                    "no devices".to_string()
-                } else {
-                    devices
-                        .iter()
-                        .map(|d| d.label())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }
+                crate::lab::bus_text(&devices)
             ));
             continue;
         };
