@@ -107,6 +107,9 @@ enum Command {
         /// The scenario's name, checked against the file
         #[arg(long)]
         name: String,
+        /// The parent's station file: its per-printer replug choices apply here too
+        #[arg(long, value_name = "FILE")]
+        station: Option<PathBuf>,
         file: PathBuf,
     },
 }
@@ -555,8 +558,15 @@ fn main() -> ExitCode {
             lab,
             attempt,
             name,
+            station,
             file,
-        } => Ok(runner::isolate::run_child(&file, &name, &lab, attempt)),
+        } => Ok(runner::isolate::run_child(
+            &file,
+            &name,
+            &lab,
+            attempt,
+            station.as_deref(),
+        )),
         Command::Fuzz(cmd) => Ok(fuzz(*cmd)),
         Command::ListDevices { replay } => Ok(print_or_fail(match replay {
             Some(dir) => dexthil::inspect::recorded_devices(&dir).map_err(|e| e.to_string()),

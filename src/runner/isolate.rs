@@ -33,16 +33,19 @@ pub const CHILD_COMMAND: &str = "__run-one";
 pub struct Isolation {
     exe: PathBuf,
     lab: String,
+    /// The station file, so a child's lab replugs each printer the way the station says.
+    station: Option<PathBuf>,
 }
 
 impl Isolation {
-    pub fn new(lab: &LabChoice) -> Result<Isolation, String> {
+    pub fn new(lab: &LabChoice, station: Option<&Path>) -> Result<Isolation, String> {
         let exe = std::env::current_exe().map_err(|e| {
             format!("--isolate needs this program's own path to start children: {e}")
         })?;
         Ok(Isolation {
             exe,
             lab: lab_arg(lab),
+            station: station.map(Path::to_path_buf),
         })
     }
 }
@@ -124,9 +127,13 @@ pub fn attempt_in_child(
     sink: &dyn EventSink,
 ) -> ScenarioEnd {
     let started = Instant::now();
-    let spawned = Command::new(&iso.exe)
+    let mut command = Command::new(&iso.exe);
+    command.arg(CHILD_COMMAND);
+    if let Some(station) = &iso.station {
+        command.arg("--station").arg(station);
+    }
+    let spawned = command
         .args([
-            CHILD_COMMAND,
             "--lab",
             &iso.lab,
             "--attempt",
@@ -355,7 +362,13 @@ impl EventSink for LinesOut {
 
 /// The child side (`dexthil __run-one`): run attempt `attempt` of the scenario `name` in `file` on `lab`,
 /// streaming events to stdout. Its own exit code means little; the parent reads the end line.
-pub fn run_child(file: &Path, name: &str, lab: &LabChoice, attempt: u32) -> Exit {
+pub fn run_child(
+    file: &Path,
+    name: &str,
+    lab: &LabChoice,
+    attempt: u32,
+    station: Option<&Path>,
+) -> Exit {
     let s = match scenario::load_scenario(file) {
         Ok(s) => s,
         Err(errors) => {
@@ -378,6 +391,15 @@ pub fn run_child(file: &Path, name: &str, lab: &LabChoice, attempt: u32) -> Exit
             return Exit::BadInputOrLab;
         }
     };
+    if let Some(path) = station {
+        match crate::station::load_station(path) {
+            Ok(st) => factory.use_station(&st),
+            Err(errors) => {
+                super::print_load_errors(&errors, &mut std::io::stderr());
+                return Exit::BadInputOrLab;
+            }
+        }
+    }
     let stop = Stop::new();
     let signals = Signals::install();
     let done = AtomicBool::new(false);

@@ -90,7 +90,8 @@ pub fn run_with(args: RunArgs, opts: &NightlyOptions) -> Exit {
         factory.use_station(station);
     }
     let isolation = if opts.isolate {
-        match isolate::Isolation::new(&args.lab) {
+        match isolate::Isolation::new(&args.lab, opts.station.as_ref().map(|s| s.source.as_path()))
+        {
             Ok(i) => Some(i),
             Err(e) => {
                 eprintln!("error: {e}");
