@@ -55,8 +55,11 @@ enum Command {
     /// Record a printer for replay: usb.json (the libusb view), the registry (ioreg on a Mac, a rendered
     /// ioreg.txt from --lab sim or replay) and provenance.json, into a folder `--lab replay:<dir>` reads.
     Record {
-        /// A printer model (DS620) or vendor:product in hex (1452:8b01)
+        /// A station role (with --station), a printer model (DS620), or vendor:product in hex (1452:8b01)
         target: String,
+        /// A station file whose role names the printer (its model, serial and location)
+        #[arg(long, value_name = "FILE")]
+        station: Option<PathBuf>,
         /// The folder to write (created if missing)
         #[arg(short = 'o', long = "out", value_name = "DIR")]
         out: PathBuf,
@@ -574,11 +577,12 @@ fn main() -> ExitCode {
         })),
         Command::Record {
             target,
+            station,
             out,
             lab,
             driver,
         } => Ok(print_or_fail(
-            dexthil::record::record(&target, &out, lab.as_ref(), &driver)
+            dexthil::record::record(&target, &out, lab.as_ref(), &driver, station.as_deref())
                 .map(|written| {
                     written
                         .iter()

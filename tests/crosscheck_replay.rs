@@ -213,3 +213,43 @@ fn recording_the_live_bus_here_finds_no_printer() {
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("no USB devices matched DS620"), "{text}");
 }
+
+#[test]
+fn record_takes_a_station_role_and_refuses_an_unknown_one() {
+    let out = std::env::temp_dir().join(format!("dexthil-record-role-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let o = out.to_str().expect("utf-8 temp path");
+    let (code, text) = dexthil(&[
+        "record",
+        "ds-rx1",
+        "--station",
+        "ci/labs/sim.yaml",
+        "--lab",
+        "sim",
+        "-o",
+        o,
+    ]);
+    assert_eq!(code, 0, "{text}");
+    let usb = std::fs::read_to_string(out.join("usb.json")).expect("usb.json written");
+    assert!(
+        usb.contains("CY2D83040412"),
+        "the role's printer, by its serial: {usb}"
+    );
+    assert!(!usb.contains("DS6C98031738"), "only that printer: {usb}");
+    let (code, text) = dexthil(&[
+        "record",
+        "ds-rx9",
+        "--station",
+        "ci/labs/sim.yaml",
+        "--lab",
+        "sim",
+        "-o",
+        o,
+    ]);
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("has no role `ds-rx9`") && text.contains("ds-rx1"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -38,6 +38,14 @@ pub enum RecordError {
     Command { command: String, why: String },
     #[error("cannot load the driver file: {0}")]
     Driver(String),
+    #[error("cannot load the station file:\n{0}")]
+    Station(String),
+    #[error("the station {station} has no role `{role}` (its roles: {roles})")]
+    NoRole {
+        station: String,
+        role: String,
+        roles: String,
+    },
 }
 
 /// Which printers to record: a catalog model, or vendor and product ids.
@@ -46,6 +54,9 @@ pub struct Target {
     pub text: String,
     pub vendor: u16,
     pub product: u16,
+    /// A station role also pins the printer's serial and locationID, when the station gives them.
+    pub serial: Option<String>,
+    pub location: Option<u32>,
 }
 
 impl Target {
@@ -56,6 +67,8 @@ impl Target {
                 text: text.into(),
                 vendor: m.vendor,
                 product: m.product,
+                serial: None,
+                location: None,
             });
         }
         let (v, p) = text.split_once(':').ok_or_else(bad)?;
@@ -64,11 +77,34 @@ impl Target {
             text: text.into(),
             vendor: hex(v)?,
             product: hex(p)?,
+            serial: None,
+            location: None,
+        })
+    }
+
+    /// A role of a station file (`ds620` in `ci/labs/lab-mac-1.yaml`): its model, serial and location.
+    pub fn from_station(role: &str, station: &crate::station::Station) -> Option<Target> {
+        let p = station.printers.iter().find(|p| p.name == role)?;
+        let m = crate::printer::catalog::find(&p.model)?;
+        Some(Target {
+            text: role.into(),
+            vendor: m.vendor,
+            product: m.product,
+            serial: p.serial.clone(),
+            location: p.location,
         })
     }
 
     pub fn matches(&self, v: &UsbView) -> bool {
-        v.vendor_id == self.vendor && v.product_id == self.product
+        v.vendor_id == self.vendor
+            && v.product_id == self.product
+            && self
+                .serial
+                .as_deref()
+                .is_none_or(|s| v.serial.value().is_some_and(|have| have == s))
+            && self.location.is_none_or(|loc| {
+                crate::usb::location::encode(v.bus, &v.port_path).is_ok_and(|l| l == loc)
+            })
     }
 }
 
@@ -270,8 +306,26 @@ pub fn record(
     out: &Path,
     lab: Option<&LabChoice>,
     driver: &Path,
+    station: Option<&Path>,
 ) -> Result<Vec<PathBuf>, RecordError> {
-    let target = Target::parse(target)?;
+    // With a station, the target is one of its roles (`ds620`); else a model or `vendor:product`.
+    let target = match station {
+        Some(path) => {
+            let st = crate::station::load_station(path)
+                .map_err(|e| RecordError::Station(e.to_string()))?;
+            Target::from_station(target, &st).ok_or_else(|| RecordError::NoRole {
+                station: path.display().to_string(),
+                role: target.to_string(),
+                roles: st
+                    .printers
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?
+        }
+        None => Target::parse(target)?,
+    };
     let settle = Duration::from_secs(5);
     match lab {
         // Inside the USB VM the bus is real: record it as a live machine.
