@@ -296,11 +296,9 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 }
 
 fn fuzz(cmd: FuzzCmd) -> Exit {
-    let journal = cmd.journal.unwrap_or_else(|| {
-        dexthil::report::journal::default_path(&dexthil::report::utc::compact(
-            std::time::SystemTime::now(),
-        ))
-    });
+    let journal = cmd
+        .journal
+        .unwrap_or_else(|| dexthil::report::journal::default_path());
     dexthil::fuzz::cli::run(dexthil::fuzz::cli::FuzzCli {
         driver_file: cmd.driver,
         printer: cmd.printer,
@@ -348,11 +346,10 @@ fn nightly_options(cmd: &RunCmd) -> Option<NightlyOptions> {
         },
         None => None,
     };
-    let journal = cmd.journal.clone().unwrap_or_else(|| {
-        dexthil::report::journal::default_path(&dexthil::report::utc::compact(
-            std::time::SystemTime::now(),
-        ))
-    });
+    let journal = cmd
+        .journal
+        .clone()
+        .unwrap_or_else(|| dexthil::report::journal::default_path());
     Some(NightlyOptions {
         journal: Some(journal),
         junit: cmd.junit.clone(),
@@ -502,10 +499,7 @@ fn doctor(cmd: DoctorCmd) -> ExitCode {
 }
 
 fn find_model(name: &str) -> anyhow::Result<&'static dexthil::printer::catalog::Model> {
-    dexthil::printer::catalog::find(name).with_context(|| {
-        let names: Vec<_> = dexthil::printer::catalog::all_names().collect();
-        format!("`{name}` is not a catalog model: {}", names.join(", "))
-    })
+    dexthil::printer::catalog::find_or_explain(name).map_err(anyhow::Error::msg)
 }
 
 fn printer_emu(cmd: PrinterEmuCmd) -> anyhow::Result<Exit> {

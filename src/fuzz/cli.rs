@@ -194,10 +194,12 @@ pub fn run(cli: FuzzCli) -> Exit {
             return Exit::BadInputOrLab;
         }
     };
-    if let Some(m) = &cli.printer
-        && crate::printer::catalog::find(m).is_none()
+    if let Some(Err(e)) = cli
+        .printer
+        .as_deref()
+        .map(crate::printer::catalog::find_or_explain)
     {
-        return fail(format!("`{m}` is not a printer model of the catalog"));
+        return fail(e);
     }
     let mut options = cli.options.clone();
     match selector_ids(&driver, &cli.selectors) {

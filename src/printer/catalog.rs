@@ -267,6 +267,20 @@ pub fn find(name: &str) -> Option<&'static Model> {
     MODELS.iter().find(|m| m.is_called(name))
 }
 
+/// The model called `name`, or what to tell a person who typed it: the nearest model name when there is one
+/// close enough, else every name.
+pub fn find_or_explain(name: &str) -> Result<&'static Model, String> {
+    find(name).ok_or_else(|| match crate::names::nearest(name, all_names()) {
+        Some(near) => {
+            format!("`{name}` is not a printer model of the catalog (did you mean `{near}`?)")
+        }
+        None => format!(
+            "`{name}` is not a printer model of the catalog: {}",
+            all_names().collect::<Vec<_>>().join(", ")
+        ),
+    })
+}
+
 /// The model with these USB ids.
 pub fn by_ids(vendor: u16, product: u16) -> Option<&'static Model> {
     MODELS
@@ -307,6 +321,18 @@ mod tests {
         assert_eq!(find("DS80DX").unwrap().product, 0x0008);
         assert_eq!(find("DS620").unwrap().vendor, 0x1452);
         assert_eq!(by_ids(0x1343, 0x000A).unwrap().name, "CX-02");
+    }
+
+    #[test]
+    fn an_unknown_model_is_explained_with_the_nearest_name() {
+        assert_eq!(find_or_explain("ds-rx1").unwrap().name, "DS-RX1");
+        let e = find_or_explain("DS602").unwrap_err();
+        assert!(e.contains("did you mean `DS620`?"), "{e}");
+        let e = find_or_explain("zzzz").unwrap_err();
+        assert!(
+            e.contains("QW410") && e.contains("CX-02"),
+            "every name is listed: {e}"
+        );
     }
 
     #[test]

@@ -402,7 +402,8 @@ pub fn read_journal(path: &Path) -> Result<JournalRead, JournalError> {
 }
 
 /// `target/dexthil/journal-20260504T020000Z.jsonl` for a run starting now.
-pub fn default_path(stamp: &str) -> PathBuf {
+pub fn default_path() -> PathBuf {
+    let stamp = super::utc::compact(std::time::SystemTime::now());
     PathBuf::from("target/dexthil").join(format!("journal-{stamp}.jsonl"))
 }
 
