@@ -49,6 +49,18 @@ impl LabChoice {
     }
 }
 
+/// The `--lab` text that [`LabChoice::parse`] reads back (a child process under `--isolate` gets it so).
+impl std::fmt::Display for LabChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LabChoice::Sim => f.write_str("sim"),
+            LabChoice::Macos => f.write_str("macos"),
+            LabChoice::Vm => f.write_str("vm"),
+            LabChoice::Replay(dir) => write!(f, "replay:{}", dir.display()),
+        }
+    }
+}
+
 /// Makes the lab a scenario runs against. The sim makes a fresh lab per scenario (faults are per scenario);
 /// a real lab hands out the same one.
 pub trait LabFactory: Send + Sync {
@@ -87,5 +99,28 @@ pub fn factory(choice: &LabChoice) -> Result<Box<dyn LabFactory>, LabError> {
             what: "run",
             why: "the USB VM lab runs inside the Linux guest of ci/usb-vm/run.sh".into(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LabChoice;
+
+    #[test]
+    fn every_lab_reads_back_from_its_text() {
+        for lab in [
+            LabChoice::Sim,
+            LabChoice::Macos,
+            LabChoice::Vm,
+            LabChoice::Replay("tests/fixtures/recordings/ds620".into()),
+        ] {
+            assert_eq!(LabChoice::parse(&lab.to_string()), Ok(lab.clone()), "{lab}");
+        }
+        assert!(LabChoice::parse("replay:").is_err());
+        assert!(
+            LabChoice::parse("mac")
+                .unwrap_err()
+                .contains("`mac` is not a lab")
+        );
     }
 }

@@ -44,19 +44,9 @@ impl Isolation {
         })?;
         Ok(Isolation {
             exe,
-            lab: lab_arg(lab),
+            lab: lab.to_string(),
             station: station.map(Path::to_path_buf),
         })
-    }
-}
-
-/// `--lab` as the child reads it back with `LabChoice::parse`.
-fn lab_arg(lab: &LabChoice) -> String {
-    match lab {
-        LabChoice::Sim => "sim".into(),
-        LabChoice::Macos => "macos".into(),
-        LabChoice::Vm => "vm".into(),
-        LabChoice::Replay(dir) => format!("replay:{}", dir.display()),
     }
 }
 
