@@ -129,7 +129,11 @@ pub fn explain(value: u32) -> Explanation {
 impl fmt::Display for Explanation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = &self.decoded;
-        writeln!(f, "{}", ReturnCode(d.value))?;
+        // An unknown code's own Display already carries its family and split; the lines below say them once.
+        match d.known {
+            Some(_) => writeln!(f, "{}", ReturnCode(d.value))?,
+            None => writeln!(f, "0x{:08X} (not a code the reference names)", d.value)?,
+        }
         if let Some(k) = d.known {
             writeln!(f, "  meaning: {}", k.meaning)?;
         }
