@@ -298,7 +298,7 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 fn fuzz(cmd: FuzzCmd) -> Exit {
     let journal = cmd
         .journal
-        .unwrap_or_else(|| dexthil::report::journal::default_path());
+        .unwrap_or_else(dexthil::report::journal::default_path);
     dexthil::fuzz::cli::run(dexthil::fuzz::cli::FuzzCli {
         driver_file: cmd.driver,
         printer: cmd.printer,
@@ -349,7 +349,7 @@ fn nightly_options(cmd: &RunCmd) -> Option<NightlyOptions> {
     let journal = cmd
         .journal
         .clone()
-        .unwrap_or_else(|| dexthil::report::journal::default_path());
+        .unwrap_or_else(dexthil::report::journal::default_path);
     Some(NightlyOptions {
         journal: Some(journal),
         junit: cmd.junit.clone(),
