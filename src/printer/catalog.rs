@@ -1,6 +1,8 @@
 //! Every printer model of `shared/reference/printers.md`, with exact USB ids, manufacturer strings and
 //! IEEE 1284 ids. Values marked UNCONFIRMED in the reference are defaults here, kept in one place.
 
+use crate::lab::{ConfigView, EndpointView, InterfaceView, Readable, Speed, UsbView};
+
 /// The command protocol a model speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protocol {
@@ -255,6 +257,56 @@ pub const MODELS: &[Model] = &[
 ];
 
 impl Model {
+    /// What libusb reads from this printer at `bus`, `port_path`, `address`: the one description of a
+    /// printer's descriptors that the sim station, the tests and the recordings share. Values the
+    /// reference marks UNCONFIRMED (bcdUSB, speed, packet sizes) are this module's defaults.
+    pub fn usb_view(&self, bus: u8, port_path: Vec<u8>, address: u8) -> UsbView {
+        let m = self;
+        let (class, subclass, protocol) = INTERFACE_CLASS;
+        let bulk = |address| EndpointView {
+            address,
+            transfer: "bulk".into(),
+            max_packet_size: BULK_MAX_PACKET,
+            interval: 0,
+        };
+        UsbView {
+            vendor_id: m.vendor,
+            product_id: m.product,
+            bcd_device: m.bcd_device,
+            bcd_usb: BCD_USB,
+            // Printers declare their class on the interface, so the device triple is 0/0/0.
+            class: 0,
+            subclass: 0,
+            protocol: 0,
+            max_packet_size0: MAX_PACKET0,
+            num_configurations: 1,
+            manufacturer_index: 1,
+            product_index: 2,
+            serial_index: 3,
+            bus,
+            address,
+            port_path,
+            speed: Speed::High,
+            manufacturer: Readable::Value(m.manufacturer.into()),
+            product: Readable::Value(m.product_string.into()),
+            serial: Readable::Value(m.serial.into()),
+            active_configuration: Some(1),
+            configurations: vec![ConfigView {
+                value: 1,
+                interfaces: vec![InterfaceView {
+                    number: 0,
+                    alternate_setting: 0,
+                    class,
+                    subclass,
+                    protocol,
+                    string_index: 0,
+                    endpoints: vec![bulk(BULK_OUT), bulk(BULK_IN)],
+                }],
+            }],
+            device_id_1284: Readable::Value(m.device_id_1284.into()),
+        }
+    }
+
     /// True when `name` is this model's name or one of its aliases (case-insensitive).
     pub fn is_called(&self, name: &str) -> bool {
         self.name.eq_ignore_ascii_case(name)

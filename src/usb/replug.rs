@@ -275,38 +275,18 @@ pub fn replug_and_wait(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::lab::Speed;
     use std::sync::Mutex;
 
     pub(crate) fn printer(serial: &str, address: u8, port_path: Vec<u8>) -> UsbView {
-        UsbView {
-            vendor_id: 0x1452,
-            product_id: 0x8B01,
-            bcd_device: 0x0100,
-            bcd_usb: 0x0200,
-            class: 0,
-            subclass: 0,
-            protocol: 0,
-            max_packet_size0: 64,
-            num_configurations: 1,
-            manufacturer_index: 1,
-            product_index: 2,
-            serial_index: 3,
-            bus: 1,
-            address,
-            port_path,
-            speed: Speed::High,
-            manufacturer: Readable::Value("Dai Nippon Printing".into()),
-            product: Readable::Value("DS620".into()),
-            serial: if serial.is_empty() {
-                Readable::Absent
-            } else {
-                Readable::Value(serial.into())
-            },
-            active_configuration: Some(1),
-            configurations: vec![],
-            device_id_1284: Readable::Absent,
-        }
+        let mut v = crate::printer::catalog::find("DS620")
+            .expect("DS620 is in the catalog")
+            .usb_view(1, port_path, address);
+        v.serial = if serial.is_empty() {
+            Readable::Absent
+        } else {
+            Readable::Value(serial.into())
+        };
+        v
     }
 
     /// A bus whose replug moves the printer to a new address.

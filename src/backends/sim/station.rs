@@ -1,7 +1,7 @@
 //! The built-in station: one printer of every catalog model, on two hubs, and what libusb sees of each
 //! ([`UsbView`]). Owns positions, descriptors and USB address assignment; knows nothing of the registry.
 
-use crate::lab::{ConfigView, EndpointView, InterfaceView, Readable, Speed, UsbView};
+use crate::lab::UsbView;
 use crate::printer::catalog::{self, Model};
 
 /// The hub every printer hangs from sits on root port 1 of its bus; printers use hub ports 1..=7.
@@ -56,53 +56,10 @@ impl AddressPool {
     }
 }
 
-/// What libusb reads from a station printer at `address`. Descriptor values the reference marks
-/// UNCONFIRMED (bcdUSB, speed, packet sizes) come from the catalog's defaults.
+/// What libusb reads from a station printer at `address` (the catalog's view of its model).
 pub fn usb_view(seat: &Seat, address: u8) -> UsbView {
-    let m = seat.model;
-    let (class, subclass, protocol) = catalog::INTERFACE_CLASS;
-    let bulk = |address| EndpointView {
-        address,
-        transfer: "bulk".into(),
-        max_packet_size: catalog::BULK_MAX_PACKET,
-        interval: 0,
-    };
-    UsbView {
-        vendor_id: m.vendor,
-        product_id: m.product,
-        bcd_device: m.bcd_device,
-        bcd_usb: catalog::BCD_USB,
-        // Printers declare their class on the interface, so the device triple is 0/0/0.
-        class: 0,
-        subclass: 0,
-        protocol: 0,
-        max_packet_size0: catalog::MAX_PACKET0,
-        num_configurations: 1,
-        manufacturer_index: 1,
-        product_index: 2,
-        serial_index: 3,
-        bus: seat.bus,
-        address,
-        port_path: seat.port_path.clone(),
-        speed: Speed::High,
-        manufacturer: Readable::Value(m.manufacturer.into()),
-        product: Readable::Value(m.product_string.into()),
-        serial: Readable::Value(m.serial.into()),
-        active_configuration: Some(1),
-        configurations: vec![ConfigView {
-            value: 1,
-            interfaces: vec![InterfaceView {
-                number: 0,
-                alternate_setting: 0,
-                class,
-                subclass,
-                protocol,
-                string_index: 0,
-                endpoints: vec![bulk(catalog::BULK_OUT), bulk(catalog::BULK_IN)],
-            }],
-        }],
-        device_id_1284: Readable::Value(m.device_id_1284.into()),
-    }
+    seat.model
+        .usb_view(seat.bus, seat.port_path.clone(), address)
 }
 
 #[cfg(test)]
