@@ -179,6 +179,21 @@ fn ioreg_on_a_broken_dump_names_the_file_and_line() {
 fn list_devices_here_is_clean_and_a_recording_lists_both_views() {
     let (code, out) = dexthil(&["list-devices"]);
     assert_eq!(code, 0, "{out}");
+    let (code, out) = dexthil(&[
+        "list-devices",
+        "--replay",
+        "tests/fixtures/recordings/ds620",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let row = out
+        .lines()
+        .find(|l| l.contains("1452:8b01"))
+        .unwrap_or_else(|| panic!("no DS620 row: {out}"));
+    // The libusb side (serial, 1284 model) and the registry side (its entry) on one line.
+    assert!(
+        row.contains("DS6C98031738") && row.contains("DP-DS620") && row.contains("0x100000A10"),
+        "{row}"
+    );
     let (code, out) = dexthil(&["list-devices", "--replay", "tests/no-such-recording"]);
     assert_eq!(code, 2, "{out}");
     assert!(
