@@ -1,8 +1,7 @@
 //! The clean printer the rule tests plant mismatches into: the DS620 of `tests/fixtures/ioreg/ds620.txt`
-//! (read with the replay text parser) and the libusb view the sim gives the same printer at the same seat.
+//! (read with the replay text parser) and the catalog's libusb view of the same printer at the same port.
 
 use crate::backends::replay::parse_text;
-use crate::backends::sim::station::{Seat, usb_view};
 use crate::driver::Driver;
 use crate::lab::{RegEntry, UsbView};
 use std::path::Path;
@@ -10,12 +9,9 @@ use std::path::Path;
 const DUMP: &str = include_str!("../../tests/fixtures/ioreg/ds620.txt");
 
 pub fn view() -> UsbView {
-    let seat = Seat {
-        model: crate::printer::catalog::find("DS620").expect("DS620 is in the catalog"),
-        bus: 1,
-        port_path: vec![1, 2],
-    };
-    usb_view(&seat, 5)
+    crate::printer::catalog::find("DS620")
+        .expect("DS620 is in the catalog")
+        .usb_view(1, vec![1, 2], 5)
 }
 
 /// (device, its interfaces, the children of those, every IOUserServer).

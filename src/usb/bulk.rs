@@ -175,13 +175,11 @@ impl Drop for PrinterPipe {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backends::sim::station;
     use crate::printer::catalog;
 
     #[test]
     fn endpoints_come_from_the_descriptors() {
-        let seat = station::seats().remove(0);
-        let mut view = station::usb_view(&seat, 2);
+        let mut view = catalog::MODELS[0].usb_view(1, vec![1, 1], 2);
         let got = printer_endpoints(&view).unwrap();
         assert_eq!(
             (got.bulk_out, got.bulk_in),
