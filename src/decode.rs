@@ -1,9 +1,10 @@
-//! `dexthil decode`: a code's name, meaning, family, and where on the user-client path it arises.
+//! `dexthil decode`: a code's names, meaning, family, and where on the user-client path it arises.
 //!
 //! The path notes are from `shared/reference/iokit.md` §2 (IOServiceOpen on a DriverKit service) and §3
-//! (ExternalMethod dispatch); the names and meanings from §1 through [`crate::ioreturn`].
+//! (ExternalMethod dispatch), each naming the xnu function it comes from; the names and meanings from the
+//! headers through [`crate::ioreturn`].
 
-use crate::ioreturn::{self, Decoded, ReturnCode, code};
+use crate::ioreturn::{self, Decoded, code};
 use std::fmt;
 
 /// Where on the user-client path a code can come from.
@@ -12,18 +13,21 @@ pub struct PathNote {
     /// `IOServiceOpen`, `IOConnectCallMethod`, ...
     pub call: &'static str,
     pub cause: &'static str,
+    /// The function that answers it: `xnu iokit/Kernel/IOUserServer.cpp IOService::NewUserClient_Impl`.
+    pub source: &'static str,
 }
 
 macro_rules! note {
-    ($call:expr, $cause:expr) => {
+    ($call:expr, $cause:expr, $source:expr) => {
         PathNote {
             call: $call,
             cause: $cause,
+            source: $source,
         }
     };
 }
 
-/// The causes a code can have on the user-client path, most common first.
+/// The causes a code can have on the user-client path, in the order the source makes them likely.
 pub fn path_notes(value: u32) -> &'static [PathNote] {
     const OPEN: &str = "IOServiceOpen";
     const CALL: &str = "IOConnectCallMethod";
@@ -31,82 +35,120 @@ pub fn path_notes(value: u32) -> &'static [PathNote] {
         code::kIOReturnError => &[
             note!(
                 OPEN,
-                "the object opened is not the dext's service: its IOUserServer object, the IOUSBHostInterface provider, or a stale entry from before a re-enumeration (newUserClient gave no IOUserClient; the dext's NewUserClient never ran)"
+                "the open reached a dext-backed service whose class has no NewUserClient override, so the base implementation answered (the personality's IOUserClass names another class than the one with the override, or the host opened a nub the dext published); no NewUserClient line of the developer's is logged",
+                "xnu iokit/Kernel/IOUserServer.cpp IOService::NewUserClient_Impl (the kernel's twin; libdriverkit's default is closed source, UNCONFIRMED, presumed the same)"
             ),
             note!(
                 OPEN,
-                "the dext's NewUserClient returned it (Apple's sample does when its cast of the created client fails)"
-            ),
-        ],
-        code::kIOReturnNotPermitted => &[
-            note!(
-                OPEN,
-                "userclient-access check failed: the dext lacks com.apple.developer.driverkit.allow-any-userclient-access and the host's com.apple.developer.driverkit.userclient-access array does not contain the service's CFBundleIdentifier (a single newline-joined string does not count; allow-any on the host has no effect). Kernel log: `DK: <UserClass>-0x<id>:UC failed userclient-access check`. NewUserClient ran before this check"
+                "the dext's own NewUserClient returned it (Apple's sample does when its cast of the created client fails); its log shows it ran",
+                "xnu iokit/Kernel/IOUserServer.cpp IOUserServer::serviceNewUserClient (the dext's error is returned as-is)"
             ),
             note!(
                 OPEN,
-                "MACF denied mac_iokit_check_open_service or mac_iokit_check_open (`IOUC %s failed MACF in process %s`)"
-            ),
-        ],
-        code::kIOReturnNotPrivileged => &[note!(
-            OPEN,
-            "the user client has IOUserClientEntitlements and the host lacks that entitlement (`IOUC %s missing entitlement in process %s`)"
-        )],
-        code::kIOReturnBadArgument => &[
-            note!(
-                CALL,
-                "dispatch refused the call: scalar or struct counts / sizes differ from the dispatch entry's checks, a completion given where forbidden or missing where required, or a selector past the table"
-            ),
-            note!(
-                OPEN,
-                "NewUserClient's Create(this, \"UserClientProperties\", ...) found UserClientProperties missing, not a dictionary, or without IOClass"
-            ),
-            note!(
-                OPEN,
-                "the object is not an IOService, or the owning task is not the caller"
-            ),
-            note!(
-                CALL,
-                "the dext's structure output is longer than the caller's buffer"
+                "newUserClient succeeded with an object that is not an IOUserClient",
+                "xnu iokit/Kernel/IOUserClient.cpp is_io_service_open_extended"
             ),
         ],
         code::kIOReturnUnsupported => &[
             note!(
                 OPEN,
-                "the client the dext created is not an IOUserUserClient (UserClientProperties IOClass), so the kernel terminated it"
+                "the object opened is not a service a dext instantiated, so IOService::newUserClient takes the generic path and finds no IOUserClientClass: above all the dext's IOUserServer, or another kernel object",
+                "xnu iokit/Kernel/IOService.cpp IOService::newUserClient"
             ),
             note!(
                 OPEN,
-                "a plain IOService with no IOUserClientClass property (for example the IOUSBHostDevice)"
+                "the client the dext created is not an IOUserUserClient (UserClientProperties IOClass), so the kernel terminated it",
+                "xnu iokit/Kernel/IOUserServer.cpp IOUserServer::serviceNewUserClient"
             ),
             note!(
                 OPEN,
-                "Create could not alloc / init / attach the user client"
+                "Create could not alloc / init / attach the user client",
+                "xnu iokit/Kernel/IOUserServer.cpp IOService::Create_Impl"
+            ),
+        ],
+        code::kIOReturnNotPermitted => &[
+            note!(
+                OPEN,
+                "userclient-access check failed: the dext lacks com.apple.developer.driverkit.allow-any-userclient-access and the host's com.apple.developer.driverkit.userclient-access (an array, or one string equal to the bundle id) does not contain the service's CFBundleIdentifier; allow-any on the host has no effect. Kernel log: `<user client class>-0x<id>:UC entitlements check failed`. NewUserClient ran before this check",
+                "xnu iokit/Kernel/IOUserServer.cpp IOUserServer::serviceNewUserClient"
+            ),
+            note!(
+                OPEN,
+                "the host lacks an entitlement the user client's IOServiceDEXTEntitlements lists (every entitlement of one inner array)",
+                "xnu iokit/Kernel/IOUserServer.cpp IOUserServer::serviceNewUserClient → checkEntitlements"
+            ),
+            note!(
+                OPEN,
+                "MACF denied mac_iokit_check_open_service or mac_iokit_check_open (`IOUC %s failed MACF in process %s`)",
+                "xnu iokit/Kernel/IOUserClient.cpp is_io_service_open_extended"
+            ),
+        ],
+        code::kIOReturnNotPrivileged => &[note!(
+            OPEN,
+            "the user client's IOUserClientEntitlements names an entitlement the host lacks (`IOUC IOUserUserClient missing entitlement in process pid <n>, <name>`)",
+            "xnu iokit/Kernel/IOUserClient.cpp is_io_service_open_extended"
+        )],
+        code::kIOReturnBadArgument => &[
+            note!(
+                CALL,
+                "dispatch refused the call: scalar or struct counts / sizes differ from the dispatch entry's checks, a completion given where forbidden or missing where required, or a selector past the table",
+                "xnu iokit/Kernel/IOUserClient.cpp IOUserClient2022::dispatchExternalMethod"
+            ),
+            note!(
+                OPEN,
+                "NewUserClient's Create(this, \"UserClientProperties\", ...) found UserClientProperties missing, not a dictionary, or with an IOClass that is not a string",
+                "xnu iokit/Kernel/IOUserServer.cpp IOService::Create_Impl"
+            ),
+            note!(
+                OPEN,
+                "the object is not an IOService, or the owning task is not the caller",
+                "xnu iokit/Kernel/IOUserClient.cpp is_io_service_open_extended"
+            ),
+            note!(
+                CALL,
+                "the dext's structure output is longer than the caller's buffer",
+                "xnu iokit/Kernel/IOUserClient.cpp IOUserClient2022::dispatchExternalMethod"
             ),
         ],
         code::kIOReturnNoMemory => &[note!(
             OPEN,
-            "Create could not copy the user client's properties"
+            "Create could not copy the user client's properties",
+            "xnu iokit/Kernel/IOUserServer.cpp IOService::Create_Impl"
         )],
         code::kIOReturnOffline => &[note!(
             OPEN,
-            "the dext's server is not running (crashed or not yet launched)"
+            "the dext's server is inactive and has no root queue (crashed or terminating)",
+            "xnu iokit/Kernel/IOUserServer.cpp IOUserServer::rpc"
+        )],
+        code::kIOReturnNotReady => &[note!(
+            OPEN,
+            "the dext's server has no send port yet (not finished launching)",
+            "xnu iokit/Kernel/IOUserServer.cpp IOUserServer::rpc"
+        )],
+        code::MIG_SERVER_DIED => &[note!(
+            OPEN,
+            "the dext died during the RPC (a send-once notification came back instead of a reply)",
+            "xnu iokit/Kernel/IOUserServer.cpp IOUserServer::rpc"
         )],
         code::kIOReturnNoCompletion => &[note!(
             CALL,
-            "the call passed dispatch but the entry's function is NULL"
+            "the call passed dispatch but the entry's function is NULL",
+            "xnu iokit/Kernel/IOUserClient.cpp IOUserClient2022::dispatchExternalMethod"
         )],
         code::kIOReturnIPCError => &[note!(
             CALL,
-            "an out-of-line struct input or output of 4096 bytes or less"
+            "an out-of-line struct input or output of 4096 bytes or less",
+            "xnu iokit/Kernel/IOUserClient.cpp is_io_connect_method"
         )],
         code::MIG_ARRAY_TOO_LARGE => &[note!(
             CALL,
-            "more than 16 scalars in or out: refused in the caller's process, nothing was sent"
+            "more than 16 scalar inputs: refused in the caller's process, nothing was sent (a scalar output capacity above 16 is clamped to 16 instead)",
+            "bootstrap_cmds migcom (the IOConnectCallMethod stub of device.defs)"
         )],
         code::MACH_SEND_INVALID_DEST => &[note!(
             CALL,
-            "the connection's port is dead or null: the dext crashed, the service terminated, or the connection was closed"
+            "the connection's port is dead or null: the dext crashed, the service terminated, or the connection was closed",
+            "xnu osfmk/ipc mach_msg send path"
         )],
         _ => &[],
     }
@@ -130,12 +172,40 @@ impl fmt::Display for Explanation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = &self.decoded;
         // An unknown code's own Display already carries its family and split; the lines below say them once.
-        match d.known {
-            Some(_) => writeln!(f, "{}", ReturnCode(d.value))?,
-            None => writeln!(f, "0x{:08X} (not a code the reference names)", d.value)?,
+        match (d.known, ioreturn::mach_special_bits(d.value)) {
+            (Some(k), _) => writeln!(f, "{} (0x{:08X})", k.name, d.value)?,
+            (None, Some((base, bits))) => {
+                let names: Vec<&str> = bits.iter().map(|b| b.name).collect();
+                writeln!(
+                    f,
+                    "{} | {} (0x{:08X})",
+                    base.name,
+                    names.join(" | "),
+                    d.value
+                )?
+            }
+            (None, None) => writeln!(f, "0x{:08X} (not a code the headers name)", d.value)?,
         }
         if let Some(k) = d.known {
             writeln!(f, "  meaning: {}", k.meaning)?;
+            writeln!(f, "  defined: {}", k.header)?;
+        }
+        for other in d.names.iter().skip(1) {
+            writeln!(
+                f,
+                "  also:    {} ({}: {})",
+                other.name, other.header, other.meaning
+            )?;
+        }
+        if let (None, Some((base, bits))) = (d.known, ioreturn::mach_special_bits(d.value)) {
+            writeln!(f, "  meaning: {} ({})", base.meaning, base.header)?;
+            for b in bits {
+                writeln!(
+                    f,
+                    "  bit:     {} = 0x{:08X}: {}",
+                    b.name, b.value, b.meaning
+                )?;
+            }
         }
         writeln!(f, "  family:  {}", d.family().label())?;
         writeln!(
@@ -144,7 +214,7 @@ impl fmt::Display for Explanation {
             d.system, d.subsystem, d.code, d.value as i32
         )?;
         for n in self.notes {
-            writeln!(f, "  from {}: {}", n.call, n.cause)?;
+            writeln!(f, "  from {}: {} [{}]", n.call, n.cause, n.source)?;
         }
         Ok(())
     }
@@ -156,11 +226,36 @@ mod tests {
     use crate::ioreturn::Family;
 
     #[test]
-    fn the_seed_question_points_at_the_object_opened_first() {
+    fn the_seed_question_points_at_a_class_without_the_override_first() {
         let e = explain(0xE00002BC);
         assert_eq!(e.decoded.known.unwrap().name, "kIOReturnError");
-        assert!(e.notes[0].cause.contains("IOUserServer"), "{e}");
+        assert!(
+            e.notes[0].cause.contains("no NewUserClient override"),
+            "{e}"
+        );
+        assert!(e.notes[0].source.contains("NewUserClient_Impl"), "{e}");
+        // Opening the IOUserServer answers kIOReturnUnsupported (reference §2), never kIOReturnError.
+        assert!(
+            e.notes.iter().all(|n| !n.cause.contains("IOUserServer")),
+            "{e}"
+        );
+        assert!(
+            explain(code::kIOReturnUnsupported).notes[0]
+                .cause
+                .contains("IOUserServer")
+        );
         assert!(e.to_string().starts_with("kIOReturnError (0xE00002BC)"));
+    }
+
+    #[test]
+    fn mach_special_bits_are_named_beside_their_base_code() {
+        // MACH_RCV_HEADER_ERROR | MACH_MSG_IPC_SPACE (message.h: "See special bits").
+        let text = explain(0x1000_400B | 0x2000).to_string();
+        assert!(
+            text.starts_with("MACH_RCV_HEADER_ERROR | MACH_MSG_IPC_SPACE (0x1000600B)"),
+            "{text}"
+        );
+        assert!(text.contains("No room in IPC name space"), "{text}");
     }
 
     #[test]

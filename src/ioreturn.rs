@@ -1,10 +1,16 @@
-//! IOReturn, Mach and MIG codes: names, meanings, families, and where on the user-client path they arise.
+//! IOReturn, Mach and MIG codes: names, meanings, families, and the header each name is defined in.
 //!
-//! Every value here is from `shared/reference/iokit.md` §1 (xnu `iokit/IOKit/IOReturn.h`,
-//! `osfmk/mach/kern_return.h`, `message.h`, `mig_errors.h`). This module is the one decoder: anything that
+//! The IOKit common, Mach and MIG codes are every name xnu-11417.101.15's `iokit/IOKit/IOReturn.h`,
+//! `osfmk/mach/kern_return.h`, `osfmk/mach/message.h` and `osfmk/mach/mig_errors.h` define, in
+//! [`headers`] (generated from committed copies of those headers by `tests/header_codes.rs`; see
+//! `ci/codes/`). The USB family and USBDriverKit codes are not in xnu: they are listed here from
+//! `shared/reference/iokit.md` §1 (IOUSBFamily `USB.h`). This module is the one decoder: anything that
 //! prints a code goes through [`decode`].
 
 use std::fmt;
+
+#[rustfmt::skip]
+mod headers;
 
 /// Which header family a code belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,6 +22,8 @@ pub enum Family {
     MachKern,
     MachSend,
     MachRcv,
+    /// One of the special bits `MACH_MSG_MASK` covers, OR'd into a send or receive code (message.h).
+    MachMsgBit,
     Mig,
     Unknown,
 }
@@ -30,6 +38,7 @@ impl Family {
             Family::MachKern => "Mach kern_return_t",
             Family::MachSend => "Mach message send",
             Family::MachRcv => "Mach message receive",
+            Family::MachMsgBit => "Mach message special bit",
             Family::Mig => "MIG",
             Family::Unknown => "unknown",
         }
@@ -41,121 +50,70 @@ impl Family {
 pub struct KnownCode {
     pub name: &'static str,
     pub value: u32,
+    /// The header's own comment for it (or the reference's words for the USB codes).
     pub meaning: &'static str,
     pub family: Family,
+    /// Where the name is defined: an xnu header path, or `IOUSBFamily USB.h` for the USB codes.
+    pub header: &'static str,
 }
 
-macro_rules! codes {
+const USB_HEADER: &str = "IOUSBFamily USB.h / USBDriverKit (reference §1)";
+
+macro_rules! usb_codes {
     ($($fam:ident $name:ident = $val:expr, $meaning:expr;)*) => {
-        /// Every code the project knows, in header order.
-        pub const KNOWN: &[KnownCode] = &[
-            $(KnownCode { name: stringify!($name), value: $val as u32, meaning: $meaning, family: Family::$fam },)*
+        /// The USB family codes, which xnu's headers do not define.
+        const USB_CODES: &[KnownCode] = &[
+            $(KnownCode { name: stringify!($name), value: $val, meaning: $meaning, family: Family::$fam, header: USB_HEADER },)*
         ];
+        /// Every known name as a constant: the xnu header names and the USB ones.
         #[allow(non_upper_case_globals)]
         pub mod code {
-            $(pub const $name: u32 = $val as u32;)*
+            pub use super::headers::names::*;
+            $(pub const $name: u32 = $val;)*
         }
     };
 }
 
-codes! {
-    Success kIOReturnSuccess = 0x0000_0000u32, "OK";
-    IoKitCommon kIOReturnError = 0xE000_02BCu32, "general error";
-    IoKitCommon kIOReturnNoMemory = 0xE000_02BDu32, "can't allocate memory";
-    IoKitCommon kIOReturnNoResources = 0xE000_02BEu32, "resource shortage";
-    IoKitCommon kIOReturnIPCError = 0xE000_02BFu32, "error during IPC";
-    IoKitCommon kIOReturnNoDevice = 0xE000_02C0u32, "no such device";
-    IoKitCommon kIOReturnNotPrivileged = 0xE000_02C1u32, "privilege violation";
-    IoKitCommon kIOReturnBadArgument = 0xE000_02C2u32, "invalid argument";
-    IoKitCommon kIOReturnLockedRead = 0xE000_02C3u32, "device read locked";
-    IoKitCommon kIOReturnLockedWrite = 0xE000_02C4u32, "device write locked";
-    IoKitCommon kIOReturnExclusiveAccess = 0xE000_02C5u32, "exclusive access and device already open";
-    IoKitCommon kIOReturnBadMessageID = 0xE000_02C6u32, "sent/received messages had different msg_id";
-    IoKitCommon kIOReturnUnsupported = 0xE000_02C7u32, "unsupported function";
-    IoKitCommon kIOReturnVMError = 0xE000_02C8u32, "misc. VM failure";
-    IoKitCommon kIOReturnInternalError = 0xE000_02C9u32, "internal error";
-    IoKitCommon kIOReturnIOError = 0xE000_02CAu32, "General I/O error";
-    IoKitCommon kIOReturnCannotLock = 0xE000_02CCu32, "can't acquire lock";
-    IoKitCommon kIOReturnNotOpen = 0xE000_02CDu32, "device not open";
-    IoKitCommon kIOReturnNotReadable = 0xE000_02CEu32, "read not supported";
-    IoKitCommon kIOReturnNotWritable = 0xE000_02CFu32, "write not supported";
-    IoKitCommon kIOReturnNotAligned = 0xE000_02D0u32, "alignment error";
-    IoKitCommon kIOReturnBadMedia = 0xE000_02D1u32, "Media Error";
-    IoKitCommon kIOReturnStillOpen = 0xE000_02D2u32, "device(s) still open";
-    IoKitCommon kIOReturnRLDError = 0xE000_02D3u32, "rld failure";
-    IoKitCommon kIOReturnDMAError = 0xE000_02D4u32, "DMA failure";
-    IoKitCommon kIOReturnBusy = 0xE000_02D5u32, "Device Busy";
-    IoKitCommon kIOReturnTimeout = 0xE000_02D6u32, "I/O Timeout";
-    IoKitCommon kIOReturnOffline = 0xE000_02D7u32, "device offline";
-    IoKitCommon kIOReturnNotReady = 0xE000_02D8u32, "not ready";
-    IoKitCommon kIOReturnNotAttached = 0xE000_02D9u32, "device not attached";
-    IoKitCommon kIOReturnNoChannels = 0xE000_02DAu32, "no DMA channels left";
-    IoKitCommon kIOReturnNoSpace = 0xE000_02DBu32, "no space for data";
-    IoKitCommon kIOReturnPortExists = 0xE000_02DDu32, "port already exists";
-    IoKitCommon kIOReturnCannotWire = 0xE000_02DEu32, "can't wire down physical memory";
-    IoKitCommon kIOReturnNoInterrupt = 0xE000_02DFu32, "no interrupt attached";
-    IoKitCommon kIOReturnNoFrames = 0xE000_02E0u32, "no DMA frames enqueued";
-    IoKitCommon kIOReturnMessageTooLarge = 0xE000_02E1u32, "oversized msg received on interrupt port";
-    IoKitCommon kIOReturnNotPermitted = 0xE000_02E2u32, "not permitted";
-    IoKitCommon kIOReturnNoPower = 0xE000_02E3u32, "no power to device";
-    IoKitCommon kIOReturnNoMedia = 0xE000_02E4u32, "media not present";
-    IoKitCommon kIOReturnUnformattedMedia = 0xE000_02E5u32, "media not formatted";
-    IoKitCommon kIOReturnUnsupportedMode = 0xE000_02E6u32, "no such mode";
-    IoKitCommon kIOReturnUnderrun = 0xE000_02E7u32, "data underrun";
-    IoKitCommon kIOReturnOverrun = 0xE000_02E8u32, "data overrun";
-    IoKitCommon kIOReturnDeviceError = 0xE000_02E9u32, "the device is not working properly";
-    IoKitCommon kIOReturnNoCompletion = 0xE000_02EAu32, "a completion routine is required";
-    IoKitCommon kIOReturnAborted = 0xE000_02EBu32, "operation aborted";
-    IoKitCommon kIOReturnNoBandwidth = 0xE000_02ECu32, "bus bandwidth would be exceeded";
-    IoKitCommon kIOReturnNotResponding = 0xE000_02EDu32, "device not responding";
-    IoKitCommon kIOReturnIsoTooOld = 0xE000_02EEu32, "isochronous I/O request for distant past";
-    IoKitCommon kIOReturnIsoTooNew = 0xE000_02EFu32, "isochronous I/O request for distant future";
-    IoKitCommon kIOReturnNotFound = 0xE000_02F0u32, "data was not found";
-    IoKitCommon kIOReturnInvalid = 0xE000_0001u32, "should never be seen";
-    IoKitUsb kIOUSBInterfaceNotFound = 0xE000_404Eu32, "interface not found";
-    IoKitUsb kIOUSBPipeStalled = 0xE000_404Fu32, "pipe stalled";
-    IoKitUsb kIOUSBTransactionReturned = 0xE000_4050u32, "transaction returned";
-    IoKitUsb kIOUSBTransactionTimeout = 0xE000_4051u32, "transaction timed out";
-    IoKitUsb kIOUSBConfigNotFound = 0xE000_4056u32, "configuration not found";
-    IoKitUsb kIOUSBEndpointNotFound = 0xE000_4057u32, "endpoint not found";
-    IoKitUsb kIOUSBNotEnoughPowerErr = 0xE000_405Du32, "not enough power";
-    IoKitUsb kIOUSBNotEnoughPipesErr = 0xE000_405Eu32, "not enough pipes";
-    IoKitUsb kIOUSBNoAsyncPortErr = 0xE000_405Fu32, "no async port";
-    IoKitUsb kIOUSBTooManyPipesErr = 0xE000_4060u32, "too many pipes";
-    IoKitUsb kIOUSBUnknownPipeErr = 0xE000_4061u32, "unknown pipe";
-    UsbHost kUSBHostReturnPipeStalled = 0xE000_5000u32, "pipe stalled (USBDriverKit)";
-    UsbHost kUSBHostReturnNoPower = 0xE000_5001u32, "no power (USBDriverKit)";
-    MachKern KERN_INVALID_ARGUMENT = 4u32, "invalid argument";
-    MachKern KERN_FAILURE = 5u32, "failure";
-    MachKern KERN_RESOURCE_SHORTAGE = 6u32, "resource shortage";
-    MachKern KERN_NO_ACCESS = 8u32, "no access";
-    MachKern KERN_INVALID_NAME = 15u32, "invalid port name";
-    MachKern KERN_INVALID_RIGHT = 17u32, "invalid port right";
-    MachKern KERN_TERMINATED = 37u32, "object terminated";
-    MachKern KERN_NOT_SUPPORTED = 46u32, "not supported";
-    MachKern KERN_OPERATION_TIMED_OUT = 49u32, "operation timed out";
-    MachKern KERN_DENIED = 53u32, "denied";
-    MachKern KERN_NOT_FOUND = 56u32, "not found";
-    MachSend MACH_SEND_INVALID_DATA = 0x1000_0002u32, "invalid message data";
-    MachSend MACH_SEND_INVALID_DEST = 0x1000_0003u32, "dead or null destination port (the server is gone)";
-    MachSend MACH_SEND_TIMED_OUT = 0x1000_0004u32, "send timed out";
-    MachSend MACH_SEND_INTERRUPTED = 0x1000_0007u32, "send interrupted";
-    MachSend MACH_SEND_INVALID_RIGHT = 0x1000_000Au32, "invalid right in message";
-    MachSend MACH_SEND_NO_BUFFER = 0x1000_000Du32, "no kernel buffer";
-    MachSend MACH_SEND_TOO_LARGE = 0x1000_000Eu32, "message too large";
-    MachRcv MACH_RCV_TIMED_OUT = 0x1000_4003u32, "receive timed out";
-    MachRcv MACH_RCV_TOO_LARGE = 0x1000_4004u32, "receive buffer too small";
-    MachRcv MACH_RCV_INTERRUPTED = 0x1000_4005u32, "receive interrupted";
-    Mig MIG_TYPE_ERROR = -300i32, "type check failure";
-    Mig MIG_REPLY_MISMATCH = -301i32, "wrong reply message id";
-    Mig MIG_REMOTE_ERROR = -302i32, "server detected error";
-    Mig MIG_BAD_ID = -303i32, "bad request message id";
-    Mig MIG_BAD_ARGUMENTS = -304i32, "server found bad arguments";
-    Mig MIG_NO_REPLY = -305i32, "no reply should be sent";
-    Mig MIG_EXCEPTION = -306i32, "server raised exception";
-    Mig MIG_ARRAY_TOO_LARGE = -307i32, "array too large (more than 16 scalars never leave the process)";
-    Mig MIG_SERVER_DIED = -308i32, "server died";
-    Mig MIG_TRAILER_ERROR = -309i32, "trailer has an unknown format";
+usb_codes! {
+    IoKitUsb kIOUSBInterfaceNotFound = 0xE000_404E, "interface not found";
+    IoKitUsb kIOUSBPipeStalled = 0xE000_404F, "pipe stalled";
+    IoKitUsb kIOUSBTransactionReturned = 0xE000_4050, "transaction returned";
+    IoKitUsb kIOUSBTransactionTimeout = 0xE000_4051, "transaction timed out";
+    IoKitUsb kIOUSBConfigNotFound = 0xE000_4056, "configuration not found";
+    IoKitUsb kIOUSBEndpointNotFound = 0xE000_4057, "endpoint not found";
+    IoKitUsb kIOUSBNotEnoughPowerErr = 0xE000_405D, "not enough power";
+    IoKitUsb kIOUSBNotEnoughPipesErr = 0xE000_405E, "not enough pipes";
+    IoKitUsb kIOUSBNoAsyncPortErr = 0xE000_405F, "no async port";
+    IoKitUsb kIOUSBTooManyPipesErr = 0xE000_4060, "too many pipes";
+    IoKitUsb kIOUSBUnknownPipeErr = 0xE000_4061, "unknown pipe";
+    UsbHost kUSBHostReturnPipeStalled = 0xE000_5000, "pipe stalled (USBDriverKit)";
+    UsbHost kUSBHostReturnNoPower = 0xE000_5001, "no power (USBDriverKit)";
+}
+
+/// Every code the project knows: the xnu headers' in header order, then the USB ones.
+pub fn known_codes() -> impl Iterator<Item = &'static KnownCode> {
+    headers::HEADER_CODES.iter().chain(USB_CODES)
+}
+
+/// Every name `value` has, in header order (0 is kIOReturnSuccess, KERN_SUCCESS and MACH_MSG_SUCCESS).
+pub fn names_of(value: u32) -> Vec<&'static KnownCode> {
+    known_codes().filter(|k| k.value == value).collect()
+}
+
+/// A Mach send or receive code with special bits set (`MACH_RCV_HEADER_ERROR | MACH_MSG_IPC_SPACE`):
+/// the base code and the bits, when the base is known. message.h: "MACH_MSG_MASK masks off these special
+/// bits".
+pub fn mach_special_bits(value: u32) -> Option<(&'static KnownCode, Vec<&'static KnownCode>)> {
+    let bits = value & headers::MACH_MSG_MASK;
+    if bits == 0 || (value >> 26) & 0x3f != 4 {
+        return None;
+    }
+    let base = lookup(value & !headers::MACH_MSG_MASK)?;
+    let named: Vec<_> = headers::MACH_MSG_SPECIAL_BITS
+        .iter()
+        .filter(|b| bits & b.value != 0)
+        .collect();
+    Some((base, named))
 }
 
 /// A raw 32-bit return code as the caller saw it (IOReturn, kern_return_t or MIG code).
@@ -199,24 +157,28 @@ impl fmt::Display for ReturnCode {
     }
 }
 
+/// The first name of `value` in header order.
 pub fn lookup(value: u32) -> Option<&'static KnownCode> {
-    KNOWN.iter().find(|k| k.value == value)
+    known_codes().find(|k| k.value == value)
 }
 
 pub fn by_name(name: &str) -> Option<&'static KnownCode> {
-    KNOWN.iter().find(|k| k.name == name)
+    known_codes().find(|k| k.name == name)
 }
 
 /// The name closest to `name` among the known ones, for "did you mean" hints.
 pub fn nearest_name(name: &str) -> Option<&'static str> {
-    crate::names::nearest(name, KNOWN.iter().map(|k| k.name))
+    crate::names::nearest(name, known_codes().map(|k| k.name))
 }
 
 /// A decoded code: known entry if any, plus the system / subsystem / code split of `err_system`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decoded {
     pub value: u32,
+    /// The first name in header order; [`Decoded::names`] has them all.
     pub known: Option<&'static KnownCode>,
+    /// Every name of the value (several where headers agree: 0 is kIOReturnSuccess and KERN_SUCCESS).
+    pub names: Vec<&'static KnownCode>,
     pub system: u32,
     pub subsystem: u32,
     pub code: u32,
@@ -258,6 +220,7 @@ pub fn decode(value: u32) -> Decoded {
     Decoded {
         value,
         known: lookup(value),
+        names: names_of(value),
         system: (value >> 26) & 0x3f,
         subsystem: (value >> 14) & 0xfff,
         code: value & 0x3fff,
@@ -296,9 +259,9 @@ mod tests {
 
     #[test]
     fn every_reference_code_round_trips_by_name_and_value() {
-        for k in KNOWN {
+        for k in known_codes() {
             assert_eq!(parse(k.name).unwrap().0, k.value, "{}", k.name);
-            assert_eq!(lookup(k.value).unwrap().name, k.name);
+            assert!(names_of(k.value).contains(&k), "{}", k.name);
         }
     }
 
