@@ -149,8 +149,9 @@ struct DoctorCmd {
     /// The dext's bundle id [default: the one dext the inputs name]
     #[arg(long, value_name = "ID")]
     bundle_id: Option<String>,
-    /// With --live: the installed .dext bundle whose entitlements to read
-    #[arg(long, value_name = "PATH", requires = "live")]
+    /// A .dext bundle or its Info.plist: its personalities and executable's symbols are checked (with
+    /// --live, its entitlements are also read)
+    #[arg(long, value_name = "PATH")]
     dext: Option<PathBuf>,
     /// Print JSON instead of text
     #[arg(long)]
@@ -471,6 +472,7 @@ fn doctor(cmd: DoctorCmd) -> ExitCode {
         dext_entitlements: cmd.dext_entitlements,
         sysext: cmd.sysext,
         log: cmd.log,
+        dext: cmd.dext.clone(),
         code: cmd.code,
         bundle_id: cmd.bundle_id,
     };

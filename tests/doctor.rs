@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const CASES: &str = "tests/fixtures/doctor";
+const DEXT_GOOD: &str = "tests/fixtures/dext/DNPPrinterDriver.dext";
+const DEXT_WRONG_CLASS: &str = "tests/fixtures/dext/wrong-class.dext";
+const DEXT_STRIPPED: &str = "tests/fixtures/dext/stripped.dext";
 
 fn dexthil(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_dexthil"))
@@ -82,6 +85,7 @@ fn library_report(case: &str) -> doctor::Report {
         dext_entitlements: p(file(case, "dext-entitlements.xml")),
         sysext: p(file(case, "sysext.txt")),
         log: p(file(case, "log.txt")),
+        dext: None,
         code: Some(code(case)),
         bundle_id: None,
     };
@@ -89,12 +93,14 @@ fn library_report(case: &str) -> doctor::Report {
 }
 
 #[test]
-fn a_host_that_opened_the_user_server_is_told_so_first() {
+fn a_host_that_opened_the_user_server_gets_unsupported_and_is_told_so_first() {
+    // IOService::newUserClient forwards only services a dext instantiated; the IOUserServer takes the
+    // generic path: kIOReturnUnsupported (reference §2).
     let (exit, out, err) = run_case("a-opened-user-server", &[]);
     assert_eq!(exit, 1, "{out}{err}");
     let first = first_cause(&out);
     assert!(
-        first.contains("not the dext's service") && first.contains("confirmed"),
+        first.contains("not a service the dext instantiated") && first.contains("confirmed"),
         "{out}"
     );
     assert!(
@@ -104,14 +110,47 @@ fn a_host_that_opened_the_user_server_is_told_so_first() {
         "{out}"
     );
     assert!(
-        out.contains("failing code: kIOReturnError (0xE00002BC)"),
+        out.contains("failing code: kIOReturnUnsupported (0xE00002C7)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("source: xnu iokit/Kernel/IOService.cpp IOService::newUserClient"),
         "{out}"
     );
     // The entitlements are right: that cause must not be offered here.
     assert!(out.contains("[pass] the host may open the dext"), "{out}");
     let r = library_report("a-opened-user-server");
-    assert_eq!(r.causes[0].kind, CauseKind::WrongObject);
+    assert_eq!(r.causes[0].kind, CauseKind::NotADextService);
     assert_eq!(r.check("host-matching").unwrap().status, Status::Fail);
+}
+
+#[test]
+fn a_host_that_opened_a_nub_is_told_its_class_has_no_new_user_client() {
+    let (exit, out, err) = run_case("e-opened-nub", &[]);
+    assert_eq!(exit, 1, "{out}{err}");
+    let first = first_cause(&out);
+    assert!(first.contains("no NewUserClient override"), "{out}");
+    // The service and its class are named, and the service that has UserClientProperties.
+    assert!(
+        out.contains("a nub the dext published") && out.contains("of class DNPPrinterNub"),
+        "{out}"
+    );
+    assert!(
+        out.contains("the dext's service to open is DNPPrinterDriver (IOUserService"),
+        "{out}"
+    );
+    assert_eq!(
+        library_report("e-opened-nub").causes[0].kind,
+        CauseKind::NoNewUserClientOverride
+    );
+    // With the bundle, the symbols confirm it and name the class that has the override.
+    let (_, out, _) = run_case("e-opened-nub", &["--dext", DEXT_GOOD]);
+    let first = first_cause(&out);
+    assert!(first.contains("confirmed by a check"), "{out}");
+    assert!(
+        out.contains("DNPPrinterNub defines no NewUserClient_Impl in the dext's executable; DNPPrinterDriver does"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -163,8 +202,15 @@ fn json_carries_the_same_ranking_and_statuses() {
     let (exit, out, _) = run_case("a-opened-user-server", &["--json"]);
     assert_eq!(exit, 1);
     let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
-    assert_eq!(v["causes"][0]["kind"], "wrong_object");
-    assert_eq!(v["code"]["name"], "kIOReturnError");
+    assert_eq!(v["causes"][0]["kind"], "not_a_dext_service");
+    assert!(
+        v["causes"][0]["source"]
+            .as_str()
+            .unwrap()
+            .contains("IOService::newUserClient"),
+        "{out}"
+    );
+    assert_eq!(v["code"]["name"], "kIOReturnUnsupported");
     let matching = v["checks"]
         .as_array()
         .unwrap()
@@ -205,7 +251,7 @@ fn only_a_code_decodes_it_and_lists_its_causes_as_unchecked() {
         "{out}"
     );
     assert!(
-        first_cause(&out).contains("not the dext's service")
+        first_cause(&out).contains("no NewUserClient override")
             && first_cause(&out).contains("not checked"),
         "{out}"
     );
@@ -275,5 +321,183 @@ fn live_off_a_mac_is_a_clear_error() {
     assert!(
         err.contains("--live") && err.contains("only a Mac has"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_personality_naming_a_class_without_the_override_is_found_in_the_bundle() {
+    let (exit, out, err) = dexthil(&["doctor", "--dext", DEXT_WRONG_CLASS, "--code", "0xE00002BC"]);
+    assert_eq!(exit, 1, "{out}{err}");
+    let first = first_cause(&out);
+    assert!(
+        first.contains("no NewUserClient override") && first.contains("confirmed by a check"),
+        "{out}"
+    );
+    assert!(
+        out.contains("personality DNPPrinterDriver: IOUserClass DNPPrinterBase defines no NewUserClient_Impl; DNPPrinterDriver does"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[FAIL] the personality's class overrides NewUserClient"),
+        "{out}"
+    );
+    // The bundle keeps its files under Contents/ and its executable is universal: both slices are read.
+    assert!(
+        out.contains("wrong-class.dext/Contents/MacOS/DNPPrinterDriver (x86_64, arm64)")
+            || out.contains("wrong-class.dext/Contents/MacOS/DNPPrinterDriver (arm64, x86_64)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_sound_bundle_passes_its_checks() {
+    let (exit, out, err) = dexthil(&["doctor", "--dext", DEXT_GOOD]);
+    assert_eq!(exit, 0, "{out}{err}");
+    for line in [
+        "[pass] the personality's class overrides NewUserClient",
+        "[pass] the user client class overrides ExternalMethod: the user client class defines ExternalMethod_Impl",
+        "classes defining NewUserClient_Impl: DNPPrinterDriver",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+}
+
+#[test]
+fn a_stripped_binary_or_a_bare_info_plist_says_what_it_could_not_check() {
+    let (exit, out, _) = dexthil(&["doctor", "--dext", DEXT_STRIPPED, "--code", "0xE00002BC"]);
+    assert_eq!(exit, 0, "{out}");
+    assert!(
+        out.contains("[skip] the personality's class overrides NewUserClient: tests/fixtures/dext/stripped.dext/DNPPrinterDriver is stripped (no C++ symbols)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[skip] the user client class overrides ExternalMethod"),
+        "{out}"
+    );
+    let plist = format!("{DEXT_GOOD}/Info.plist");
+    let (exit, out, _) = dexthil(&["doctor", "--dext", &plist]);
+    assert_eq!(exit, 0, "{out}");
+    assert!(
+        out.contains(
+            "[skip] the personality's class overrides NewUserClient: only an Info.plist was given"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("[pass] the dext bundle (--dext): com.example.dexthil.DNPPrinterDriver: 1 personality(ies): DNPPrinterDriver (IOUserClass DNPPrinterDriver)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_bundle_that_cannot_be_read_exits_2_with_a_place() {
+    let dir = std::env::temp_dir().join(format!("dexthil-doctor-dext-{}", std::process::id()));
+    let bundle = dir.join("Broken.dext");
+    std::fs::create_dir_all(&bundle).unwrap();
+    let info = std::fs::read_to_string(format!(
+        "{}/{DEXT_GOOD}/Info.plist",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    // The executable Info.plist names is missing.
+    std::fs::write(bundle.join("Info.plist"), &info).unwrap();
+    let (exit, _, err) = dexthil(&["doctor", "--dext", bundle.to_str().unwrap()]);
+    assert_eq!(exit, 2, "{err}");
+    assert!(
+        err.contains("Info.plist:7:")
+            && err.contains("CFBundleExecutable is \"DNPPrinterDriver\", but neither"),
+        "{err}"
+    );
+    // A truncated Info.plist.
+    std::fs::write(bundle.join("Info.plist"), &info[..info.len() / 2]).unwrap();
+    let (exit, _, err) = dexthil(&["doctor", "--dext", bundle.to_str().unwrap()]);
+    assert_eq!(exit, 2, "{err}");
+    assert!(
+        err.contains("Info.plist:") && err.contains("not a plist"),
+        "{err}"
+    );
+    // Not a Mach-O where the executable should be.
+    std::fs::write(bundle.join("Info.plist"), &info).unwrap();
+    std::fs::write(bundle.join("DNPPrinterDriver"), "#!/bin/sh\n").unwrap();
+    let (exit, _, err) = dexthil(&["doctor", "--dext", bundle.to_str().unwrap()]);
+    assert_eq!(exit, 2, "{err}");
+    assert!(err.contains("DNPPrinterDriver:1: not a Mach-O"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn one_userclient_access_string_equal_to_the_bundle_id_passes() {
+    // OSObject::iterateObjects calls the block once on a non-collection (reference §2).
+    let dir = std::env::temp_dir().join(format!("dexthil-doctor-ent-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let host = dir.join("host.xml");
+    std::fs::write(
+        &host,
+        "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict>\
+         <key>com.apple.developer.driverkit.userclient-access</key>\
+         <string>com.example.dexthil.DNPPrinterDriver</string></dict></plist>",
+    )
+    .unwrap();
+    let (exit, out, _) = dexthil(&[
+        "doctor",
+        "--host-entitlements",
+        host.to_str().unwrap(),
+        "--dext-entitlements",
+        &file("b-userclient-access-string", "dext-entitlements.xml"),
+        "--bundle-id",
+        "com.example.dexthil.DNPPrinterDriver",
+    ]);
+    assert_eq!(exit, 0, "{out}");
+    assert!(
+        out.contains("[pass] the host may open the dext (userclient-access)"),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn opening_the_usb_interface_is_wrong_but_never_evidence_for_a_code() {
+    // What IOUSBHostFamily answers is closed source (UNCONFIRMED): the check fails, no cause claims it.
+    let dir = std::env::temp_dir().join(format!("dexthil-doctor-usb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let m = dir.join("matching.json");
+    std::fs::write(
+        &m,
+        r#"{"IOProviderClass": "IOUSBHostInterface", "idVendor": 5202}"#,
+    )
+    .unwrap();
+    let (exit, out, _) = dexthil(&[
+        "doctor",
+        "--ioreg",
+        &file("a-opened-user-server", "ioreg.txt"),
+        "--matching",
+        m.to_str().unwrap(),
+        "--code",
+        "0xE00002C7",
+    ]);
+    assert_eq!(exit, 1, "{out}");
+    assert!(
+        out.contains("[FAIL] the object the host's matching selects: the first match is IOUSBHostInterface (IOUSBHostInterface, id")
+            && out.contains("UNCONFIRMED"),
+        "{out}"
+    );
+    let ranking = &out[out.find("most likely cause first:").unwrap()..];
+    assert!(!ranking.contains("IOUSBHostInterface"), "{ranking}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_kernel_log_lines_are_read_as_xnu_prints_them() {
+    // b: a present userclient-access that does not match logs only "UC entitlements check failed", under
+    // the user client's name; c: an absent one also logs "failed userclient-access check, needed bundle ID".
+    let (_, out, _) = run_case("b-userclient-access-string", &[]);
+    assert!(
+        out.contains("the kernel names the user client DNPPrinterUserClient-0x100000b20: the dext's NewUserClient created it"),
+        "{out}"
+    );
+    let (_, out, _) = run_case("c-allow-any-on-host", &[]);
+    assert!(
+        out.contains("the kernel needed bundle ID com.example.dexthil.DNPPrinterDriver"),
+        "{out}"
     );
 }

@@ -1,7 +1,11 @@
-//! The causes an `IOServiceOpen` failure can have on a DriverKit service (reference §2), and their ranking:
-//! first the causes the failing code can come from, ordered by the evidence the checks found (a failed
-//! check over a hint over nothing), then by how common they are for that code; causes a check ruled out go
+//! The causes an `IOServiceOpen` failure can have on a DriverKit service, each with the source function that
+//! produces it (reference §2, read against xnu-11417.101.15), and their ranking: first the causes the
+//! failing code can come from, ordered by the evidence the checks found (a failed check over a hint over
+//! nothing), then by the order the source makes them likely for that code; causes a check ruled out go
 //! last. Without a code, evidence alone orders them.
+//!
+//! What opening an `IOUSBHostInterface` or `IOUSBHostDevice` answers is closed source (IOUSBHostFamily) and
+//! UNCONFIRMED: no cause here claims it, so it is never evidence for a code.
 
 use crate::ioreturn::{ReturnCode, code};
 use serde::Serialize;
@@ -9,28 +13,34 @@ use serde::Serialize;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CauseKind {
-    /// The host opens the IOUserServer, the IOUSBHostInterface or another object that is not the service.
-    WrongObject,
-    /// The service opened is from before a re-enumeration, or no longer registered.
-    StaleEntry,
+    /// The open reached a dext-backed service whose class has no NewUserClient override.
+    NoNewUserClientOverride,
     /// The dext's own NewUserClient returned the error.
     DextNewUserClient,
-    /// `userclient-access` is one newline-joined string, not an array.
+    /// newUserClient succeeded with an object that is not an IOUserClient.
+    NotAnIoUserClient,
+    /// The object opened is not a service a dext instantiated: the IOUserServer above all.
+    NotADextService,
+    /// The client the dext created is not an IOUserUserClient.
+    NotUserUserClient,
+    /// `UserClientProperties` missing, not a dictionary, or its IOClass not a string.
+    UserClientProperties,
+    /// `userclient-access` is one newline-joined string, which equals no bundle id.
     UserClientAccessString,
     /// allow-any is on the host, where it has no effect, and not on the dext.
     AllowAnyOnHostOnly,
     /// The host's `userclient-access` does not name the dext and the dext has no allow-any.
     UserClientAccess,
-    /// A security product (MACF hook, EndpointSecurity) refused the open.
+    /// The host lacks what the user client's `IOServiceDEXTEntitlements` lists.
+    DextEntitlements,
+    /// A MACF policy (a security product) refused the open.
     Macf,
-    /// The host's sandbox refused the open.
+    /// The host's sandbox filter refused the open.
     Sandbox,
-    /// The user client has `IOUserClientEntitlements` and the host lacks that entitlement.
+    /// The user client's `IOUserClientEntitlements` names an entitlement the host lacks.
     UserClientEntitlements,
-    /// `UserClientProperties` missing, not a dictionary, or without IOClass.
-    UserClientProperties,
-    /// The client the dext created is not an IOUserUserClient.
-    NotUserUserClient,
+    /// The service opened is from before a re-enumeration, or no longer registered.
+    StaleEntry,
     /// The dext's server is not running.
     DextNotRunning,
     /// The dext is not `[activated enabled]`.
@@ -42,37 +52,46 @@ pub enum CauseKind {
 impl CauseKind {
     pub fn title(self) -> &'static str {
         match self {
-            CauseKind::WrongObject => {
-                "the host opens an object that is not the dext's service (its IOUserServer, the IOUSBHostInterface, or another entry): newUserClient gives no IOUserClient and the dext's NewUserClient never runs"
+            CauseKind::NoNewUserClientOverride => {
+                "the open reached a dext-backed service whose class has no NewUserClient override, so the base implementation answered kIOReturnError before any code of the developer's ran"
             }
-            CauseKind::StaleEntry => {
-                "the host opens a stale service: one from before the printer re-enumerated, or no longer registered"
+            CauseKind::DextNewUserClient => "the dext's own NewUserClient returned the code",
+            CauseKind::NotAnIoUserClient => {
+                "newUserClient succeeded with an object that is not an IOUserClient"
             }
-            CauseKind::DextNewUserClient => "the dext's NewUserClient itself returned the code",
+            CauseKind::NotADextService => {
+                "the host opens an object that is not a service the dext instantiated (its IOUserServer above all): the kernel's generic newUserClient finds no IOUserClientClass and answers kIOReturnUnsupported; the dext is never asked"
+            }
+            CauseKind::NotUserUserClient => {
+                "the user client the dext creates is not an IOUserUserClient (UserClientProperties IOClass), so the kernel terminates it"
+            }
+            CauseKind::UserClientProperties => {
+                "the service's UserClientProperties is missing, not a dictionary, or its IOClass is not a string, so NewUserClient's Create fails"
+            }
             CauseKind::UserClientAccessString => {
-                "the host's com.apple.developer.driverkit.userclient-access is one newline-joined string, not an array of strings, so it does not contain the dext's bundle id"
+                "the host's com.apple.developer.driverkit.userclient-access is one newline-joined string: the kernel compares the whole string with the bundle id and it never equals it"
             }
             CauseKind::AllowAnyOnHostOnly => {
                 "com.apple.developer.driverkit.allow-any-userclient-access is on the host, where it has no effect; only the dext's counts"
             }
             CauseKind::UserClientAccess => {
-                "the host's com.apple.developer.driverkit.userclient-access array does not contain the dext's bundle id, and the dext has no allow-any-userclient-access"
+                "the host's com.apple.developer.driverkit.userclient-access does not contain the dext's bundle id, and the dext has no allow-any-userclient-access"
+            }
+            CauseKind::DextEntitlements => {
+                "the host lacks the entitlements the user client's IOServiceDEXTEntitlements lists"
             }
             CauseKind::Macf => {
                 "a MACF policy (a security product such as an EndpointSecurity client) refused the open"
             }
-            CauseKind::Sandbox => "the host's sandbox refused the open",
+            CauseKind::Sandbox => "the host's sandbox filter refused the open (with its own code)",
             CauseKind::UserClientEntitlements => {
-                "the user client has IOUserClientEntitlements and the host lacks that entitlement"
+                "the user client's IOUserClientEntitlements names an entitlement the host lacks"
             }
-            CauseKind::UserClientProperties => {
-                "the service's UserClientProperties is missing, not a dictionary, or has no IOClass, so NewUserClient's Create fails"
-            }
-            CauseKind::NotUserUserClient => {
-                "the user client the dext creates is not an IOUserUserClient (UserClientProperties IOClass)"
+            CauseKind::StaleEntry => {
+                "the host opens a stale service: one from before the printer re-enumerated, or no longer registered"
             }
             CauseKind::DextNotRunning => {
-                "the dext's server is not running (crashed or not launched)"
+                "the dext's server is not running (crashed, terminating, or not finished launching)"
             }
             CauseKind::DextNotActivated => "the dext is not [activated enabled]",
             CauseKind::NoService => {
@@ -81,17 +100,71 @@ impl CauseKind {
         }
     }
 
+    /// The function in the source that gives this answer.
+    pub fn source(self) -> &'static str {
+        match self {
+            CauseKind::NoNewUserClientOverride => {
+                "xnu iokit/Kernel/IOService.cpp IOService::newUserClient → iokit/Kernel/IOUserServer.cpp IOUserServer::serviceNewUserClient → IOService::NewUserClient_Impl / _NewUserClient_Impl (return kIOReturnError; libdriverkit's user-space default is closed source, UNCONFIRMED, presumed the same)"
+            }
+            CauseKind::DextNewUserClient => {
+                "xnu iokit/Kernel/IOUserServer.cpp IOUserServer::serviceNewUserClient (returns the dext's error as-is)"
+            }
+            CauseKind::NotAnIoUserClient => {
+                "xnu iokit/Kernel/IOUserClient.cpp is_io_service_open_extended"
+            }
+            CauseKind::NotADextService => {
+                "xnu iokit/Kernel/IOService.cpp IOService::newUserClient (forwards to the dext only when reserved->uvars->userServer is set)"
+            }
+            CauseKind::NotUserUserClient => {
+                "xnu iokit/Kernel/IOUserServer.cpp IOUserServer::serviceNewUserClient"
+            }
+            CauseKind::UserClientProperties => {
+                "xnu iokit/Kernel/IOUserServer.cpp IOService::Create_Impl"
+            }
+            CauseKind::UserClientAccessString
+            | CauseKind::AllowAnyOnHostOnly
+            | CauseKind::UserClientAccess => {
+                "xnu iokit/Kernel/IOUserServer.cpp IOUserServer::serviceNewUserClient (userclient-access, iterateObjects)"
+            }
+            CauseKind::DextEntitlements => {
+                "xnu iokit/Kernel/IOUserServer.cpp IOUserServer::serviceNewUserClient → IOUserServer::checkEntitlements"
+            }
+            CauseKind::Macf => {
+                "xnu iokit/Kernel/IOUserClient.cpp is_io_service_open_extended (mac_iokit_check_open_service, mac_iokit_check_open)"
+            }
+            CauseKind::Sandbox => {
+                "xnu iokit/Kernel/IOUserClient.cpp is_io_service_open_extended (io_filter_resolver)"
+            }
+            CauseKind::UserClientEntitlements => {
+                "xnu iokit/Kernel/IOUserClient.cpp is_io_service_open_extended (IOUserClientEntitlements)"
+            }
+            CauseKind::StaleEntry | CauseKind::DextNotRunning => {
+                "xnu iokit/Kernel/IOUserServer.cpp IOUserServer::rpc"
+            }
+            CauseKind::DextNotActivated | CauseKind::NoService => {
+                "no service to open: nothing in the kernel is reached"
+            }
+        }
+    }
+
     /// What to do about it.
     pub fn action(self) -> &'static str {
         match self {
-            CauseKind::WrongObject => {
-                "match the dext's service, not its server: IOServiceNameMatching(\"<IOUserClass>\") or IOServiceMatching(\"IOUserService\") with IOPropertyMatch {CFBundleIdentifier = <bundle id>}; never IOUserServer or IOUSBHostInterface"
-            }
-            CauseKind::StaleEntry => {
-                "look the service up again after each re-enumeration (a matching notification), and skip entries that are not registered"
+            CauseKind::NoNewUserClientOverride => {
+                "open the service whose class overrides NewUserClient (the one with UserClientProperties), or make the personality's IOUserClass that class, or declare `NewUserClient(uint32_t type, IOUserClient ** userClient) override;` in the class's .iig and implement it"
             }
             CauseKind::DextNewUserClient => {
                 "read the dext's NewUserClient log lines: its own error path returned this"
+            }
+            CauseKind::NotAnIoUserClient => {
+                "check what the service's newUserClient creates: it must be an IOUserClient"
+            }
+            CauseKind::NotADextService => {
+                "match the dext's service, not its server: IOServiceNameMatching(\"<IOUserClass>\") or IOServiceMatching(\"IOUserService\") with IOPropertyMatch {CFBundleIdentifier = <bundle id>}; never IOUserServer"
+            }
+            CauseKind::NotUserUserClient => "set UserClientProperties IOClass to IOUserUserClient",
+            CauseKind::UserClientProperties => {
+                "add UserClientProperties = {IOClass = IOUserUserClient, IOUserClass = <your user client class>} to the personality in the dext's Info.plist"
             }
             CauseKind::UserClientAccessString => {
                 "make userclient-access an <array> with one <string> per bundle id in the host's .entitlements, and re-sign"
@@ -102,6 +175,9 @@ impl CauseKind {
             CauseKind::UserClientAccess => {
                 "add the dext's bundle id to the host's userclient-access array (and the provisioning profile), or allow-any-userclient-access to the dext"
             }
+            CauseKind::DextEntitlements => {
+                "give the host every entitlement of one inner array of the user client's IOServiceDEXTEntitlements, or change that list"
+            }
             CauseKind::Macf => {
                 "retry with the security product's extension disabled, and look for `IOUC ... failed MACF` in the kernel log"
             }
@@ -109,12 +185,11 @@ impl CauseKind {
                 "look for `IOUC ... failed sandbox` in the kernel log; try the host unsandboxed"
             }
             CauseKind::UserClientEntitlements => {
-                "give the host the entitlement named by the user client's IOUserClientEntitlements, or drop that key"
+                "give the host the entitlement named by the user client's IOUserClientEntitlements (a string), or set it to boolean false"
             }
-            CauseKind::UserClientProperties => {
-                "add UserClientProperties = {IOClass = IOUserUserClient, IOUserClass = <your user client class>} to the personality in the dext's Info.plist"
+            CauseKind::StaleEntry => {
+                "look the service up again after each re-enumeration (a matching notification), and skip entries that are not registered"
             }
-            CauseKind::NotUserUserClient => "set UserClientProperties IOClass to IOUserUserClient",
             CauseKind::DextNotRunning => {
                 "find the dext's crash report (.ips under /Library/Logs/DiagnosticReports) and replug the printer"
             }
@@ -130,40 +205,55 @@ impl CauseKind {
     /// The codes this cause produces at IOServiceOpen (reference §2); empty: its own or any code.
     fn codes(self) -> &'static [u32] {
         match self {
-            CauseKind::WrongObject => &[
-                code::kIOReturnError,
-                code::kIOReturnUnsupported,
-                code::kIOReturnBadArgument,
-            ],
-            CauseKind::StaleEntry | CauseKind::DextNewUserClient => &[code::kIOReturnError],
+            CauseKind::NoNewUserClientOverride | CauseKind::NotAnIoUserClient => {
+                &[code::kIOReturnError]
+            }
+            // The dext's NewUserClient may return anything; kIOReturnError is where it is a candidate.
+            CauseKind::DextNewUserClient => &[],
+            CauseKind::NotADextService | CauseKind::NotUserUserClient => {
+                &[code::kIOReturnUnsupported]
+            }
+            CauseKind::UserClientProperties => &[code::kIOReturnBadArgument],
             CauseKind::UserClientAccessString
             | CauseKind::AllowAnyOnHostOnly
             | CauseKind::UserClientAccess
+            | CauseKind::DextEntitlements
             | CauseKind::Macf => &[code::kIOReturnNotPermitted],
             CauseKind::UserClientEntitlements => &[code::kIOReturnNotPrivileged],
-            CauseKind::UserClientProperties => &[code::kIOReturnBadArgument],
-            CauseKind::NotUserUserClient => &[code::kIOReturnUnsupported],
-            CauseKind::DextNotRunning | CauseKind::DextNotActivated => &[code::kIOReturnOffline],
-            CauseKind::Sandbox | CauseKind::NoService => &[],
+            CauseKind::StaleEntry | CauseKind::DextNotRunning => &[
+                code::kIOReturnOffline,
+                code::kIOReturnNotReady,
+                code::MIG_SERVER_DIED,
+            ],
+            CauseKind::Sandbox | CauseKind::DextNotActivated | CauseKind::NoService => &[],
         }
     }
 }
 
-/// The causes a code comes from on this path, most common first (reference §2; `decode::path_notes` order).
+/// The causes a code comes from on this path, in the order the source makes them likely (reference §2;
+/// `decode::path_notes` order).
 pub fn prior(value: u32) -> &'static [CauseKind] {
     use CauseKind::*;
     match value {
-        code::kIOReturnError => &[WrongObject, StaleEntry, DextNewUserClient],
+        code::kIOReturnError => &[
+            NoNewUserClientOverride,
+            DextNewUserClient,
+            NotAnIoUserClient,
+        ],
+        code::kIOReturnUnsupported => &[NotADextService, NotUserUserClient],
         code::kIOReturnNotPermitted => &[
             UserClientAccessString,
             AllowAnyOnHostOnly,
             UserClientAccess,
+            DextEntitlements,
             Macf,
+            Sandbox,
         ],
         code::kIOReturnNotPrivileged => &[UserClientEntitlements],
-        code::kIOReturnBadArgument => &[UserClientProperties, WrongObject],
-        code::kIOReturnUnsupported => &[NotUserUserClient, WrongObject],
-        code::kIOReturnOffline => &[DextNotRunning, DextNotActivated],
+        code::kIOReturnBadArgument => &[UserClientProperties],
+        code::kIOReturnOffline | code::kIOReturnNotReady | code::MIG_SERVER_DIED => {
+            &[DextNotRunning, StaleEntry]
+        }
         _ => &[],
     }
 }
@@ -208,6 +298,8 @@ pub struct RankedCause {
     pub fits_code: Option<bool>,
     pub evidence: Vec<String>,
     pub action: String,
+    /// The function in the source that gives this answer (repository, file, function).
+    pub source: &'static str,
 }
 
 pub fn rank(code: Option<ReturnCode>, findings: &[Finding]) -> Vec<RankedCause> {
@@ -257,8 +349,18 @@ pub fn rank(code: Option<ReturnCode>, findings: &[Finding]) -> Vec<RankedCause> 
                     cause: kind.title(),
                     evidence_strength: strength,
                     fits_code: fits,
-                    evidence: mine.iter().map(|f| f.text.clone()).collect(),
+                    // A ruled-out cause shows why; any other shows what speaks for it, not what was ruled
+                    // out for another service of the same kind.
+                    evidence: mine
+                        .iter()
+                        .filter(|f| {
+                            (f.strength == Strength::RuledOut)
+                                == (strength == Some(Strength::RuledOut))
+                        })
+                        .map(|f| f.text.clone())
+                        .collect(),
                     action: kind.action().to_string(),
+                    source: kind.source(),
                 },
             ))
         })
@@ -285,7 +387,11 @@ mod tests {
     #[test]
     fn a_ruled_out_cause_goes_last_and_one_that_cannot_give_the_code_is_dropped() {
         let f = [
-            Finding::new(CauseKind::WrongObject, Strength::RuledOut, "service opened"),
+            Finding::new(
+                CauseKind::NoNewUserClientOverride,
+                Strength::RuledOut,
+                "NewUserClient ran",
+            ),
             Finding::new(
                 CauseKind::DextNotRunning,
                 Strength::RuledOut,
@@ -293,7 +399,7 @@ mod tests {
             ),
         ];
         let r = rank(Some(ReturnCode(code::kIOReturnError)), &f);
-        assert_eq!(r.last().unwrap().kind, CauseKind::WrongObject);
+        assert_eq!(r.last().unwrap().kind, CauseKind::NoNewUserClientOverride);
         assert!(r.iter().all(|c| c.kind != CauseKind::DextNotRunning));
     }
 }

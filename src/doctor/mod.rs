@@ -11,17 +11,23 @@
 //! This module reads files and, in `live`, runs macOS tools; it knows nothing of scenarios or the engine.
 
 pub mod causes;
+pub mod dext;
+mod dext_checks;
+pub mod dext_symbols;
+mod dext_user_client;
 pub mod entitlements;
 mod error;
 pub mod live;
 pub mod logs;
 pub mod matching;
+mod opened;
 pub mod registry;
 mod report;
 mod setup;
 pub mod sysext;
 
 pub use causes::{CauseKind, Finding, RankedCause, Strength};
+pub use dext::DextBundle;
 pub use entitlements::Entitlements;
 pub use error::DoctorError;
 pub use logs::LogScan;
@@ -43,6 +49,8 @@ pub struct Files {
     pub dext_entitlements: Option<PathBuf>,
     pub sysext: Option<PathBuf>,
     pub log: Option<PathBuf>,
+    /// A `.dext` bundle or its Info.plist (`--dext`): personalities and the executable's symbols.
+    pub dext: Option<PathBuf>,
     /// As a person writes it: hex, decimal, or a name.
     pub code: Option<String>,
     pub bundle_id: Option<String>,
@@ -57,6 +65,7 @@ pub struct Inputs {
     pub dext_entitlements: Option<Entitlements>,
     pub sysext: Option<SysextList>,
     pub log: Option<LogScan>,
+    pub dext: Option<DextBundle>,
     pub code: Option<ReturnCode>,
     pub bundle_id: Option<String>,
     /// Said at the end of the report (what this mode could not do).
@@ -95,6 +104,7 @@ impl Inputs {
                 .transpose()?,
             sysext: files.sysext.as_deref().map(SysextList::load).transpose()?,
             log: files.log.as_deref().map(LogScan::load).transpose()?,
+            dext: files.dext.as_deref().map(DextBundle::load).transpose()?,
             code,
             bundle_id: files.bundle_id.clone(),
             notes: Vec::new(),
@@ -107,6 +117,9 @@ impl Inputs {
 fn bundle_id(i: &Inputs) -> Option<String> {
     if let Some(b) = &i.bundle_id {
         return Some(b.clone());
+    }
+    if let Some(b) = i.dext.as_ref().and_then(|d| d.bundle_id.clone()) {
+        return Some(b);
     }
     let one = |mut ids: Vec<String>| {
         ids.sort();
@@ -150,6 +163,7 @@ const IOREG_FLAG: &str = "--ioreg FILE: `ioreg -l > ioreg.txt` (or `ioreg -a -l 
 const MATCHING_FLAG: &str = "--matching FILE: the dictionary the host passes to IOServiceGetMatchingServices, as a plist or JSON object";
 const LOG_FLAG: &str =
     "--log FILE: the kernel log captured with the command below while the host opens";
+const DEXT_BUNDLE_FLAG: &str = "--dext PATH: the .dext bundle (or its Info.plist), e.g. Host.app/Contents/Library/SystemExtensions/<bundle id>.dext";
 const CODE_FLAG: &str = "--code CODE: the value IOServiceOpen returned (hex, decimal or name)";
 
 /// Run every check on what was given.
@@ -194,10 +208,11 @@ pub fn diagnose(i: &Inputs) -> Report {
         )),
     }
     match (&i.registry, &i.matching) {
-        (Some(reg), Some(m)) => checks.push(registry::host_matching_check(
+        (Some(reg), Some(m)) => checks.push(opened::host_matching_check(
             reg,
             m,
             service.as_ref(),
+            i.dext.as_ref(),
             &mut found,
         )),
         (None, _) => checks.push(Check::skipped(
@@ -231,6 +246,20 @@ pub fn diagnose(i: &Inputs) -> Report {
                 "no registry dump"
             },
             IOREG_FLAG,
+        )),
+    }
+
+    match &i.dext {
+        Some(d) => {
+            checks.push(dext_checks::bundle_check(d));
+            checks.push(dext_checks::new_user_client_check(d, &mut found));
+            checks.extend(dext_checks::external_method_check(d));
+        }
+        None => checks.push(Check::skipped(
+            "dext-new-user-client",
+            "the personality's class overrides NewUserClient",
+            "no .dext bundle",
+            DEXT_BUNDLE_FLAG,
         )),
     }
 
@@ -268,10 +297,16 @@ pub fn diagnose(i: &Inputs) -> Report {
             ));
         }
     }
-    if let Some(c) = setup::client_entitlements_check(ucp, i.host_entitlements.as_ref(), &mut found)
-    {
-        checks.push(c);
-    }
+    checks.extend(dext_user_client::dext_entitlements_check(
+        ucp,
+        i.host_entitlements.as_ref(),
+        &mut found,
+    ));
+    checks.extend(dext_user_client::client_entitlements_check(
+        ucp,
+        i.host_entitlements.as_ref(),
+        &mut found,
+    ));
     match &i.log {
         Some(l) => checks.push(setup::log_check(l, i.code, &mut found)),
         None => checks.push(Check::skipped(
@@ -306,6 +341,7 @@ pub fn diagnose(i: &Inputs) -> Report {
     );
     read("system extensions", i.sysext.as_ref().map(|s| &s.source));
     read("log", i.log.as_ref().map(|l| &l.source));
+    read("dext bundle", i.dext.as_ref().map(|d| &d.source));
     let mut causes = causes::rank(i.code, &found);
     for c in &mut causes {
         c.action = c.action.replace("<IOUserClass>", &prefix);

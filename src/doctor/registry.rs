@@ -3,7 +3,7 @@
 //! Keys and classes from reference §5; what each wrong object answers from §2.
 
 use super::causes::{CauseKind, Finding, Strength};
-use super::matching::{HostMatching, short};
+use super::matching::short;
 use super::report::{Check, Status};
 use crate::lab::{EntryId, Prop, RegEntry};
 use std::collections::HashMap;
@@ -18,6 +18,14 @@ pub struct RegistryDump {
 /// A service a dext published: it has an `IOUserClass` and is not the dext's `IOUserServer` (§5).
 pub fn is_dext_service(e: &RegEntry) -> bool {
     e.prop("IOUserClass").is_some() && !e.conforms_to("IOUserServer")
+}
+
+/// A service the dext created below one of its own services (`IOService::Create` attaches the new service to
+/// its creator, xnu iokit/Kernel/IOUserServer.cpp `IOService::Create_Impl`): a nub.
+pub fn is_nub(e: &RegEntry, reg: &RegistryDump) -> bool {
+    e.parent
+        .and_then(|p| reg.entries.iter().find(|x| x.id == p))
+        .is_some_and(is_dext_service)
 }
 
 pub fn bundle_of(e: &RegEntry) -> Option<&str> {
@@ -75,7 +83,9 @@ pub fn stale_reason(e: &RegEntry, reg: &RegistryDump) -> Option<String> {
     ))
 }
 
-/// The dext's services in the registry, current (registered, not stale) first.
+/// The dext's services in the registry, current (registered, not stale) first. `current` is ordered by how
+/// likely each is the one to open: one with `UserClientProperties` (its class creates the user client in
+/// Apple's pattern), then services the kernel matched from a personality, then nubs.
 pub struct Services<'a> {
     pub current: Vec<&'a RegEntry>,
     pub stale: Vec<(&'a RegEntry, String)>,
@@ -93,6 +103,7 @@ pub fn services<'a>(reg: &'a RegistryDump, bundle: Option<&str>) -> Services<'a>
             None => current.push(e),
         }
     }
+    current.sort_by_key(|e| (e.prop("UserClientProperties").is_none(), is_nub(e, reg)));
     Services { current, stale }
 }
 
@@ -284,96 +295,6 @@ pub fn user_client_properties_check(svc: &RegEntry, found: &mut Vec<Finding>) ->
                 c = c.action(wanted);
             }
             c
-        }
-    }
-}
-
-const MATCHING: &str = "the object the host's matching selects";
-
-pub fn host_matching_check(
-    reg: &RegistryDump,
-    m: &HostMatching,
-    service: Option<&RegEntry>,
-    found: &mut Vec<Finding>,
-) -> Check {
-    let hits: Vec<&RegEntry> = reg.entries.iter().filter(|e| m.matches(e)).collect();
-    let dict = format!("{} ({})", m.text, m.source);
-    let Some(first) = hits.first() else {
-        found.push(Finding::new(
-            CauseKind::WrongObject,
-            Strength::Hint,
-            format!("the host's matching selects nothing: {dict}"),
-        ));
-        return Check::new("host-matching", MATCHING, Status::Fail, "the matching selects no entry: IOServiceGetMatchingServices returns an empty iterator, so the host opens nothing (or a null object)")
-            .evidence(format!("matching: {dict}"))
-            .action(CauseKind::WrongObject.action());
-    };
-    let mut c = Check::new(
-        "host-matching",
-        MATCHING,
-        Status::Pass,
-        format!("the first match is {}", label(first)),
-    )
-    .evidence(format!("matching: {dict}"));
-    for h in hits.iter().skip(1).take(4) {
-        c = c.evidence(format!("also matches: {}", label(h)));
-    }
-    let is_service = service.is_some_and(|s| s.id == first.id);
-    let wrong = if is_service {
-        None
-    } else if first.conforms_to("IOUserServer") {
-        Some("the dext's IOUserServer object, not its service: newUserClient on it gives no IOUserClient (kIOReturnError, before NewUserClient runs)".to_string())
-    } else if first.conforms_to("IOUSBHostInterface") {
-        Some("the USB interface the dext matched on, not the dext's service below it".to_string())
-    } else if first.conforms_to("IOUSBHostDevice") {
-        Some("the USB device, not the dext's service: a plain IOService with no IOUserClientClass (kIOReturnUnsupported)".to_string())
-    } else if is_dext_service(first) {
-        match stale_reason(first, reg) {
-            Some(why) => {
-                found.push(Finding::new(
-                    CauseKind::StaleEntry,
-                    Strength::Confirmed,
-                    format!("the host's matching selects {}: {why}", label(first)),
-                ));
-                c.status = Status::Fail;
-                c.summary = format!("the first match is a stale service: {why}");
-                return c.action(CauseKind::StaleEntry.action());
-            }
-            None => Some("a service of another dext".to_string()),
-        }
-    } else {
-        Some(format!("a {} entry, not the dext's service", first.class))
-    };
-    match wrong {
-        None => {
-            found.push(Finding::new(
-                CauseKind::WrongObject,
-                Strength::RuledOut,
-                format!("the host's matching selects the service {}", first.path),
-            ));
-            found.push(Finding::new(
-                CauseKind::StaleEntry,
-                Strength::RuledOut,
-                format!("the first match {} is current", first.path),
-            ));
-            c
-        }
-        Some(what) => {
-            found.push(Finding::new(
-                CauseKind::WrongObject,
-                Strength::Confirmed,
-                format!(
-                    "the host's matching ({}) selects {}: {what}",
-                    m.source,
-                    label(first)
-                ),
-            ));
-            c.status = Status::Fail;
-            c.summary = format!("the first match is {}: {what}", label(first));
-            if let Some(s) = service {
-                c = c.evidence(format!("the dext's service is {}", label(s)));
-            }
-            c.action(CauseKind::WrongObject.action())
         }
     }
 }

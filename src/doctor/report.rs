@@ -172,6 +172,7 @@ impl Report {
                 if c.evidence_strength != Some(super::Strength::RuledOut) {
                     let _ = writeln!(s, "     do: {}", c.action);
                 }
+                let _ = writeln!(s, "     source: {}", c.source);
             }
         }
         let _ = writeln!(

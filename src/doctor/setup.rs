@@ -4,7 +4,7 @@
 
 use super::causes::{CauseKind, Finding, Strength};
 use super::entitlements::{ALLOW_ANY, APP_SANDBOX, DRIVERKIT, Entitlements, USERCLIENT_ACCESS};
-use super::logs::{LogScan, Refusal};
+use super::logs::{LogLine, LogScan};
 use super::matching::short;
 use super::report::{Check, Status};
 use super::sysext::{ACTIVATED_ENABLED, DRIVER_EXTENSION, ENDPOINT_SECURITY, SysextList};
@@ -159,8 +159,11 @@ pub fn dext_entitlements_check(dext: &Entitlements) -> Check {
 
 const HOST_ENT: &str = "the host may open the dext (userclient-access)";
 
-/// The §2 check: allowed when the dext has allow-any, or the host's userclient-access ARRAY contains the
-/// service's CFBundleIdentifier. A string is not an array; allow-any on the host counts for nothing.
+/// The §2 check (xnu iokit/Kernel/IOUserServer.cpp `IOUserServer::serviceNewUserClient`): allowed when the
+/// dext has allow-any, or the host's userclient-access contains the service's CFBundleIdentifier as
+/// `prop->iterateObjects` sees it: an array's elements, or a single string itself (libkern OSObject.cpp
+/// `OSObject::iterateObjects` calls the block once on a non-collection), so one string equal to the bundle
+/// id passes and a newline-joined string does not. allow-any on the host counts for nothing.
 pub fn host_entitlements_check(
     host: &Entitlements,
     dext: Option<&Entitlements>,
@@ -179,24 +182,22 @@ pub fn host_entitlements_check(
     }
     let names = |b: &str| match access {
         Some(Prop::Array(items)) => items.iter().any(|i| i.as_str() == Some(b)),
+        Some(Prop::Str(s)) => s == b,
         _ => false,
     };
     let listed = bundle.map(names);
     let joined = match access {
-        Some(Prop::Str(s)) => Some(s.clone()),
+        Some(Prop::Str(s)) if s.contains('\n') => Some(s.clone()),
         _ => None,
     };
     let mut problems: Vec<(CauseKind, String)> = Vec::new();
     if let Some(s) = &joined {
-        let what = if s.contains('\n') {
+        problems.push((
+            CauseKind::UserClientAccessString,
             format!(
-                "{USERCLIENT_ACCESS} is one newline-joined string ({:?}), not an array of strings: the kernel looks for an array element equal to the bundle id and finds none",
-                s
-            )
-        } else {
-            format!("{USERCLIENT_ACCESS} is a string ({s:?}), not an array of strings")
-        };
-        problems.push((CauseKind::UserClientAccessString, what));
+                "{USERCLIENT_ACCESS} is one newline-joined string ({s:?}): the kernel compares the whole string with the bundle id, and it equals none; an array of strings is the form to use"
+            ),
+        ));
     }
     if host_any && dext_any != Some(true) {
         problems.push((
@@ -232,6 +233,9 @@ pub fn host_entitlements_check(
         }
         let mut c = Check::new("host-entitlements", HOST_ENT, Status::Pass, why);
         c.evidence = evidence;
+        if matches!(access, Some(Prop::Str(_))) && listed == Some(true) {
+            c = c.evidence("a single string equal to the bundle id passes (OSObject::iterateObjects on a non-collection); an array of strings is the documented form");
+        }
         for (_, p) in problems
             .iter()
             .filter(|(k, _)| *k != CauseKind::UserClientAccess)
@@ -304,104 +308,85 @@ pub fn sandbox_check(host: &Entitlements, found: &mut Vec<Finding>) -> Check {
     }
 }
 
-/// `IOUserClientEntitlements` in `UserClientProperties` (the kernel reads it from the client, §2).
-pub fn client_entitlements_check(
-    ucp: Option<&Prop>,
-    host: Option<&Entitlements>,
-    found: &mut Vec<Finding>,
-) -> Option<Check> {
-    let t = "the user client's IOUserClientEntitlements";
-    let want = ucp?.as_dict()?.get("IOUserClientEntitlements")?;
-    let Some(host) = host else {
-        return Some(Check::skipped(
-            "user-client-entitlements",
-            t,
-            format!(
-                "the user client requires {}; the host's entitlements were not given",
-                short(want)
-            ),
-            HOST_FLAG,
-        ));
-    };
-    let needed: Vec<&str> = match want {
-        Prop::Str(s) => vec![s.as_str()],
-        Prop::Dict(d) => d.keys().map(String::as_str).collect(),
-        Prop::Array(a) => a.iter().filter_map(Prop::as_str).collect(),
-        _ => vec![],
-    };
-    let missing: Vec<&str> = needed.iter().copied().filter(|k| !host.has(k)).collect();
-    Some(if missing.is_empty() {
-        found.push(Finding::new(
-            CauseKind::UserClientEntitlements,
-            Strength::RuledOut,
-            "the host has them",
-        ));
-        Check::new(
-            "user-client-entitlements",
-            t,
-            Status::Pass,
-            format!("the host has {}", needed.join(", ")),
-        )
-    } else {
-        found.push(Finding::new(
-            CauseKind::UserClientEntitlements,
-            Strength::Confirmed,
-            format!("the host lacks {}", missing.join(", ")),
-        ));
-        Check::new(
-            "user-client-entitlements",
-            t,
-            Status::Fail,
-            format!(
-                "the host lacks {}: the open answers kIOReturnNotPrivileged",
-                missing.join(", ")
-            ),
-        )
-        .action(CauseKind::UserClientEntitlements.action())
-    })
-}
-
 const LOG: &str = "the dext's kernel log";
 
 pub fn log_check(log: &LogScan, code: Option<ReturnCode>, found: &mut Vec<Finding>) -> Check {
-    let first_refusal = log.refusals.first();
-    if let Some((r, line)) = first_refusal {
-        let kind = match r {
-            Refusal::UserClientAccess => CauseKind::UserClientAccess,
-            Refusal::MissingEntitlement => CauseKind::UserClientEntitlements,
-            Refusal::Macf => CauseKind::Macf,
-            Refusal::Sandbox => CauseKind::Sandbox,
-        };
+    let at = |l: &LogLine| format!("{}:{}: {}", log.source, l.line, l.text);
+    if let Some((_, first)) = log.refusals.first() {
         let mut c = Check::new(
             "dext-log",
             LOG,
             Status::Fail,
-            format!("the kernel refused the open: {}", line.text),
+            format!("the kernel refused the open: {}", first.text),
         );
-        for (_, l) in &log.refusals {
-            found.push(Finding::new(
-                kind_of(l),
-                Strength::Confirmed,
-                format!("{}:{}: {}", log.source, l.line, l.text),
-            ));
-            c = c.evidence(format!("{}:{}: {}", log.source, l.line, l.text));
+        let lines: Vec<&LogLine> = log.refusals.iter().map(|(_, l)| l).collect();
+        // "failed userclient-access check" is logged only when the entitlement or the bundle id is absent;
+        // "UC entitlements check failed" follows every refusal (xnu IOUserServer::serviceNewUserClient).
+        let access_absent = lines.iter().any(|l| l.text.contains(ACCESS_ABSENT));
+        for l in &lines {
+            c = c.evidence(at(l));
+            let (kind, strength) = if l.text.contains(ACCESS_ABSENT) {
+                (CauseKind::UserClientAccess, Strength::Confirmed)
+            } else if l.text.contains(ENTITLEMENTS_FAILED) {
+                if access_absent {
+                    continue;
+                }
+                // A present userclient-access that does not match, or IOServiceDEXTEntitlements not held.
+                for k in [
+                    CauseKind::UserClientAccessString,
+                    CauseKind::DextEntitlements,
+                ] {
+                    found.push(Finding::new(k, Strength::Hint, format!("{} (no \"{ACCESS_ABSENT}\" line: a userclient-access value is present but does not match, or IOServiceDEXTEntitlements is not held)", at(l))));
+                }
+                (CauseKind::UserClientAccess, Strength::Hint)
+            } else if l.text.contains("missing entitlement") {
+                (CauseKind::UserClientEntitlements, Strength::Confirmed)
+            } else if l.text.contains("failed MACF") {
+                (CauseKind::Macf, Strength::Confirmed)
+            } else {
+                (CauseKind::Sandbox, Strength::Confirmed)
+            };
+            found.push(Finding::new(kind, strength, at(l)));
         }
         if let Some(b) = log.needed_bundle_id() {
             c = c.evidence(format!("the kernel needed bundle ID {b}"));
         }
-        found.push(Finding::new(
-            CauseKind::WrongObject,
-            Strength::RuledOut,
-            "the kernel's refusal names the dext's service: the right object was opened",
-        ));
+        // Every refusal line is logged after the user client was created: the dext's NewUserClient ran.
+        let why = match lines.iter().find_map(|l| user_client_name(&l.text)) {
+            Some(uc) => format!(
+                "the kernel names the user client {uc}: the dext's NewUserClient created it"
+            ),
+            None => {
+                "the kernel refused a user client that was created: the dext's NewUserClient ran"
+                    .to_string()
+            }
+        };
+        c = c.evidence(why.clone());
+        for k in [
+            CauseKind::NotADextService,
+            CauseKind::NoNewUserClientOverride,
+        ] {
+            found.push(Finding::new(k, Strength::RuledOut, why.clone()));
+        }
+        let kind = found
+            .iter()
+            .rev()
+            .find(|f| f.strength == Strength::Confirmed)
+            .map(|f| f.kind)
+            .unwrap_or(CauseKind::UserClientAccess);
         return c.action(kind.action());
     }
     if let Some(l) = log.new_user_client.first() {
-        found.push(Finding::new(
-            CauseKind::WrongObject,
-            Strength::RuledOut,
-            format!("NewUserClient ran ({}:{})", log.source, l.line),
-        ));
+        for k in [
+            CauseKind::NotADextService,
+            CauseKind::NoNewUserClientOverride,
+        ] {
+            found.push(Finding::new(
+                k,
+                Strength::RuledOut,
+                format!("NewUserClient ran ({}:{})", log.source, l.line),
+            ));
+        }
         if code == Some(ReturnCode(code::kIOReturnError)) {
             found.push(Finding::new(
                 CauseKind::DextNewUserClient,
@@ -422,36 +407,46 @@ pub fn log_check(log: &LogScan, code: Option<ReturnCode>, found: &mut Vec<Findin
             ),
         );
         for l in log.new_user_client.iter().chain(&log.dk).take(6) {
-            c = c.evidence(format!("{}:{}: {}", log.source, l.line, l.text));
+            c = c.evidence(at(l));
         }
         return c;
     }
     let why = format!(
-        "{} has no NewUserClient line and no kernel refusal: the open never reached the dext",
+        "{} has no NewUserClient line of the dext's and no kernel refusal: the dext's NewUserClient never ran",
         log.source
     );
-    found.push(Finding::new(
-        CauseKind::WrongObject,
-        Strength::Hint,
-        why.clone(),
-    ));
-    if code == Some(ReturnCode(code::kIOReturnNotPermitted)) {
-        // mac_iokit_check_open_service runs before newUserClient (§2).
-        found.push(Finding::new(CauseKind::Macf, Strength::Hint, why.clone()));
+    match code.map(|c| c.0) {
+        Some(code::kIOReturnError) => found.push(Finding::new(
+            CauseKind::NoNewUserClientOverride,
+            Strength::Hint,
+            why.clone(),
+        )),
+        Some(code::kIOReturnUnsupported) => found.push(Finding::new(
+            CauseKind::NotADextService,
+            Strength::Hint,
+            why.clone(),
+        )),
+        // mac_iokit_check_open_service runs before newUserClient (is_io_service_open_extended).
+        Some(code::kIOReturnNotPermitted) => {
+            found.push(Finding::new(CauseKind::Macf, Strength::Hint, why.clone()))
+        }
+        _ => {}
     }
     Check::new("dext-log", LOG, Status::Warn, why)
         .evidence(format!("{} line(s) read", log.lines))
         .action("make sure the log was captured with the command below while the host opened (and that the dext logs in NewUserClient)")
 }
 
-fn kind_of(l: &super::logs::LogLine) -> CauseKind {
-    if l.text.contains("missing entitlement") {
-        CauseKind::UserClientEntitlements
-    } else if l.text.contains("failed MACF") {
-        CauseKind::Macf
-    } else if l.text.contains("failed sandbox") {
-        CauseKind::Sandbox
-    } else {
-        CauseKind::UserClientAccess
-    }
+/// xnu's `DKLOG(DKS ":UC failed userclient-access check, needed bundle ID %s\n", DKN(userUC), ...)`.
+const ACCESS_ABSENT: &str = "UC failed userclient-access check, needed bundle ID";
+/// xnu's `DKLOG(DKS ":UC entitlements check failed\n", DKN(userUC))`.
+const ENTITLEMENTS_FAILED: &str = "UC entitlements check failed";
+
+/// `DNPPrinterUserClient-0x100000b20` from a `DKS ":UC ..."` line (`DKS` is `"%s-0x%qx"`: the user client's
+/// name, its IOUserClass, and registry id).
+fn user_client_name(text: &str) -> Option<&str> {
+    let end = text.find(":UC ")?;
+    let start = text[..end].rfind(' ').map_or(0, |i| i + 1);
+    let name = &text[start..end];
+    name.contains("-0x").then_some(name)
 }
