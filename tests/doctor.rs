@@ -501,3 +501,36 @@ fn the_kernel_log_lines_are_read_as_xnu_prints_them() {
         "{out}"
     );
 }
+
+#[test]
+fn the_seed_report_with_its_bundle_names_the_class_without_the_override() {
+    // The README's walk-through: kIOReturnError, no NewUserClient line, the right service opened.
+    let (exit, out, err) = run_case(
+        "f-personality-without-override",
+        &["--dext", DEXT_WRONG_CLASS],
+    );
+    assert_eq!(exit, 1, "{out}{err}");
+    let first = first_cause(&out);
+    assert!(
+        first.contains("no NewUserClient override") && first.contains("confirmed by a check"),
+        "{out}"
+    );
+    assert!(
+        out.contains("the host opens DNPPrinterBase of class DNPPrinterBase, and DNPPrinterBase defines no NewUserClient_Impl in the dext's executable; DNPPrinterDriver does"),
+        "{out}"
+    );
+    // The object opened is the dext's service: the IOUserServer story must not be told.
+    assert!(
+        out.contains(
+            "[pass] the object the host's matching selects: the first match is DNPPrinterBase"
+        ),
+        "{out}"
+    );
+    // Without the bundle, the missing NewUserClient line still puts that cause first, as a hint.
+    let (_, out, _) = run_case("f-personality-without-override", &[]);
+    let first = first_cause(&out);
+    assert!(
+        first.contains("no NewUserClient override") && first.contains("suggested by the evidence"),
+        "{out}"
+    );
+}

@@ -402,4 +402,37 @@ mod tests {
         assert_eq!(r.last().unwrap().kind, CauseKind::NoNewUserClientOverride);
         assert!(r.iter().all(|c| c.kind != CauseKind::DextNotRunning));
     }
+
+    #[test]
+    fn every_cause_a_code_lists_can_give_that_code_and_names_its_source() {
+        let codes = [
+            code::kIOReturnError,
+            code::kIOReturnUnsupported,
+            code::kIOReturnNotPermitted,
+            code::kIOReturnNotPrivileged,
+            code::kIOReturnBadArgument,
+            code::kIOReturnOffline,
+            code::kIOReturnNotReady,
+            code::MIG_SERVER_DIED,
+        ];
+        for c in codes {
+            for k in prior(c) {
+                assert!(
+                    k.codes().is_empty() || k.codes().contains(&c),
+                    "{k:?} listed for 0x{c:08X}"
+                );
+                assert!(k.source().starts_with("xnu "), "{k:?}");
+            }
+        }
+        // Reference §2: the IOUserServer's answer is kIOReturnUnsupported, never kIOReturnError.
+        assert_eq!(
+            prior(code::kIOReturnUnsupported)[0],
+            CauseKind::NotADextService
+        );
+        assert!(!prior(code::kIOReturnError).contains(&CauseKind::NotADextService));
+        assert_eq!(
+            prior(code::kIOReturnError)[0],
+            CauseKind::NoNewUserClientOverride
+        );
+    }
 }

@@ -8,6 +8,7 @@ use super::causes::{CauseKind, Finding, Strength};
 use super::dext::{DextBundle, Personality};
 use super::dext_symbols::{EXTERNAL_METHOD, ExecutableSymbols, NEW_USER_CLIENT, START};
 use super::report::{Check, Status};
+use crate::lab::RegEntry;
 
 const BUNDLE: &str = "the dext bundle (--dext)";
 const OVERRIDE: &str = "the personality's class overrides NewUserClient";
@@ -119,14 +120,17 @@ pub fn new_user_client_check(d: &DextBundle, found: &mut Vec<Finding>) -> Check 
     for p in &d.personalities {
         let Some(class) = p.user_class_name() else {
             c = c.evidence(format!(
-                "{}: no IOUserClass string: the kernel has no dext class to instantiate",
+                "personality {}: no IOUserClass string: the kernel has no dext class to instantiate",
                 p.name
             ));
-            bad.push(p.name.clone());
+            bad.push(format!("personality {} (no IOUserClass)", p.name));
             continue;
         };
         if has(p) {
-            c = c.evidence(format!("{}: {class} defines {NEW_USER_CLIENT}", p.name));
+            c = c.evidence(format!(
+                "personality {}: {class} defines {NEW_USER_CLIENT}",
+                p.name
+            ));
             found.push(Finding::new(
                 CauseKind::NoNewUserClientOverride,
                 Strength::RuledOut,
@@ -137,7 +141,7 @@ pub fn new_user_client_check(d: &DextBundle, found: &mut Vec<Finding>) -> Check 
         // A personality without UserClientProperties need not create user clients, unless none does.
         if p.user_client_properties.is_none() && any_ok {
             c = c.evidence(format!(
-                "{}: {class} has no {NEW_USER_CLIENT} and no UserClientProperties: opening its service answers kIOReturnError (fine if the host never opens it)",
+                "personality {}: {class} has no {NEW_USER_CLIENT} and no UserClientProperties: opening its service answers kIOReturnError (fine if the host never opens it)",
                 p.name
             ));
             continue;
@@ -162,7 +166,7 @@ pub fn new_user_client_check(d: &DextBundle, found: &mut Vec<Finding>) -> Check 
             text.clone(),
         ));
         c = c.evidence(text);
-        bad.push(p.name.clone());
+        bad.push(format!("personality {} (IOUserClass {class})", p.name));
     }
     if bad.is_empty() {
         c.summary =
@@ -171,7 +175,7 @@ pub fn new_user_client_check(d: &DextBundle, found: &mut Vec<Finding>) -> Check 
     } else {
         c.status = Status::Fail;
         c.summary = format!(
-            "{}: the personality's IOUserClass has no NewUserClient override{}",
+            "{} has no NewUserClient override{}",
             bad.join(", "),
             match with.first() {
                 Some(w) => format!(" ({w} has it)"),
@@ -212,12 +216,14 @@ pub fn external_method_check(d: &DextBundle) -> Option<Check> {
     let mut bad = Vec::new();
     for (p, class) in clients {
         if s.defines(class, EXTERNAL_METHOD) {
-            c = c.evidence(format!("{p}: {class} defines {EXTERNAL_METHOD}"));
+            c = c.evidence(format!(
+                "personality {p}: {class} defines {EXTERNAL_METHOD}"
+            ));
         } else if s.classes.contains_key(class) {
-            c = c.evidence(format!("{p}: {class} defines no {EXTERNAL_METHOD}: every call reaches the base IOUserClient::ExternalMethod (closed source, what it answers UNCONFIRMED), never a selector of yours"));
+            c = c.evidence(format!("personality {p}: {class} defines no {EXTERNAL_METHOD}: every call reaches the base IOUserClient::ExternalMethod (closed source, what it answers UNCONFIRMED), never a selector of yours"));
             bad.push(class);
         } else {
-            c = c.evidence(format!("{p}: UserClientProperties names {class}, but the executable defines no method of {class}: the kernel's Create cannot make it a user client of yours"));
+            c = c.evidence(format!("personality {p}: UserClientProperties names {class}, but the executable defines no method of {class}: the kernel's Create cannot make it a user client of yours"));
             bad.push(class);
         }
     }
@@ -229,4 +235,43 @@ pub fn external_method_check(d: &DextBundle) -> Option<Check> {
         c.summary = format!("{} does not define {EXTERNAL_METHOD}", bad.join(", "));
         Some(c.action("declare `ExternalMethod(...) override;` in the user client's .iig and implement it with IMPL(<class>, ExternalMethod), or name the right class in UserClientProperties IOUserClass"))
     }
+}
+
+/// The service the kernel would make from the personality meant to be opened (the first with
+/// `UserClientProperties`, else the first): its properties are the personality's, as the kernel copies
+/// them (reference §5), so the registry's `UserClientProperties` check can run on a bundle alone.
+pub fn personality_entry(d: &DextBundle) -> Option<RegEntry> {
+    let p = d
+        .personalities
+        .iter()
+        .find(|p| p.user_client_properties.is_some())
+        .or_else(|| d.personalities.first())?;
+    let mut properties = p.matching.clone();
+    for (k, v) in [
+        ("IOClass", &p.io_class),
+        ("IOUserClass", &p.user_class),
+        ("IOProviderClass", &p.provider_class),
+        ("UserClientProperties", &p.user_client_properties),
+    ] {
+        if let Some(v) = v {
+            properties.insert(k.to_string(), v.clone());
+        }
+    }
+    let name = p.user_class_name().unwrap_or(&p.name).to_string();
+    Some(RegEntry {
+        id: 0,
+        class: p
+            .io_class
+            .as_ref()
+            .and_then(|c| c.as_str())
+            .unwrap_or("IOUserService")
+            .to_string(),
+        class_chain: Vec::new(),
+        parent: None,
+        location: None,
+        path: format!("personality {} of {}", p.name, d.info_plist.display()),
+        registered: false,
+        name,
+        properties,
+    })
 }

@@ -232,10 +232,14 @@ pub fn diagnose(i: &Inputs) -> Report {
             MATCHING_FLAG,
         )),
     }
-    let ucp = service
+    // Without a registry, the personality of a --dext bundle is what the kernel would copy into the service.
+    let service_or_personality = service
+        .clone()
+        .or_else(|| i.dext.as_ref().and_then(dext_checks::personality_entry));
+    let ucp = service_or_personality
         .as_ref()
         .and_then(|s| s.prop("UserClientProperties"));
-    match &service {
+    match &service_or_personality {
         Some(s) => checks.push(registry::user_client_properties_check(s, &mut found)),
         None => checks.push(Check::skipped(
             "user-client-properties",
