@@ -534,3 +534,39 @@ fn the_seed_report_with_its_bundle_names_the_class_without_the_override() {
         "{out}"
     );
 }
+
+#[test]
+fn the_walk_through_in_the_docs_is_doctors_real_output() {
+    let (_, out, _) = run_case(
+        "f-personality-without-override",
+        &["--dext", DEXT_WRONG_CLASS],
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docs = std::fs::read_to_string(root.join("docs/doctor.md")).unwrap();
+    assert!(
+        docs.contains(&out),
+        "docs/doctor.md's walk-through differs from what doctor prints now; paste this:\n{out}"
+    );
+}
+
+#[test]
+fn the_readme_excerpt_is_doctors_real_output() {
+    let (_, out, _) = run_case(
+        "f-personality-without-override",
+        &["--dext", DEXT_WRONG_CLASS],
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = &readme[readme.find("## decode and doctor").unwrap()..];
+    let block = section.split("```").nth(3).expect("the output block");
+    for line in block
+        .lines()
+        .filter(|l| !l.trim().is_empty() && l.trim() != "...")
+    {
+        assert!(
+            out.contains(line),
+            "README line not in doctor's output: {line}\n{out}"
+        );
+    }
+    assert!(block.contains("most likely cause first:"), "{block}");
+}
