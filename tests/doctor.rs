@@ -533,6 +533,10 @@ fn the_seed_report_with_its_bundle_names_the_class_without_the_override() {
         first.contains("no NewUserClient override") && first.contains("suggested by the evidence"),
         "{out}"
     );
+    assert!(
+        out.contains("the open reached DNPPrinterBase (class DNPPrinterBase); if DNPPrinterBase does not override NewUserClient"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -13,6 +13,7 @@
 pub mod causes;
 pub mod dext;
 mod dext_checks;
+mod dext_log;
 pub mod dext_symbols;
 mod dext_user_client;
 pub mod entitlements;
@@ -198,6 +199,16 @@ pub fn diagnose(i: &Inputs) -> Report {
         .registry
         .as_ref()
         .and_then(|r| registry::services(r, b).current.first().copied().cloned());
+    // The dext service the host opens, when the registry and the host's matching say which.
+    let opened_service = match (&i.registry, &i.matching) {
+        (Some(r), Some(m)) => r
+            .entries
+            .iter()
+            .find(|e| m.matches(e))
+            .filter(|e| registry::is_dext_service(e))
+            .cloned(),
+        _ => None,
+    };
     match &i.registry {
         Some(reg) => checks.push(registry::service_check(reg, b, &mut found)),
         None => checks.push(Check::skipped(
@@ -312,7 +323,12 @@ pub fn diagnose(i: &Inputs) -> Report {
         &mut found,
     ));
     match &i.log {
-        Some(l) => checks.push(setup::log_check(l, i.code, &mut found)),
+        Some(l) => checks.push(dext_log::log_check(
+            l,
+            i.code,
+            opened_service.as_ref(),
+            &mut found,
+        )),
         None => checks.push(Check::skipped(
             "dext-log",
             "the dext's kernel log",
