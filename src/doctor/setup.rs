@@ -6,7 +6,6 @@ use super::entitlements::{ALLOW_ANY, APP_SANDBOX, DRIVERKIT, Entitlements, USERC
 use super::matching::short;
 use super::report::{Check, Status};
 use super::sysext::{ACTIVATED_ENABLED, DRIVER_EXTENSION, ENDPOINT_SECURITY, SysextList};
-use crate::ioreturn::{ReturnCode, code};
 use crate::lab::Prop;
 
 pub const SYSEXT_FLAG: &str =
