@@ -139,6 +139,10 @@ fn a_host_that_opened_a_nub_is_told_its_class_has_no_new_user_client() {
         out.contains("the dext's service to open is DNPPrinterDriver (IOUserService"),
         "{out}"
     );
+    assert!(
+        out.contains("(a nub it published, IOUserClass DNPPrinterNub, no UserClientProperties)"),
+        "{out}"
+    );
     assert_eq!(
         library_report("e-opened-nub").causes[0].kind,
         CauseKind::NoNewUserClientOverride

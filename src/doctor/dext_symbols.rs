@@ -168,6 +168,28 @@ mod tests {
         assert_eq!(class_and_method("_ZN10NullDriverIiE5countEv"), None);
     }
 
+    /// The executables `tests/fixtures/dext/build.sh` made with clang, ld64.lld, llvm-lipo and llvm-strip.
+    fn fixture(rel: &str) -> ExecutableSymbols {
+        let path = format!("{}/tests/fixtures/dext/{rel}", env!("CARGO_MANIFEST_DIR"));
+        read(&std::fs::read(&path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn thin_universal_and_stripped_executables_are_read() {
+        let thin = fixture("DNPPrinterDriver.dext/DNPPrinterDriver");
+        assert_eq!(thin.arches, ["arm64"]);
+        assert_eq!(thin.classes_with(NEW_USER_CLIENT), ["DNPPrinterDriver"]);
+        assert_eq!(thin.classes_with(EXTERNAL_METHOD), ["DNPPrinterUserClient"]);
+        assert!(thin.classes.contains_key("DNPPrinterNub") && !thin.stripped());
+        let fat = fixture("wrong-class.dext/Contents/MacOS/DNPPrinterDriver");
+        let mut arches = fat.arches.clone();
+        arches.sort();
+        assert_eq!(arches, ["arm64", "x86_64"]);
+        assert_eq!(fat.classes, thin.classes);
+        let stripped = fixture("stripped.dext/DNPPrinterDriver");
+        assert!(stripped.stripped() && stripped.classes.is_empty());
+    }
+
     #[test]
     fn bytes_that_are_not_mach_o_are_refused() {
         let e = read(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0").unwrap_err();

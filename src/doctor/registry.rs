@@ -162,6 +162,23 @@ pub fn service_check(reg: &RegistryDump, bundle: Option<&str>, found: &mut Vec<F
         c.status = Status::Fail;
         c.summary = format!("{} is a user client, not a service", label(svc));
     }
+    for other in s.current.iter().skip(1) {
+        let what = if is_nub(other, reg) {
+            "a nub it published"
+        } else {
+            "another service of the dext"
+        };
+        c = c.evidence(format!(
+            "also: {} ({what}, IOUserClass {}{})",
+            label(other),
+            other.string("IOUserClass").unwrap_or("?"),
+            if other.prop("UserClientProperties").is_some() {
+                ", with UserClientProperties"
+            } else {
+                ", no UserClientProperties"
+            }
+        ));
+    }
     if s.stale.is_empty() {
         found.push(Finding::new(
             CauseKind::StaleEntry,
