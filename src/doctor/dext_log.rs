@@ -127,7 +127,7 @@ pub fn log_check(
         Some(code::kIOReturnError) => {
             let what = match service.and_then(|s| Some((s, s.string("IOUserClass")?))) {
                 Some((s, class)) => format!(
-                    "{why}: the open reached {} (class {class}); if {class} does not override NewUserClient, the base answered (give --dext PATH to read which classes do)",
+                    "{why}; the open reached {} (class {class}); if {class} does not override NewUserClient, the base answered (give --dext PATH to read which classes do)",
                     s.name
                 ),
                 None => why.clone(),
