@@ -59,6 +59,11 @@ pub fn log_check(
         if let Some(b) = log.needed_bundle_id() {
             c = c.evidence(format!("the kernel needed bundle ID {b}"));
         }
+        if let Some((class, process)) = lines.iter().find_map(|l| iouc_parts(&l.text)) {
+            c = c.evidence(format!(
+                "the kernel's user client class is {class}; the process refused: {process}"
+            ));
+        }
         // Every refusal line is logged after the user client was created: the dext's NewUserClient ran.
         let why = match lines.iter().find_map(|l| user_client_name(&l.text)) {
             Some(uc) => format!(
@@ -166,4 +171,55 @@ fn user_client_name(text: &str) -> Option<&str> {
     let start = text[..end].rfind(' ').map_or(0, |i| i + 1);
     let name = &text[start..end];
     name.contains("-0x").then_some(name)
+}
+
+/// (`IOUserUserClient`, `pid 812, DNPPrinterHost`) from `IOUC %s <what> in process %s` (xnu
+/// `is_io_service_open_extended`: the kernel class name, and `IOCopyLogNameForPID`'s `pid <n>, <name>`).
+fn iouc_parts(text: &str) -> Option<(&str, &str)> {
+    let rest = &text[text.find("IOUC ")? + "IOUC ".len()..];
+    let class = rest.split_whitespace().next()?;
+    let process = rest.split_once(" in process ")?.1.trim();
+    Some((class, process))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xnu_log_lines_give_the_user_client_and_the_process() {
+        assert_eq!(
+            user_client_name(
+                "kernel: DK: DNPPrinterUserClient-0x100000b20:UC entitlements check failed"
+            ),
+            Some("DNPPrinterUserClient-0x100000b20")
+        );
+        assert_eq!(user_client_name("kernel: DNPPrinterDriver: Start"), None);
+        assert_eq!(
+            iouc_parts(
+                "kernel: IOUC IOUserUserClient missing entitlement in process pid 812, DNPPrinterHost"
+            ),
+            Some(("IOUserUserClient", "pid 812, DNPPrinterHost"))
+        );
+    }
+
+    #[test]
+    fn an_access_list_that_does_not_match_is_not_read_as_an_absent_one() {
+        // Without "failed userclient-access check" the list was present: a hint, never a confirmation.
+        let log = crate::doctor::logs::scan(
+            "log.txt",
+            "kernel: DK: DNPPrinterUserClient-0x100000b20:UC entitlements check failed\n",
+        );
+        let mut found = Vec::new();
+        let c = log_check(&log, None, None, &mut found);
+        assert_eq!(c.status, Status::Fail);
+        assert!(
+            found
+                .iter()
+                .filter(|f| f.kind == CauseKind::UserClientAccess)
+                .all(|f| f.strength == Strength::Hint),
+            "{found:?}"
+        );
+        assert!(found.iter().any(|f| f.kind == CauseKind::DextEntitlements));
+    }
 }
