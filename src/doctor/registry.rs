@@ -270,7 +270,7 @@ pub fn user_client_properties_check(svc: &RegEntry, found: &mut Vec<Finding>) ->
                 "user-client-properties",
                 t,
                 Status::Fail,
-                "UserClientProperties has no IOClass",
+                "UserClientProperties has no IOClass string: IOService::Create_Impl answers kIOReturnBadArgument",
             )
             .evidence(shown)
             .action(wanted)
@@ -334,5 +334,49 @@ impl Worst for Status {
         } else {
             self
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn service(ucp: Prop) -> RegEntry {
+        RegEntry {
+            id: 1,
+            name: "DNPPrinterDriver".into(),
+            class: "IOUserService".into(),
+            class_chain: Vec::new(),
+            parent: None,
+            location: None,
+            path: "IOService:/DNPPrinterDriver".into(),
+            registered: true,
+            properties: BTreeMap::from([("UserClientProperties".to_string(), ucp)]),
+        }
+    }
+
+    #[test]
+    fn an_ioclass_that_is_not_a_string_is_the_bad_argument_of_create() {
+        // xnu IOService::Create_Impl: `OSDynamicCast(OSString, copyProperties->getObject(gIOClassKey))`.
+        let ucp = Prop::Dict(BTreeMap::from([("IOClass".to_string(), Prop::Int(5))]));
+        let mut found = Vec::new();
+        let c = user_client_properties_check(&service(ucp), &mut found);
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.summary.contains("kIOReturnBadArgument"), "{c:?}");
+        assert_eq!(found[0].kind, CauseKind::UserClientProperties);
+        assert_eq!(found[0].strength, Strength::Confirmed);
+        // Another class than IOUserUserClient is created and then refused: kIOReturnUnsupported.
+        let ucp = Prop::Dict(BTreeMap::from([(
+            "IOClass".to_string(),
+            Prop::Str("IOUserClient".into()),
+        )]));
+        let mut found = Vec::new();
+        user_client_properties_check(&service(ucp), &mut found);
+        assert!(
+            found.iter().any(
+                |f| f.kind == CauseKind::NotUserUserClient && f.strength == Strength::Confirmed
+            )
+        );
     }
 }
