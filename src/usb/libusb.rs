@@ -5,9 +5,15 @@
 //! tens of seconds); every libusb call has a deadline; what cannot be read is `Readable::Unreadable` with the
 //! reason, never a failure of the whole view.
 
-use super::replug::{self, ReplugOptions};
+use super::darwin::{self, Reenumeration, RegUsbDevice};
+use super::replug::{self, ReplugMethod, ReplugOptions};
+use super::strings::{
+    DeviceStrings, Enumeration, PrinterInterface, StringCache, printer_interface,
+    read_device_strings,
+};
 use crate::lab::{
-    ConfigView, EndpointView, InterfaceView, LabError, Readable, Speed, UsbBus, UsbView, WaitError,
+    ConfigView, EndpointView, InterfaceView, LabError, Readable, Registry, Speed, UsbBus, UsbView,
+    WaitError,
 };
 use rusb::UsbContext;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,8 +28,6 @@ pub const READ_TIMEOUT: Duration = Duration::from_millis(500);
 pub const POLL_PERIOD: Duration = Duration::from_millis(250);
 /// bInterfaceClass of a printer (USB Printer Class 1.1 §4.2).
 pub const PRINTER_CLASS: u8 = 7;
-/// A 1284 device id longer than this is refused (the length field is 16 bits; real ones are < 1 KiB).
-const DEVICE_ID_BUFFER: usize = 1024;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum DeviceIdError {
@@ -155,57 +159,35 @@ fn configurations<T: UsbContext>(device: &rusb::Device<T>, count: u8) -> Vec<(u8
         .collect()
 }
 
-fn read_string<T: UsbContext>(
-    handle: &Result<rusb::DeviceHandle<T>, String>,
-    language: &Result<rusb::Language, String>,
-    index: u8,
-) -> Readable<String> {
-    if index == 0 {
-        return Readable::Absent;
-    }
-    let (handle, language) = match (handle, language) {
-        (Ok(h), Ok(l)) => (h, l),
-        (Err(e), _) | (_, Err(e)) => return Readable::Unreadable(e.clone()),
-    };
-    match handle.read_string_descriptor(*language, index, READ_TIMEOUT) {
-        Ok(s) => Readable::Value(s),
-        Err(e) => Readable::Unreadable(format!("string descriptor {index}: {e}")),
-    }
-}
-
-fn read_device_id<T: UsbContext>(
-    handle: &Result<rusb::DeviceHandle<T>, String>,
-    configs: &[(u8, ConfigView)],
-    active: Option<u8>,
-) -> Readable<String> {
-    let printer = configs
-        .iter()
-        .filter(|(_, c)| active.is_none_or(|a| c.value == a))
-        .flat_map(|(index, c)| c.interfaces.iter().map(move |i| (*index, i)))
-        .find(|(_, i)| i.class == PRINTER_CLASS);
-    let Some((config_index, interface)) = printer else {
-        return Readable::Absent;
-    };
-    let handle = match handle {
-        Ok(h) => h,
-        Err(e) => return Readable::Unreadable(e.clone()),
-    };
-    // A class request on the default pipe needs no claimed interface: claiming one a dext owns is what
-    // blocks (reference §5).
-    let (rt, req, value, index) =
-        device_id_setup(config_index, interface.number, interface.alternate_setting);
-    let mut buf = vec![0u8; DEVICE_ID_BUFFER];
-    match handle.read_control(rt, req, value, index, &mut buf, READ_TIMEOUT) {
-        Ok(n) => match parse_device_id(&buf[..n]) {
-            Ok(id) => Readable::Value(id),
-            Err(e) => Readable::Unreadable(format!("GET_DEVICE_ID: {e}")),
-        },
-        Err(e) => Readable::Unreadable(format!("GET_DEVICE_ID: {e}")),
-    }
-}
-
-/// One device as a [`UsbView`]; `None` only when libusb cannot give even its device descriptor.
+/// One device as a [`UsbView`], its strings read now; `None` only when libusb cannot give even its device
+/// descriptor. The bus reads strings once per enumeration instead ([`StringCache`]).
 pub fn view_of<T: UsbContext + 'static>(device: &rusb::Device<T>) -> Option<UsbView> {
+    let (view, printer) = view_without_strings(device)?;
+    let strings = read_device_strings(
+        device,
+        [
+            view.manufacturer_index,
+            view.product_index,
+            view.serial_index,
+        ],
+        printer,
+    );
+    Some(with_strings(view, strings))
+}
+
+fn with_strings(mut view: UsbView, s: DeviceStrings) -> UsbView {
+    view.manufacturer = s.manufacturer;
+    view.product = s.product;
+    view.serial = s.serial;
+    view.device_id_1284 = s.device_id_1284;
+    view
+}
+
+/// Everything libusb knows without opening the device (its cached descriptors), the strings left
+/// `Absent`, and the printer interface to ask GET_DEVICE_ID of.
+fn view_without_strings<T: UsbContext + 'static>(
+    device: &rusb::Device<T>,
+) -> Option<(UsbView, Option<PrinterInterface>)> {
     let Some(d) = raw_descriptor(device) else {
         tracing::warn!(
             "bus {} address {}: no device descriptor, left out of the view",
@@ -216,20 +198,7 @@ pub fn view_of<T: UsbContext + 'static>(device: &rusb::Device<T>) -> Option<UsbV
     };
     let configs = configurations(device, d.bNumConfigurations);
     let active = device.active_config_descriptor().ok().map(|c| c.number());
-    let opener = device.clone();
-    let handle = bounded("opening the device", READ_TIMEOUT * 4, move || {
-        opener.open()
-    });
-    let language = match &handle {
-        Ok(h) => match h.read_languages(READ_TIMEOUT) {
-            Ok(langs) => langs
-                .first()
-                .copied()
-                .ok_or_else(|| "the device lists no string language".to_string()),
-            Err(e) => Err(format!("string languages: {e}")),
-        },
-        Err(e) => Err(e.clone()),
-    };
+    let printer = printer_interface(&configs, active);
     let port_path = device.port_numbers().unwrap_or_else(|e| {
         tracing::warn!(
             "bus {} address {}: no port path: {e}",
@@ -238,7 +207,7 @@ pub fn view_of<T: UsbContext + 'static>(device: &rusb::Device<T>) -> Option<UsbV
         );
         Vec::new()
     });
-    Some(UsbView {
+    let view = UsbView {
         vendor_id: d.idVendor,
         product_id: d.idProduct,
         bcd_device: d.bcdDevice,
@@ -255,13 +224,14 @@ pub fn view_of<T: UsbContext + 'static>(device: &rusb::Device<T>) -> Option<UsbV
         address: device.address(),
         port_path,
         speed: speed_of(device.speed()),
-        manufacturer: read_string(&handle, &language, d.iManufacturer),
-        product: read_string(&handle, &language, d.iProduct),
-        serial: read_string(&handle, &language, d.iSerialNumber),
+        manufacturer: Readable::Absent,
+        product: Readable::Absent,
+        serial: Readable::Absent,
         active_configuration: active,
-        device_id_1284: read_device_id(&handle, &configs, active),
+        device_id_1284: Readable::Absent,
         configurations: configs.into_iter().map(|(_, c)| c).collect(),
-    })
+    };
+    Some((view, printer))
 }
 
 /// A change counter that waiters sleep on: bumped by hotplug (here) and IOKit notification callbacks
@@ -318,6 +288,14 @@ pub struct LibusbBus {
     replug: ReplugOptions,
     /// Per-printer replug choices from a station file; devices it does not name use `replug`.
     replug_plan: Mutex<Vec<ReplugPlan>>,
+    /// On a Mac, the IORegistry: it pairs libusb devices with their `IOUSBHostDevice` (port paths) and
+    /// confirms a reset's re-enumeration, which libusb hides (`darwin`).
+    registry: Option<Arc<dyn Registry>>,
+    /// Strings and 1284 ids, read once per enumeration.
+    strings: Mutex<StringCache>,
+    /// A device (bus, address) whose reset re-enumeration the registry confirmed but libusb still lists as
+    /// if it never left: the next wait for its departure counts it as gone.
+    reset_departure: Mutex<Option<(u8, u8)>>,
 }
 
 /// How one station printer is replugged: `options` `None` means the station forbids it.
@@ -385,7 +363,90 @@ impl LibusbBus {
             pump,
             replug,
             replug_plan: Mutex::new(Vec::new()),
+            registry: None,
+            strings: Mutex::new(StringCache::default()),
+            reset_departure: Mutex::new(None),
         })
+    }
+
+    /// On a Mac: take port paths from the registry's `locationID` and confirm resets there (`darwin`).
+    pub fn with_registry(mut self, registry: Arc<dyn Registry>) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// The registry's USB devices now; `None` off a Mac or when the registry cannot be read (said once in
+    /// the log: the view then has libusb's port paths, which may be empty on macOS 26).
+    fn registry_usb(&self) -> Option<Vec<RegUsbDevice>> {
+        let registry = self.registry.as_ref()?;
+        match darwin::reg_usb_devices(&**registry) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!(
+                    "the registry's USB devices cannot be read ({e}): libusb's port paths used"
+                );
+                None
+            }
+        }
+    }
+
+    /// Wait, up to `deadline`, for the registry to show the device at `location_id` re-enumerated.
+    fn confirm_reenumeration(
+        &self,
+        registry: &dyn Registry,
+        before: &[RegUsbDevice],
+        location_id: u32,
+        deadline: Instant,
+    ) -> Result<(), LabError> {
+        loop {
+            let after = darwin::reg_usb_devices(registry)?;
+            let last = match darwin::reenumeration(before, &after, location_id) {
+                Reenumeration::Returned {
+                    old_session,
+                    new_session,
+                    ..
+                } => {
+                    tracing::info!(
+                        "the registry shows locationID 0x{location_id:08x} re-enumerated (sessionID \
+                         0x{old_session:x} → 0x{new_session:x})"
+                    );
+                    return Ok(());
+                }
+                Reenumeration::Unknown => {
+                    tracing::warn!(
+                        "locationID 0x{location_id:08x} had no sessionID before the reset: its \
+                         re-enumeration cannot be confirmed"
+                    );
+                    return Ok(());
+                }
+                other => other,
+            };
+            if Instant::now() >= deadline {
+                let state = match last {
+                    Reenumeration::Departed => "it left and has not come back",
+                    _ => "the same sessionID is still there",
+                };
+                return Err(LabError::Other(format!(
+                    "libusb reset returned but the registry shows no re-enumeration at locationID \
+                     0x{location_id:08x} within {:?}: {state}",
+                    darwin::RESET_REPLUG_WAIT
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Whether `d` is the reset device whose departure the registry confirmed; consumes that confirmation.
+    fn take_reset_departure(&self, d: &UsbView) -> bool {
+        let mut pending = self
+            .reset_departure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if *pending == Some((d.bus, d.address)) {
+            *pending = None;
+            return true;
+        }
+        false
     }
 
     /// Whether waits are woken by hotplug events (else they poll every [`POLL_PERIOD`]).
@@ -419,7 +480,40 @@ impl UsbBus for LibusbBus {
             .context
             .devices()
             .map_err(|e| LabError::Other(format!("libusb cannot list devices: {e}")))?;
-        Ok(list.iter().filter_map(|d| view_of(&d)).collect())
+        let registry = self.registry_usb();
+        let mut cache = self.strings.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let mut present = Vec::new();
+        let mut views = Vec::new();
+        for device in list.iter() {
+            let Some((mut view, printer)) = view_without_strings(&device) else {
+                continue;
+            };
+            let libusb_ports = std::mem::take(&mut view.port_path);
+            view.port_path =
+                darwin::port_path(view.bus, view.address, libusb_ports, registry.as_deref()).0;
+            let key = Enumeration {
+                bus: view.bus,
+                address: view.address,
+                vendor_id: view.vendor_id,
+                product_id: view.product_id,
+                session: registry
+                    .as_deref()
+                    .and_then(|r| darwin::pair(view.bus, view.address, r))
+                    .and_then(|r| r.session_id),
+            };
+            let indexes = [
+                view.manufacturer_index,
+                view.product_index,
+                view.serial_index,
+            ];
+            let strings =
+                cache.get_or_read(&key, now, || read_device_strings(&device, indexes, printer));
+            present.push(key);
+            views.push(with_strings(view, strings));
+        }
+        cache.keep_only(&present);
+        Ok(views)
     }
 
     fn replug(&self, device: &UsbView) -> Result<(), LabError> {
@@ -444,9 +538,42 @@ impl UsbBus for LibusbBus {
             }
             None => self.replug.clone(),
         };
-        replug::replug(&self.context, device, &options).map(|done| {
-            tracing::info!("replugged {} by {}", device.label(), done);
-        })
+        *self
+            .reset_departure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+        let started = Instant::now();
+        let before = self.registry_usb();
+        let port_path_of = |d: &rusb::Device<rusb::Context>| {
+            let libusb_ports = d.port_numbers().unwrap_or_default();
+            darwin::port_path(d.bus_number(), d.address(), libusb_ports, before.as_deref()).0
+        };
+        let done = replug::replug(&self.context, device, &options, &port_path_of)?;
+        tracing::info!("replugged {} by {}", device.label(), done);
+        // libusb on a Mac keeps a reset device listed at its old address and sends no hotplug event: only
+        // the registry shows it left and came back.
+        if let (ReplugMethod::Reset, Some(registry), Some(before)) = (done, &self.registry, &before)
+        {
+            match darwin::pair(device.bus, device.address, before) {
+                Some(entry) => {
+                    self.confirm_reenumeration(
+                        &**registry,
+                        before,
+                        entry.location_id,
+                        started + darwin::RESET_REPLUG_WAIT,
+                    )?;
+                    *self
+                        .reset_departure
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner()) = Some((device.bus, device.address));
+                }
+                None => tracing::warn!(
+                    "no registry entry pairs with {}: its reset cannot be confirmed",
+                    device.label()
+                ),
+            }
+        }
+        Ok(())
     }
 
     fn wait_usb(
@@ -458,7 +585,10 @@ impl UsbBus for LibusbBus {
         let started = Instant::now();
         loop {
             let seen = self.events.current();
-            let found = self.devices()?.into_iter().find(|d| pred(d));
+            let found = match self.devices()?.into_iter().find(|d| pred(d)) {
+                Some(d) if !present && self.take_reset_departure(&d) => None,
+                found => found,
+            };
             match (present, found) {
                 (true, Some(d)) => return Ok(Some(d)),
                 (false, None) => return Ok(None),

@@ -3,8 +3,11 @@
 //! (for printers dexthil owns, as in the VM).
 
 pub mod bulk;
+pub mod darwin;
 pub mod hub;
+pub mod hub_pair;
 pub mod libusb;
 pub mod location;
 pub mod replug;
+pub mod strings;
 pub mod table;

@@ -2,8 +2,10 @@
 //! path), else a libusb reset, else an error naming everything tried. And the verified form that waits for
 //! the departure and the re-arrival and says when each was seen.
 
+use super::darwin::RESET_REPLUG_WAIT;
 use super::hub::{self, ControlRequest, HUB_CLASS};
-use super::libusb::{bounded, raw_descriptor, speed_of};
+use super::hub_pair::{self, HubFacts};
+use super::libusb::{READ_TIMEOUT, bounded, raw_descriptor, speed_of};
 use crate::lab::{LabError, Readable, Speed, UsbBus, UsbView, WaitError};
 use rusb::UsbContext;
 use std::fmt;
@@ -65,11 +67,22 @@ pub fn nothing_worked(device: &UsbView, tried: &[(ReplugMethod, String)]) -> Lab
     LabError::Other(format!("cannot replug {}: {why}", device.label()))
 }
 
+/// The port path of a libusb device as the bus reports it (on a Mac from the registry's `locationID`, not
+/// libusb's `port_numbers`: see `darwin`).
+pub type PortPathOf<'a, T> = &'a dyn Fn(&rusb::Device<T>) -> Vec<u8>;
+
+/// How long a reset may take: on a Mac `libusb_reset_device` re-enumerates and waits up to libusb's own 10 s
+/// for the device to come back (`darwin_reenumerate_device`), so never less than [`RESET_REPLUG_WAIT`].
+pub fn reset_wait(options: &ReplugOptions) -> Duration {
+    (options.timeout * 5).max(RESET_REPLUG_WAIT)
+}
+
 /// Power-cycle or reset `target`; returns the method that worked.
 pub fn replug<T: UsbContext + 'static>(
     context: &T,
     target: &UsbView,
     options: &ReplugOptions,
+    port_path_of: PortPathOf<'_, T>,
 ) -> Result<ReplugMethod, LabError> {
     let devices = context
         .devices()
@@ -78,7 +91,7 @@ pub fn replug<T: UsbContext + 'static>(
     let mut tried = Vec::new();
     for &method in &options.methods {
         let result = match method {
-            ReplugMethod::HubPower => hub_power_cycle(&devices, target, options),
+            ReplugMethod::HubPower => hub_power_cycle(&devices, target, options, port_path_of),
             ReplugMethod::Reset => reset(&devices, target, options),
         };
         match result {
@@ -140,21 +153,190 @@ fn port_powered<T: UsbContext>(
     Ok(hub::decode_port_status(bytes, usb3).powered)
 }
 
+/// One hub whose port is switched: its handle, the port's status layout, and a name for messages.
+struct SwitchedHub<T: UsbContext> {
+    handle: rusb::DeviceHandle<T>,
+    usb3_layout: bool,
+    name: String,
+}
+
+fn usb3_layout<T: UsbContext>(hub: &rusb::Device<T>) -> bool {
+    let bcd_usb = raw_descriptor(hub).map_or(0x0200, |d| d.bcdUSB);
+    hub::hub_is_usb3(
+        bcd_usb,
+        matches!(speed_of(hub.speed()), Speed::Super | Speed::SuperPlus),
+    )
+}
+
+fn open_hub<T: UsbContext + 'static>(
+    hub: &rusb::Device<T>,
+    name: String,
+    timeout: Duration,
+) -> Result<SwitchedHub<T>, String> {
+    let opener = hub.clone();
+    let handle = bounded(&format!("opening {name}"), timeout, move || opener.open())?;
+    Ok(SwitchedHub {
+        handle,
+        usb3_layout: usb3_layout(hub),
+        name,
+    })
+}
+
+/// What pairs a hub with its other half, read from the hub itself (uhubctl's `get_hub_info`). Values that
+/// cannot be read are left out, which leaves the hub unpaired rather than failing the replug.
+fn hub_facts<T: UsbContext + 'static>(
+    hub: &rusb::Device<T>,
+    port_path: Vec<u8>,
+    timeout: Duration,
+) -> HubFacts {
+    let bcd_usb = raw_descriptor(hub).map_or(0x0200, |d| d.bcdUSB);
+    let super_speed = bcd_usb >= 0x0300;
+    let mut facts = HubFacts {
+        bus: hub.bus_number(),
+        port_path,
+        super_speed,
+        ports: None,
+        container_id: None,
+        serial: None,
+    };
+    let serial_index = raw_descriptor(hub).map_or(0, |d| d.iSerialNumber);
+    let opener = hub.clone();
+    let Ok(handle) = bounded("opening a hub", timeout, move || opener.open()) else {
+        return facts;
+    };
+    let kind = if super_speed {
+        hub_pair::SUPERSPEED_HUB_DESCRIPTOR
+    } else {
+        hub_pair::HUB_DESCRIPTOR
+    };
+    let mut buf = [0u8; 255];
+    // GET_DESCRIPTOR(hub) is a class request to the device (USB 2.0 §11.24.2.5).
+    if let Ok(n) = handle.read_control(0xA0, 6, (kind as u16) << 8, 0, &mut buf, timeout) {
+        facts.ports = hub_pair::hub_ports(&buf[..n]);
+    }
+    // GET_DESCRIPTOR(BOS) is a standard request (USB 3.2 §9.4.3); the descriptor is short, one read does.
+    if let Ok(n) = handle.read_control(
+        0x80,
+        6,
+        (hub_pair::BOS_DESCRIPTOR as u16) << 8,
+        0,
+        &mut buf,
+        timeout,
+    ) {
+        facts.container_id = hub_pair::container_id(&buf[..n]);
+    }
+    if serial_index != 0
+        && let Ok(langs) = handle.read_languages(READ_TIMEOUT)
+        && let Some(lang) = langs.first()
+    {
+        facts.serial = handle
+            .read_string_descriptor(*lang, serial_index, READ_TIMEOUT)
+            .ok();
+    }
+    facts
+}
+
+/// The USB 3 hub's other half of `hubs[of]`, found as uhubctl finds it (`hub_pair`).
+fn sibling_of<T: UsbContext + 'static>(
+    hubs: &[(rusb::Device<T>, Vec<u8>)],
+    of: usize,
+    timeout: Duration,
+) -> Option<usize> {
+    let (hub, path) = &hubs[of];
+    let me = hub_facts(hub, path.clone(), timeout);
+    me.container_id?;
+    // Only the other generation can be the sibling: read no more hubs than that.
+    let facts: Vec<HubFacts> = hubs
+        .iter()
+        .enumerate()
+        .map(|(i, (d, p))| {
+            if i == of {
+                return me.clone();
+            }
+            let other_gen = raw_descriptor(d).map_or(0x0200, |x| x.bcdUSB) >= 0x0300;
+            if other_gen == me.super_speed {
+                HubFacts {
+                    bus: d.bus_number(),
+                    port_path: p.clone(),
+                    super_speed: other_gen,
+                    ports: None,
+                    container_id: None,
+                    serial: None,
+                }
+            } else {
+                hub_facts(d, p.clone(), timeout)
+            }
+        })
+        .collect();
+    hub_pair::sibling(&facts, of)
+}
+
+fn switch_off<T: UsbContext>(
+    hub: &SwitchedHub<T>,
+    port: u8,
+    options: &ReplugOptions,
+) -> Result<(), String> {
+    for attempt in 1..=options.power_off_attempts.max(1) {
+        send(
+            &hub.handle,
+            &hub::port_power_request(false, port),
+            options.timeout,
+        )?;
+        std::thread::sleep(Duration::from_millis(100));
+        if !port_powered(&hub.handle, port, hub.usb3_layout, options.timeout)? {
+            return Ok(());
+        }
+        tracing::debug!(
+            "{} port {port} still powered after power-off request {attempt}",
+            hub.name
+        );
+    }
+    Err(format!(
+        "{} port {port} stayed powered after {} power-off requests: the hub has no per-port power \
+         switching (it ganged or ignores PORT_POWER)",
+        hub.name,
+        options.power_off_attempts.max(1)
+    ))
+}
+
+fn switch_on<T: UsbContext>(
+    hub: &SwitchedHub<T>,
+    port: u8,
+    options: &ReplugOptions,
+) -> Result<(), String> {
+    send(
+        &hub.handle,
+        &hub::port_power_request(true, port),
+        options.timeout,
+    )?;
+    if !port_powered(&hub.handle, port, hub.usb3_layout, options.timeout)? {
+        return Err(format!(
+            "{} port {port} did not come back on after SET_FEATURE(PORT_POWER): the printer is unpowered",
+            hub.name
+        ));
+    }
+    Ok(())
+}
+
 fn hub_power_cycle<T: UsbContext + 'static>(
     devices: &[rusb::Device<T>],
     target: &UsbView,
     options: &ReplugOptions,
+    port_path_of: PortPathOf<'_, T>,
 ) -> Result<(), String> {
     let (hub_path, port) = hub::hub_for(&target.port_path)
         .ok_or_else(|| "its port path is unknown, so its hub is too".to_string())?;
-    let hub = devices
+    let hubs: Vec<(rusb::Device<T>, Vec<u8>)> = devices
         .iter()
-        .find(|d| {
-            d.bus_number() == target.bus
-                && d.port_numbers().ok().as_deref() == Some(hub_path.as_slice())
-                && d.device_descriptor()
-                    .is_ok_and(|desc| desc.class_code() == HUB_CLASS)
+        .filter(|d| {
+            d.device_descriptor()
+                .is_ok_and(|desc| desc.class_code() == HUB_CLASS)
         })
+        .map(|d| (d.clone(), port_path_of(d)))
+        .collect();
+    let at = hubs
+        .iter()
+        .position(|(d, path)| d.bus_number() == target.bus && *path == hub_path)
         .ok_or_else(|| {
             format!(
                 "no hub at bus {} port {} in the libusb view",
@@ -162,44 +344,33 @@ fn hub_power_cycle<T: UsbContext + 'static>(
                 crate::usb::location::port_path_text(&hub_path)
             )
         })?;
-    let bcd_usb = raw_descriptor(hub).map_or(0x0200, |d| d.bcdUSB);
-    let usb3 = hub::hub_is_usb3(
-        bcd_usb,
-        matches!(speed_of(hub.speed()), Speed::Super | Speed::SuperPlus),
-    );
-    let opener = hub.clone();
-    let handle = bounded("opening the hub", options.timeout, move || opener.open())?;
-    let mut off = false;
-    for attempt in 1..=options.power_off_attempts.max(1) {
-        send(
-            &handle,
-            &hub::port_power_request(false, port),
+    let name = |(d, path): &(rusb::Device<T>, Vec<u8>)| {
+        format!(
+            "hub at bus {} port {}",
+            d.bus_number(),
+            crate::usb::location::port_path_text(path)
+        )
+    };
+    let mut halves = vec![open_hub(&hubs[at].0, name(&hubs[at]), options.timeout)?];
+    // Many USB 3 hubs keep VBUS on until both halves switch the port off (uhubctl switches both).
+    if let Some(other) = sibling_of(&hubs, at, options.timeout) {
+        let sibling = name(&hubs[other]);
+        tracing::info!(
+            "{} has a USB 3 sibling: {sibling}; switching both",
+            halves[0].name
+        );
+        halves.push(open_hub(
+            &hubs[other].0,
+            format!("{sibling} (the other half of the {})", halves[0].name),
             options.timeout,
-        )?;
-        std::thread::sleep(Duration::from_millis(100));
-        if !port_powered(&handle, port, usb3, options.timeout)? {
-            off = true;
-            break;
-        }
-        tracing::debug!("hub port {port} still powered after power-off request {attempt}");
+        )?);
     }
-    if !off {
-        return Err(format!(
-            "hub port {port} stayed powered after {} power-off requests: the hub has no per-port power \
-             switching (it ganged or ignores PORT_POWER)",
-            options.power_off_attempts.max(1)
-        ));
+    for half in &halves {
+        switch_off(half, port, options)?;
     }
     std::thread::sleep(options.off_time);
-    send(
-        &handle,
-        &hub::port_power_request(true, port),
-        options.timeout,
-    )?;
-    if !port_powered(&handle, port, usb3, options.timeout)? {
-        return Err(format!(
-            "hub port {port} did not come back on after SET_FEATURE(PORT_POWER): the printer is unpowered"
-        ));
+    for half in &halves {
+        switch_on(half, port, options)?;
     }
     Ok(())
 }
@@ -214,9 +385,10 @@ fn reset<T: UsbContext + 'static>(
         .find(|d| d.bus_number() == target.bus && d.address() == target.address)
         .ok_or_else(|| format!("bus {} address {} is gone", target.bus, target.address))?
         .clone();
-    let limit = options.timeout * 5;
-    let handle = bounded("opening the device", limit, move || device.open())?;
-    match bounded("libusb reset", limit, move || handle.reset()) {
+    let handle = bounded("opening the device", options.timeout * 5, move || {
+        device.open()
+    })?;
+    match bounded("libusb reset", reset_wait(options), move || handle.reset()) {
         Ok(()) => Ok(()),
         // libusb_reset_device answers LIBUSB_ERROR_NOT_FOUND when the device re-enumerated and must be
         // rediscovered (libusb API docs): that is the departure we asked for.
@@ -355,6 +527,18 @@ pub(crate) mod tests {
         );
         let none = nothing_worked(&d, &[]);
         assert!(none.to_string().contains("no replug method"));
+    }
+
+    #[test]
+    fn a_reset_outlasts_libusbs_reenumeration_wait() {
+        // libusb's darwin backend waits up to 10 s inside libusb_reset_device; giving up sooner reports a
+        // reset that is still re-enumerating as failed.
+        assert!(reset_wait(&ReplugOptions::default()) >= Duration::from_secs(11));
+        let slow = ReplugOptions {
+            timeout: Duration::from_secs(3),
+            ..ReplugOptions::default()
+        };
+        assert_eq!(reset_wait(&slow), Duration::from_secs(15));
     }
 
     #[test]
