@@ -186,7 +186,7 @@ pub fn reenumeration(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::lab::Prop;
 

@@ -436,6 +436,16 @@ impl LibusbBus {
         }
     }
 
+    /// What libusb itself answers for the port numbers of the device at `bus` / `address`, before the
+    /// registry corrects them (for `dexthil selftest`).
+    pub fn libusb_port_numbers(&self, bus: u8, address: u8) -> Option<Vec<u8>> {
+        let list = self.context.devices().ok()?;
+        let device = list
+            .iter()
+            .find(|d| d.bus_number() == bus && d.address() == address)?;
+        Some(device.port_numbers().unwrap_or_default())
+    }
+
     /// Whether `d` is the reset device whose departure the registry confirmed; consumes that confirmation.
     fn take_reset_departure(&self, d: &UsbView) -> bool {
         let mut pending = self

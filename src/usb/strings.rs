@@ -31,14 +31,22 @@ pub struct DeviceStrings {
 }
 
 impl DeviceStrings {
-    /// Every value unreadable for the same reason (the device could not be opened, the deadline passed).
-    pub fn all_unreadable(why: &str) -> Self {
-        let u = || Readable::Unreadable(why.to_string());
+    /// What a device whose reads all failed for `why` shows: values it does not have (string index 0, no
+    /// printer interface) stay `Absent`, the rest are unreadable.
+    pub fn failed(indexes: [u8; 3], printer: Option<PrinterInterface>, why: &str) -> Self {
+        let u = |has: bool| {
+            if has {
+                Readable::Unreadable(why.to_string())
+            } else {
+                Readable::Absent
+            }
+        };
+        let [m, p, s] = indexes;
         DeviceStrings {
-            manufacturer: u(),
-            product: u(),
-            serial: u(),
-            device_id_1284: u(),
+            manufacturer: u(m != 0),
+            product: u(p != 0),
+            serial: u(s != 0),
+            device_id_1284: u(printer.is_some()),
         }
     }
 
@@ -197,15 +205,20 @@ pub fn read_device_strings<T: UsbContext + 'static>(
     indexes: [u8; 3],
     printer: Option<PrinterInterface>,
 ) -> DeviceStrings {
+    if indexes == [0; 3] && printer.is_none() {
+        // Nothing to read: no reason to open the device at all.
+        return DeviceStrings::failed(indexes, printer, "");
+    }
     let device = device.clone();
     let read = move || {
         let handle = match device.open() {
             Ok(h) => h,
             Err(e) => {
-                return Ok(DeviceStrings::all_unreadable(&format!(
-                    "opening the device: {}",
-                    with_code(e)
-                )));
+                return Ok(DeviceStrings::failed(
+                    indexes,
+                    printer,
+                    &format!("opening the device: {}", with_code(e)),
+                ));
             }
         };
         let language = match handle.read_languages(READ_TIMEOUT) {
@@ -224,12 +237,18 @@ pub fn read_device_strings<T: UsbContext + 'static>(
         })
     };
     bounded("reading strings and the 1284 id", STRINGS_DEADLINE, read)
-        .unwrap_or_else(|why| DeviceStrings::all_unreadable(&why))
+        .unwrap_or_else(|why| DeviceStrings::failed(indexes, printer, &why))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const PRINTER: PrinterInterface = PrinterInterface {
+        config_index: 0,
+        interface: 0,
+        alternate_setting: 0,
+    };
 
     fn key(address: u8, session: Option<u64>) -> Enumeration {
         Enumeration {
@@ -293,7 +312,11 @@ mod tests {
         let mut cache = StringCache::default();
         let t0 = Instant::now();
         let refused = || {
-            DeviceStrings::all_unreadable("GET_DEVICE_ID: Access denied (LIBUSB_ERROR_ACCESS -3)")
+            DeviceStrings::failed(
+                [1, 2, 3],
+                Some(PRINTER),
+                "GET_DEVICE_ID: Access denied (LIBUSB_ERROR_ACCESS -3)",
+            )
         };
         let mut opens = 0;
         for ms in [0u64, 250, 500, 1750] {
@@ -311,13 +334,29 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_open_leaves_what_the_device_does_not_have_absent() {
+        let s = DeviceStrings::failed([1, 0, 3], Some(PRINTER), "opening the device: busy");
+        assert_eq!(s.product, Readable::Absent);
+        assert!(matches!(&s.serial, Readable::Unreadable(w) if w.contains("busy")));
+        assert!(matches!(s.device_id_1284, Readable::Unreadable(_)));
+        assert_eq!(
+            DeviceStrings::failed([0; 3], None, "x").device_id_1284,
+            Readable::Absent
+        );
+    }
+
+    #[test]
     fn refusals_name_the_libusb_code() {
         assert_eq!(
             with_code(rusb::Error::Pipe),
             "Pipe error (LIBUSB_ERROR_PIPE -9)"
         );
         assert!(with_code(rusb::Error::Access).contains("LIBUSB_ERROR_ACCESS -3"));
-        let all = DeviceStrings::all_unreadable("reading strings: no answer within 3s");
+        let all = DeviceStrings::failed(
+            [1, 2, 3],
+            Some(PRINTER),
+            "reading strings: no answer within 3s",
+        );
         assert!(matches!(&all.device_id_1284, Readable::Unreadable(w) if w.contains("no answer")));
     }
 }

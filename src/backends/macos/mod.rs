@@ -8,6 +8,7 @@ mod logs;
 mod object;
 mod props;
 mod registry;
+pub mod selftest;
 mod userclient;
 mod watch;
 
