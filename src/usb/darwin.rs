@@ -17,7 +17,7 @@
 
 use super::location;
 use crate::lab::{EntryId, LabError, Matching, RegEntry, Registry};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// libusb's own wait for a re-enumeration (`DARWIN_REENUMERATE_TIMEOUT_US`, 10 s, libusb `darwin_usb.c`).
 pub const LIBUSB_REENUMERATE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -185,6 +185,74 @@ pub fn reenumeration(
     }
 }
 
+/// Wait, up to `deadline`, for the registry to show the device at `location_id` re-enumerated.
+pub fn confirm_reenumeration(
+    registry: &dyn Registry,
+    before: &[RegUsbDevice],
+    location_id: u32,
+    deadline: Instant,
+) -> Result<(), LabError> {
+    loop {
+        let after = reg_usb_devices(registry)?;
+        let last = match reenumeration(before, &after, location_id) {
+            Reenumeration::Returned {
+                old_session,
+                new_session,
+                ..
+            } => {
+                tracing::info!(
+                    "the registry shows locationID 0x{location_id:08x} re-enumerated (sessionID \
+                     0x{old_session:x} → 0x{new_session:x})"
+                );
+                return Ok(());
+            }
+            Reenumeration::Unknown => {
+                tracing::warn!(
+                    "locationID 0x{location_id:08x} had no sessionID before the reset: its \
+                     re-enumeration cannot be confirmed"
+                );
+                return Ok(());
+            }
+            other => other,
+        };
+        if Instant::now() >= deadline {
+            let state = match last {
+                Reenumeration::Departed => "it left and has not come back",
+                _ => "the same sessionID is still there",
+            };
+            return Err(LabError::Other(format!(
+                "libusb reset returned but the registry shows no re-enumeration at locationID \
+                 0x{location_id:08x} within {:?}: {state}",
+                RESET_REPLUG_WAIT
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A reset the registry confirmed while libusb still lists the device at its old address (no hotplug event,
+/// no departure): the next wait for that device's departure counts it as gone, once; waits for its presence
+/// see it as libusb does.
+#[derive(Debug, Default)]
+pub struct ConfirmedReset(Option<(u8, u8)>);
+
+impl ConfirmedReset {
+    pub fn confirm(&mut self, bus: u8, address: u8) {
+        self.0 = Some((bus, address));
+    }
+    pub fn clear(&mut self) {
+        self.0 = None;
+    }
+    /// In a wait for a departure that found the device at `bus` / `address` still listed: has it left?
+    pub fn departed(&mut self, bus: u8, address: u8) -> bool {
+        if self.0 == Some((bus, address)) {
+            self.0 = None;
+            return true;
+        }
+        false
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -289,6 +357,20 @@ pub(crate) mod tests {
             reenumeration(&[], &after, 0x0113_0000),
             Reenumeration::Unknown
         );
+    }
+
+    #[test]
+    fn a_confirmed_reset_departs_once_and_only_that_device() {
+        let mut reset = ConfirmedReset::default();
+        assert!(!reset.departed(1, 5), "no reset, no departure");
+        reset.confirm(1, 5);
+        assert!(!reset.departed(1, 6));
+        assert!(reset.departed(1, 5));
+        // The next departure wait is a real one again.
+        assert!(!reset.departed(1, 5));
+        reset.confirm(1, 5);
+        reset.clear();
+        assert!(!reset.departed(1, 5));
     }
 
     #[test]

@@ -1,26 +1,24 @@
-//! The libusb view of the bus (rusb, every platform): devices as [`UsbView`], the IEEE 1284 device id, and
-//! arrival / departure events for [`UsbBus::wait_usb`]. Replug itself is in `replug`.
+//! The libusb view of the bus (rusb, every platform): [`LibusbBus`] lists devices as [`UsbView`] (built in
+//! `view`, strings read once per enumeration by `strings`), corrected from the IORegistry on a Mac
+//! (`darwin`), and waits for arrival and departure for [`UsbBus::wait_usb`]. Replug itself is in `replug`.
 //!
 //! Rules from the field (reference §5): never claim an interface (a dext owns it and the claim can block for
 //! tens of seconds); every libusb call has a deadline; what cannot be read is `Readable::Unreadable` with the
 //! reason, never a failure of the whole view.
 
-use super::darwin::{self, Reenumeration, RegUsbDevice};
+use super::darwin::{self, ConfirmedReset, RegUsbDevice};
+pub use super::device_id::{DeviceIdError, device_id_setup, parse_device_id};
 use super::replug::{self, ReplugMethod, ReplugOptions};
-use super::strings::{
-    DeviceStrings, Enumeration, PrinterInterface, StringCache, printer_interface,
-    read_device_strings,
-};
-use crate::lab::{
-    ConfigView, EndpointView, InterfaceView, LabError, Readable, Registry, Speed, UsbBus, UsbView,
-    WaitError,
-};
+use super::strings::{Enumeration, StringCache, read_device_strings};
+pub use super::view::view_of;
+pub(crate) use super::view::{raw_descriptor, speed_of};
+use super::view::{view_without_strings, with_strings};
+use crate::lab::{LabError, Registry, UsbBus, UsbView, WaitError};
 use rusb::UsbContext;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Once};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use thiserror::Error;
 
 /// Deadline of each string-descriptor and GET_DEVICE_ID request.
 pub const READ_TIMEOUT: Duration = Duration::from_millis(500);
@@ -28,67 +26,6 @@ pub const READ_TIMEOUT: Duration = Duration::from_millis(500);
 pub const POLL_PERIOD: Duration = Duration::from_millis(250);
 /// bInterfaceClass of a printer (USB Printer Class 1.1 §4.2).
 pub const PRINTER_CLASS: u8 = 7;
-
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum DeviceIdError {
-    #[error("the answer has {0} bytes, fewer than its 2-byte length field")]
-    TooShort(usize),
-    #[error("the length field says {0} bytes, which cannot include the field itself")]
-    LengthTooSmall(usize),
-    #[error("the length field says {claimed} bytes but only {got} arrived")]
-    Truncated { claimed: usize, got: usize },
-}
-
-/// Parse a GET_DEVICE_ID answer: a 2-byte big-endian length that includes itself, then the id text.
-/// Non-UTF-8 bytes are replaced rather than refused: the id is for people and for matching on `MODEL:`.
-pub fn parse_device_id(bytes: &[u8]) -> Result<String, DeviceIdError> {
-    let [hi, lo, rest @ ..] = bytes else {
-        return Err(DeviceIdError::TooShort(bytes.len()));
-    };
-    let claimed = u16::from_be_bytes([*hi, *lo]) as usize;
-    if claimed < 2 {
-        return Err(DeviceIdError::LengthTooSmall(claimed));
-    }
-    let body = claimed - 2;
-    if rest.len() < body {
-        return Err(DeviceIdError::Truncated {
-            claimed,
-            got: bytes.len(),
-        });
-    }
-    Ok(String::from_utf8_lossy(&rest[..body]).into_owned())
-}
-
-/// The GET_DEVICE_ID setup fields for a printer interface (USB Printer Class 1.1 §4.2.1): wValue is the
-/// configuration index, wIndex the interface in the high byte and the alternate setting in the low byte.
-pub fn device_id_setup(config_index: u8, interface: u8, alt: u8) -> (u8, u8, u16, u16) {
-    (
-        0xA1,
-        0,
-        config_index as u16,
-        ((interface as u16) << 8) | alt as u16,
-    )
-}
-
-pub(crate) fn speed_of(speed: rusb::Speed) -> Speed {
-    match speed {
-        rusb::Speed::Low => Speed::Low,
-        rusb::Speed::Full => Speed::Full,
-        rusb::Speed::High => Speed::High,
-        rusb::Speed::Super => Speed::Super,
-        rusb::Speed::SuperPlus => Speed::SuperPlus,
-        _ => Speed::Unknown,
-    }
-}
-
-fn transfer_name(t: rusb::TransferType) -> &'static str {
-    match t {
-        rusb::TransferType::Control => "control",
-        rusb::TransferType::Isochronous => "isochronous",
-        rusb::TransferType::Bulk => "bulk",
-        rusb::TransferType::Interrupt => "interrupt",
-    }
-}
 
 /// Run a libusb call that takes no timeout of its own (`libusb_open`, `libusb_reset_device`) on a helper
 /// thread and give up after `limit`. A call that never returns leaves its thread behind; that is the price
@@ -107,131 +44,6 @@ pub(crate) fn bounded<T: Send + 'static>(
         Ok(Err(e)) => Err(format!("{what}: {e}")),
         Err(_) => Err(format!("{what}: no answer within {limit:?}")),
     }
-}
-
-/// The raw device descriptor: rusb's `Version` loses non-BCD bcdDevice values, the raw one does not.
-pub(crate) fn raw_descriptor<T: UsbContext>(
-    device: &rusb::Device<T>,
-) -> Option<rusb::ffi::libusb_device_descriptor> {
-    let mut desc = std::mem::MaybeUninit::<rusb::ffi::libusb_device_descriptor>::uninit();
-    // SAFETY: the device pointer is valid for the life of `device`; libusb fills the whole struct on success.
-    let rc = unsafe { rusb::ffi::libusb_get_device_descriptor(device.as_raw(), desc.as_mut_ptr()) };
-    // SAFETY: rc 0 means libusb wrote the descriptor.
-    (rc == 0).then(|| unsafe { desc.assume_init() })
-}
-
-fn configurations<T: UsbContext>(device: &rusb::Device<T>, count: u8) -> Vec<(u8, ConfigView)> {
-    (0..count)
-        .filter_map(|index| {
-            let config = device
-                .config_descriptor(index)
-                .inspect_err(|e| tracing::warn!("config descriptor {index} unreadable: {e}"))
-                .ok()?;
-            let interfaces = config
-                .interfaces()
-                .flat_map(|i| i.descriptors().collect::<Vec<_>>())
-                .map(|alt| InterfaceView {
-                    number: alt.interface_number(),
-                    alternate_setting: alt.setting_number(),
-                    class: alt.class_code(),
-                    subclass: alt.sub_class_code(),
-                    protocol: alt.protocol_code(),
-                    string_index: alt.description_string_index().unwrap_or(0),
-                    endpoints: alt
-                        .endpoint_descriptors()
-                        .map(|e| EndpointView {
-                            address: e.address(),
-                            transfer: transfer_name(e.transfer_type()).into(),
-                            max_packet_size: e.max_packet_size(),
-                            interval: e.interval(),
-                        })
-                        .collect(),
-                })
-                .collect();
-            Some((
-                index,
-                ConfigView {
-                    value: config.number(),
-                    interfaces,
-                },
-            ))
-        })
-        .collect()
-}
-
-/// One device as a [`UsbView`], its strings read now; `None` only when libusb cannot give even its device
-/// descriptor. The bus reads strings once per enumeration instead ([`StringCache`]).
-pub fn view_of<T: UsbContext + 'static>(device: &rusb::Device<T>) -> Option<UsbView> {
-    let (view, printer) = view_without_strings(device)?;
-    let strings = read_device_strings(
-        device,
-        [
-            view.manufacturer_index,
-            view.product_index,
-            view.serial_index,
-        ],
-        printer,
-    );
-    Some(with_strings(view, strings))
-}
-
-fn with_strings(mut view: UsbView, s: DeviceStrings) -> UsbView {
-    view.manufacturer = s.manufacturer;
-    view.product = s.product;
-    view.serial = s.serial;
-    view.device_id_1284 = s.device_id_1284;
-    view
-}
-
-/// Everything libusb knows without opening the device (its cached descriptors), the strings left
-/// `Absent`, and the printer interface to ask GET_DEVICE_ID of.
-fn view_without_strings<T: UsbContext + 'static>(
-    device: &rusb::Device<T>,
-) -> Option<(UsbView, Option<PrinterInterface>)> {
-    let Some(d) = raw_descriptor(device) else {
-        tracing::warn!(
-            "bus {} address {}: no device descriptor, left out of the view",
-            device.bus_number(),
-            device.address()
-        );
-        return None;
-    };
-    let configs = configurations(device, d.bNumConfigurations);
-    let active = device.active_config_descriptor().ok().map(|c| c.number());
-    let printer = printer_interface(&configs, active);
-    let port_path = device.port_numbers().unwrap_or_else(|e| {
-        tracing::warn!(
-            "bus {} address {}: no port path: {e}",
-            device.bus_number(),
-            device.address()
-        );
-        Vec::new()
-    });
-    let view = UsbView {
-        vendor_id: d.idVendor,
-        product_id: d.idProduct,
-        bcd_device: d.bcdDevice,
-        bcd_usb: d.bcdUSB,
-        class: d.bDeviceClass,
-        subclass: d.bDeviceSubClass,
-        protocol: d.bDeviceProtocol,
-        max_packet_size0: d.bMaxPacketSize0,
-        num_configurations: d.bNumConfigurations,
-        manufacturer_index: d.iManufacturer,
-        product_index: d.iProduct,
-        serial_index: d.iSerialNumber,
-        bus: device.bus_number(),
-        address: device.address(),
-        port_path,
-        speed: speed_of(device.speed()),
-        manufacturer: Readable::Absent,
-        product: Readable::Absent,
-        serial: Readable::Absent,
-        active_configuration: active,
-        device_id_1284: Readable::Absent,
-        configurations: configs.into_iter().map(|(_, c)| c).collect(),
-    };
-    Some((view, printer))
 }
 
 /// A change counter that waiters sleep on: bumped by hotplug (here) and IOKit notification callbacks
@@ -293,9 +105,8 @@ pub struct LibusbBus {
     registry: Option<Arc<dyn Registry>>,
     /// Strings and 1284 ids, read once per enumeration.
     strings: Mutex<StringCache>,
-    /// A device (bus, address) whose reset re-enumeration the registry confirmed but libusb still lists as
-    /// if it never left: the next wait for its departure counts it as gone.
-    reset_departure: Mutex<Option<(u8, u8)>>,
+    /// A reset re-enumeration the registry confirmed but libusb does not show.
+    reset_departure: Mutex<ConfirmedReset>,
 }
 
 /// How one station printer is replugged: `options` `None` means the station forbids it.
@@ -365,7 +176,7 @@ impl LibusbBus {
             replug_plan: Mutex::new(Vec::new()),
             registry: None,
             strings: Mutex::new(StringCache::default()),
-            reset_departure: Mutex::new(None),
+            reset_departure: Mutex::new(ConfirmedReset::default()),
         })
     }
 
@@ -390,52 +201,6 @@ impl LibusbBus {
         }
     }
 
-    /// Wait, up to `deadline`, for the registry to show the device at `location_id` re-enumerated.
-    fn confirm_reenumeration(
-        &self,
-        registry: &dyn Registry,
-        before: &[RegUsbDevice],
-        location_id: u32,
-        deadline: Instant,
-    ) -> Result<(), LabError> {
-        loop {
-            let after = darwin::reg_usb_devices(registry)?;
-            let last = match darwin::reenumeration(before, &after, location_id) {
-                Reenumeration::Returned {
-                    old_session,
-                    new_session,
-                    ..
-                } => {
-                    tracing::info!(
-                        "the registry shows locationID 0x{location_id:08x} re-enumerated (sessionID \
-                         0x{old_session:x} → 0x{new_session:x})"
-                    );
-                    return Ok(());
-                }
-                Reenumeration::Unknown => {
-                    tracing::warn!(
-                        "locationID 0x{location_id:08x} had no sessionID before the reset: its \
-                         re-enumeration cannot be confirmed"
-                    );
-                    return Ok(());
-                }
-                other => other,
-            };
-            if Instant::now() >= deadline {
-                let state = match last {
-                    Reenumeration::Departed => "it left and has not come back",
-                    _ => "the same sessionID is still there",
-                };
-                return Err(LabError::Other(format!(
-                    "libusb reset returned but the registry shows no re-enumeration at locationID \
-                     0x{location_id:08x} within {:?}: {state}",
-                    darwin::RESET_REPLUG_WAIT
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
     /// What libusb itself answers for the port numbers of the device at `bus` / `address`, before the
     /// registry corrects them (for `dexthil selftest`).
     pub fn libusb_port_numbers(&self, bus: u8, address: u8) -> Option<Vec<u8>> {
@@ -448,15 +213,10 @@ impl LibusbBus {
 
     /// Whether `d` is the reset device whose departure the registry confirmed; consumes that confirmation.
     fn take_reset_departure(&self, d: &UsbView) -> bool {
-        let mut pending = self
-            .reset_departure
+        self.reset_departure
             .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if *pending == Some((d.bus, d.address)) {
-            *pending = None;
-            return true;
-        }
-        false
+            .unwrap_or_else(|p| p.into_inner())
+            .departed(d.bus, d.address)
     }
 
     /// Whether waits are woken by hotplug events (else they poll every [`POLL_PERIOD`]).
@@ -548,10 +308,10 @@ impl UsbBus for LibusbBus {
             }
             None => self.replug.clone(),
         };
-        *self
-            .reset_departure
+        self.reset_departure
             .lock()
-            .unwrap_or_else(|p| p.into_inner()) = None;
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         let started = Instant::now();
         let before = self.registry_usb();
         let port_path_of = |d: &rusb::Device<rusb::Context>| {
@@ -566,16 +326,16 @@ impl UsbBus for LibusbBus {
         {
             match darwin::pair(device.bus, device.address, before) {
                 Some(entry) => {
-                    self.confirm_reenumeration(
+                    darwin::confirm_reenumeration(
                         &**registry,
                         before,
                         entry.location_id,
                         started + darwin::RESET_REPLUG_WAIT,
                     )?;
-                    *self
-                        .reset_departure
+                    self.reset_departure
                         .lock()
-                        .unwrap_or_else(|p| p.into_inner()) = Some((device.bus, device.address));
+                        .unwrap_or_else(|p| p.into_inner())
+                        .confirm(device.bus, device.address);
                 }
                 None => tracing::warn!(
                     "no registry entry pairs with {}: its reset cannot be confirmed",
@@ -623,51 +383,6 @@ impl UsbBus for LibusbBus {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn device_id_length_includes_itself() {
-        let id = b"MANUFACTURER:Dai Nippon Printing ;MODEL:DP-DS620;";
-        let mut answer = ((id.len() + 2) as u16).to_be_bytes().to_vec();
-        answer.extend_from_slice(id);
-        assert_eq!(
-            parse_device_id(&answer).unwrap(),
-            "MANUFACTURER:Dai Nippon Printing ;MODEL:DP-DS620;"
-        );
-        // Trailing bytes past the length are not part of the id.
-        answer.extend_from_slice(b"garbage");
-        assert!(parse_device_id(&answer).unwrap().ends_with("DP-DS620;"));
-    }
-
-    #[test]
-    fn malformed_device_ids_are_errors_not_panics() {
-        assert_eq!(parse_device_id(&[]), Err(DeviceIdError::TooShort(0)));
-        assert_eq!(parse_device_id(&[0]), Err(DeviceIdError::TooShort(1)));
-        assert_eq!(
-            parse_device_id(&[0, 1]),
-            Err(DeviceIdError::LengthTooSmall(1))
-        );
-        assert_eq!(parse_device_id(&[0, 2]).unwrap(), "");
-        assert_eq!(
-            parse_device_id(&[0, 10, b'M', b'O']),
-            Err(DeviceIdError::Truncated {
-                claimed: 10,
-                got: 4
-            })
-        );
-        assert_eq!(
-            parse_device_id(&[0xFF, 0xFF, b'x']),
-            Err(DeviceIdError::Truncated {
-                claimed: 0xFFFF,
-                got: 3
-            })
-        );
-    }
-
-    #[test]
-    fn device_id_request_addresses_interface_and_alt() {
-        assert_eq!(device_id_setup(0, 0, 0), (0xA1, 0, 0, 0));
-        assert_eq!(device_id_setup(1, 2, 1), (0xA1, 0, 1, 0x0201));
-    }
 
     #[test]
     fn a_machine_without_usb_gives_a_list_or_a_clear_error() {
