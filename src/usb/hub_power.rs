@@ -6,6 +6,7 @@ use super::hub::{self, ControlRequest, HUB_CLASS};
 use super::hub_pair::{self, HubFacts};
 use super::libusb::{READ_TIMEOUT, bounded, raw_descriptor, speed_of};
 use super::replug::{PortPathOf, ReplugOptions};
+use super::strings::with_code;
 use crate::lab::{Speed, UsbView};
 use rusb::UsbContext;
 use std::time::Duration;
@@ -26,7 +27,7 @@ fn send<T: UsbContext>(
                 &mut buf,
                 timeout,
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(with_code)?;
         buf.truncate(n);
         Ok(buf)
     } else {
@@ -40,7 +41,7 @@ fn send<T: UsbContext>(
                 timeout,
             )
             .map(|_| Vec::new())
-            .map_err(|e| e.to_string())
+            .map_err(with_code)
     }
 }
 
