@@ -199,7 +199,7 @@ pub fn log_stream(program: &Path, args: &[String], window: Duration) -> LogStrea
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lab::Readable;
+    use crate::lab::{Readable, UserClients};
 
     #[test]
     fn the_sim_lab_s_printers_are_seen_in_both_views() {
@@ -215,6 +215,33 @@ mod tests {
             assert!(p.interface.is_some(), "{}", p.usb.label());
             assert!(matches!(p.usb.serial, Readable::Value(_)));
         }
+    }
+
+    #[test]
+    fn the_sample_answers_a_timed_call_and_an_async_round_trip() {
+        let lab = crate::usb::darwin::tests::sim_lab_for("scenarios/drivers/apple-sample.yaml");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/drivers/apple-sample.yaml");
+        let sample = crate::scenario::load_driver(&path).unwrap();
+        let before = lab.open_count();
+        let took = call_round_trip(&lab, &sample).expect("the sim has the sample");
+        assert!(took.is_ok(), "{took:?}");
+        let round_trip = async_round_trip(&lab, &sample, &|_| 1)
+            .expect("the sim has the sample")
+            .unwrap();
+        assert_eq!(round_trip.codes.len(), 2);
+        assert!(
+            round_trip
+                .codes
+                .iter()
+                .all(|c| c.contains("kIOReturnSuccess")),
+            "{round_trip:?}"
+        );
+        assert_eq!(
+            lab.open_count(),
+            before,
+            "every connection the probe opened is closed"
+        );
     }
 
     #[test]

@@ -380,8 +380,12 @@ pub(crate) mod tests {
 
     /// A sim lab standing up its default station for the printer dext.
     pub(crate) fn sim_lab() -> crate::backends::sim::SimLab {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("scenarios/drivers/dnp-printer.yaml");
+        sim_lab_for("scenarios/drivers/dnp-printer.yaml")
+    }
+
+    /// A sim lab standing up its default station for the dext of `driver_file` (from the repository root).
+    pub(crate) fn sim_lab_for(driver_file: &str) -> crate::backends::sim::SimLab {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(driver_file);
         let driver = crate::scenario::load_driver(&path).expect("the printer driver file loads");
         let scenario = crate::scenario::Scenario {
             name: "darwin".into(),
