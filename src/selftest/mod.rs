@@ -139,6 +139,8 @@ mod tests {
             (ScriptedFault::StringsRefused, "strings-with-dext"),
             (ScriptedFault::NoCompletion, "async-completion"),
             (ScriptedFault::LogStreamRefused, "log-stream"),
+            (ScriptedFault::SlowCall, "call-time"),
+            (ScriptedFault::CrashFoldersUnreadable, "crash-folders"),
         ] {
             let findings = judge(&ScriptedProbe {
                 faults: vec![fault],
@@ -151,6 +153,26 @@ mod tests {
             assert_eq!(broken, vec![id], "{fault:?}");
             assert_eq!(exit_code(&findings), 1);
         }
+    }
+
+    #[test]
+    fn without_the_sample_its_checks_are_not_checked_and_nothing_fails() {
+        let findings = judge(&ScriptedProbe {
+            faults: vec![ScriptedFault::NoSample],
+        });
+        let not_checked: Vec<_> = findings
+            .iter()
+            .filter(|f| matches!(&f.verdict, Verdict::NotChecked(why) if why.contains("sample")))
+            .map(|f| f.id)
+            .collect();
+        assert_eq!(not_checked, vec!["async-completion", "call-time"]);
+        assert_eq!(exit_code(&findings), 0);
+        let table = render("m", &findings);
+        assert!(
+            table.contains("→ not checked: Apple's sample is not installed"),
+            "{table}"
+        );
+        assert!(table.contains("6 hold, 0 broken, 2 not checked"), "{table}");
     }
 
     #[test]

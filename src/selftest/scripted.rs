@@ -22,6 +22,12 @@ pub enum ScriptedFault {
     NoCompletion,
     /// `log stream` refuses a non-admin user.
     LogStreamRefused,
+    /// A synchronous call takes 800 ms.
+    SlowCall,
+    /// `/Library/Logs/DiagnosticReports` cannot be listed by this user.
+    CrashFoldersUnreadable,
+    /// Apple's sample is not installed (its two checks cannot run).
+    NoSample,
 }
 
 impl ScriptedFault {
@@ -31,6 +37,9 @@ impl ScriptedFault {
         "strings-refused",
         "no-completion",
         "log-stream-refused",
+        "slow-call",
+        "crash-folders-unreadable",
+        "no-sample",
     ];
 
     pub fn parse(name: &str) -> Result<Self, String> {
@@ -40,6 +49,9 @@ impl ScriptedFault {
             "strings-refused" => ScriptedFault::StringsRefused,
             "no-completion" => ScriptedFault::NoCompletion,
             "log-stream-refused" => ScriptedFault::LogStreamRefused,
+            "slow-call" => ScriptedFault::SlowCall,
+            "crash-folders-unreadable" => ScriptedFault::CrashFoldersUnreadable,
+            "no-sample" => ScriptedFault::NoSample,
             other => {
                 return Err(format!(
                     "`{other}` is not a scripted fault (one of {})",
@@ -137,6 +149,9 @@ impl SelftestProbe for ScriptedProbe {
     }
 
     fn async_round_trip(&self) -> Option<Result<AsyncRoundTrip, String>> {
+        if self.has(ScriptedFault::NoSample) {
+            return None;
+        }
         Some(Ok(AsyncRoundTrip {
             codes: vec!["kIOReturnSuccess (0x0)".into(); 2],
             completions: usize::from(!self.has(ScriptedFault::NoCompletion)),
@@ -144,7 +159,14 @@ impl SelftestProbe for ScriptedProbe {
     }
 
     fn call_round_trip(&self) -> Option<Result<Duration, String>> {
-        Some(Ok(Duration::from_micros(180)))
+        if self.has(ScriptedFault::NoSample) {
+            return None;
+        }
+        Some(Ok(if self.has(ScriptedFault::SlowCall) {
+            Duration::from_millis(800)
+        } else {
+            Duration::from_micros(180)
+        }))
     }
 
     fn log_stream(&self) -> LogStreamCheck {
@@ -162,7 +184,9 @@ impl SelftestProbe for ScriptedProbe {
         vec![FolderCheck {
             path: PathBuf::from("/Library/Logs/DiagnosticReports"),
             exists: true,
-            unreadable: None,
+            unreadable: self
+                .has(ScriptedFault::CrashFoldersUnreadable)
+                .then(|| "Permission denied (os error 13)".into()),
             reports: 0,
         }]
     }

@@ -10,7 +10,6 @@ use super::darwin::{self, ConfirmedReset, RegUsbDevice};
 pub use super::device_id::{DeviceIdError, device_id_setup, parse_device_id};
 use super::replug::{self, ReplugMethod, ReplugOptions};
 use super::strings::{Enumeration, StringCache, read_device_strings};
-pub use super::view::view_of;
 pub(crate) use super::view::{raw_descriptor, speed_of};
 use super::view::{view_without_strings, with_strings};
 use crate::lab::{LabError, Registry, UsbBus, UsbView, WaitError};

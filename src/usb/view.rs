@@ -1,7 +1,7 @@
 //! A libusb device as a [`UsbView`]: what libusb knows from its cached descriptors without opening the
-//! device, plus the strings and 1284 id `strings` reads.
+//! device; `LibusbBus` adds the strings and 1284 id `strings` reads once per enumeration.
 
-use super::strings::{DeviceStrings, PrinterInterface, printer_interface, read_device_strings};
+use super::strings::{DeviceStrings, PrinterInterface, printer_interface};
 use crate::lab::{ConfigView, EndpointView, InterfaceView, Readable, Speed, UsbView};
 use rusb::UsbContext;
 
@@ -75,22 +75,7 @@ fn configurations<T: UsbContext>(device: &rusb::Device<T>, count: u8) -> Vec<(u8
         .collect()
 }
 
-/// One device as a [`UsbView`], its strings read now; `None` only when libusb cannot give even its device
-/// descriptor. The bus reads strings once per enumeration instead ([`StringCache`]).
-pub fn view_of<T: UsbContext + 'static>(device: &rusb::Device<T>) -> Option<UsbView> {
-    let (view, printer) = view_without_strings(device)?;
-    let strings = read_device_strings(
-        device,
-        [
-            view.manufacturer_index,
-            view.product_index,
-            view.serial_index,
-        ],
-        printer,
-    );
-    Some(with_strings(view, strings))
-}
-
+/// The view with the strings and 1284 id read from the device.
 pub(crate) fn with_strings(mut view: UsbView, s: DeviceStrings) -> UsbView {
     view.manufacturer = s.manufacturer;
     view.product = s.product;
