@@ -143,6 +143,7 @@ struct SelftestCmd {
 
 fn selftest(cmd: SelftestCmd) -> ExitCode {
     use dexthil::selftest::{self, ScriptedFault, ScriptedProbe, SelftestProbe};
+    use std::io::Write;
     let probe: Box<dyn SelftestProbe> = if cmd.scripted {
         match cmd
             .scripted_faults
@@ -168,8 +169,10 @@ fn selftest(cmd: SelftestCmd) -> ExitCode {
     let out = cmd.out.unwrap_or_else(selftest::default_folder);
     match selftest::run(&*probe, &out) {
         Ok(done) => {
-            print!("{}", done.table);
-            println!("wrote {}", done.folder.display());
+            // A closed pipe (`| head`) must not hide the verdict: the exit code still carries it.
+            let mut stdout = std::io::stdout();
+            let _ = write!(stdout, "{}", done.table);
+            let _ = writeln!(stdout, "wrote {}", done.folder.display());
             ExitCode::from(done.exit)
         }
         Err(e) => {

@@ -3,7 +3,7 @@
 //! probe (`backends::macos::selftest`) adds only what only a Mac can give (libusb's raw port numbers,
 //! completions on the notification port).
 
-use super::probe::{AsyncRoundTrip, LogStreamCheck, PrinterSighting};
+use super::probe::{AsyncRoundTrip, LogStreamCheck, PrinterSighting, RegisteredPrinter};
 use crate::driver::Driver;
 use crate::lab::{CallArgs, ConnectionId, Lab, OpenRequest, RegEntry};
 use crate::printer::catalog;
@@ -51,6 +51,32 @@ pub fn printers(
                 interface,
                 dext_attached,
             }
+        })
+        .collect())
+}
+
+/// Every `IOUSBHostDevice` with a catalog printer's ids, with its printer interface.
+pub fn registered_printers(lab: &dyn Lab) -> Result<Vec<RegisteredPrinter>, String> {
+    let devices = lab
+        .find(&crate::lab::Matching {
+            class: Some("IOUSBHostDevice".into()),
+            ..crate::lab::Matching::default()
+        })
+        .map_err(|e| e.to_string())?;
+    let id = |e: &RegEntry, key: &str| {
+        e.int(key)
+            .and_then(darwin::as_u32)
+            .and_then(|v| u16::try_from(v).ok())
+    };
+    Ok(devices
+        .into_iter()
+        .filter(|e| match (id(e, "idVendor"), id(e, "idProduct")) {
+            (Some(v), Some(p)) => catalog::by_ids(v, p).is_some(),
+            _ => false,
+        })
+        .map(|device| RegisteredPrinter {
+            interface: printer_interface(lab, &device),
+            device,
         })
         .collect())
 }
@@ -214,6 +240,23 @@ mod tests {
             assert_eq!(device.int("USB Address"), Some(p.usb.address.into()));
             assert!(p.interface.is_some(), "{}", p.usb.label());
             assert!(matches!(p.usb.serial, Readable::Value(_)));
+        }
+    }
+
+    #[test]
+    fn the_registry_alone_shows_the_sim_printers_and_their_interfaces() {
+        let lab = crate::usb::darwin::tests::sim_lab();
+        let usb = crate::lab::UsbBus::devices(&lab).unwrap();
+        let found = registered_printers(&lab).unwrap();
+        assert_eq!(found.len(), usb.len());
+        for p in &found {
+            assert!(
+                p.device.conforms_to("IOUSBHostDevice"),
+                "{:?}",
+                p.device.class
+            );
+            let interface = p.interface.as_ref().expect("a printer interface");
+            assert_eq!(interface.int("bInterfaceClass"), Some(7));
         }
     }
 

@@ -12,7 +12,8 @@ mod scripted;
 mod verdict;
 
 pub use probe::{
-    AsyncRoundTrip, FolderCheck, LogStreamCheck, PrinterSighting, SelftestProbe, check_folders,
+    AsyncRoundTrip, FolderCheck, LogStreamCheck, PrinterSighting, RegisteredPrinter, SelftestProbe,
+    check_folders,
 };
 pub use scripted::{ScriptedFault, ScriptedProbe};
 pub use verdict::{CALL_ROUND_TRIP_LIMIT, Finding, Verdict, exit_code, judge, render};

@@ -21,6 +21,16 @@ pub struct PrinterSighting {
     pub dext_attached: bool,
 }
 
+/// A printer's entries as the registry alone shows them: what the class-name check needs, so it runs
+/// whatever libusb sees (under the darwin double libusb may see nothing).
+#[derive(Clone, Debug, Serialize)]
+pub struct RegisteredPrinter {
+    /// Its `IOUSBHostDevice`.
+    pub device: RegEntry,
+    /// Its printer-class interface.
+    pub interface: Option<RegEntry>,
+}
+
 /// An async completion round trip against Apple's sample.
 #[derive(Clone, Debug, Serialize)]
 pub struct AsyncRoundTrip {
@@ -60,6 +70,8 @@ pub trait SelftestProbe {
     fn machine(&self) -> String;
     /// Every catalog printer on the bus, with its registry entries.
     fn printers(&self) -> Result<Vec<PrinterSighting>, String>;
+    /// Every catalog printer the registry has, whatever libusb sees.
+    fn registered_printers(&self) -> Result<Vec<RegisteredPrinter>, String>;
     /// An async completion round trip against Apple's sample; `None` when the sample is not installed.
     fn async_round_trip(&self) -> Option<Result<AsyncRoundTrip, String>>;
     /// How long one synchronous `IOConnectCallMethod` took against the sample; `None` without it.

@@ -2,7 +2,9 @@
 //! each: how tests (and `dexthil selftest --scripted`) check the verdicts, the table and the folder without
 //! a Mac.
 
-use super::probe::{AsyncRoundTrip, FolderCheck, LogStreamCheck, PrinterSighting, SelftestProbe};
+use super::probe::{
+    AsyncRoundTrip, FolderCheck, LogStreamCheck, PrinterSighting, RegisteredPrinter, SelftestProbe,
+};
 use crate::lab::{Prop, Readable, RegEntry};
 use crate::printer::catalog;
 use std::collections::BTreeMap;
@@ -146,6 +148,19 @@ impl SelftestProbe for ScriptedProbe {
             interface: Some(interface),
             dext_attached: true,
         }])
+    }
+
+    fn registered_printers(&self) -> Result<Vec<RegisteredPrinter>, String> {
+        Ok(self
+            .printers()?
+            .into_iter()
+            .filter_map(|p| {
+                Some(RegisteredPrinter {
+                    device: p.device?,
+                    interface: p.interface,
+                })
+            })
+            .collect())
     }
 
     fn async_round_trip(&self) -> Option<Result<AsyncRoundTrip, String>> {

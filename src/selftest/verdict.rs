@@ -1,7 +1,9 @@
 //! The assumptions the darwin double makes that closed source could break, and the verdict on each from
 //! what a probe observed: assumption → observed → verdict, as a table for people and JSON for the folder.
 
-use super::probe::{AsyncRoundTrip, FolderCheck, LogStreamCheck, PrinterSighting, SelftestProbe};
+use super::probe::{
+    AsyncRoundTrip, FolderCheck, LogStreamCheck, PrinterSighting, RegisteredPrinter, SelftestProbe,
+};
 use crate::lab::Readable;
 use crate::usb::{darwin, location};
 use serde::Serialize;
@@ -72,28 +74,22 @@ const CALL_TIME: &str = "one IOConnectCallMethod round trip takes under 500 ms";
 const LOG_STREAM: &str = "`log stream` runs for this user and captures";
 const CRASH_DIRS: &str = "the DiagnosticReports folders can be read";
 
-fn class_names(printers: &[PrinterSighting]) -> Finding {
-    let seen: Vec<_> = printers
-        .iter()
-        .filter_map(|p| p.device.as_ref().map(|d| (p, d)))
-        .collect();
-    if seen.is_empty() {
-        return not_checked(
-            "class-names",
-            CLASS_NAMES,
-            "no printer with a registry entry",
-        );
+fn class_names(printers: &[RegisteredPrinter]) -> Finding {
+    if printers.is_empty() {
+        return not_checked("class-names", CLASS_NAMES, "no printer in the registry");
     }
     let mut holds = true;
-    let observed = seen
+    let observed = printers
         .iter()
-        .map(|(p, d)| {
+        .map(|p| {
             let interface = p.interface.as_ref().map(|i| i.class.as_str());
-            holds &= d.class == "IOUSBDevice" && interface.is_none_or(|c| c == "IOUSBInterface");
+            holds &=
+                p.device.class == "IOUSBDevice" && interface.is_none_or(|c| c == "IOUSBInterface");
             format!(
-                "{}: device {}, interface {}",
-                p.usb.label(),
-                d.class,
+                "{} 0x{:X}: device {}, interface {}",
+                p.device.name,
+                p.device.id,
+                p.device.class,
                 interface.unwrap_or("-")
             )
         })
@@ -274,27 +270,31 @@ fn crash_folders(folders: Vec<FolderCheck>) -> Finding {
 
 /// Run every check of `probe` and judge it.
 pub fn judge(probe: &dyn SelftestProbe) -> Vec<Finding> {
-    let printers = probe.printers();
-    let mut findings = match &printers {
-        Ok(p) => vec![class_names(p), pairing(p), port_numbers(p), strings(p)],
-        Err(e) => [
+    let mut findings = vec![match probe.registered_printers() {
+        Ok(p) => class_names(&p),
+        Err(e) => finding(
             "class-names",
-            "pairing",
-            "port-numbers",
-            "strings-with-dext",
-        ]
-        .into_iter()
-        .zip([CLASS_NAMES, PAIRING, PORTS, STRINGS])
-        .map(|(id, a)| {
-            finding(
-                id,
-                a,
-                format!("listing printers failed: {e}"),
-                Verdict::Broken,
-            )
-        })
-        .collect(),
-    };
+            CLASS_NAMES,
+            format!("reading the registry failed: {e}"),
+            Verdict::Broken,
+        ),
+    }];
+    match probe.printers() {
+        Ok(p) => findings.extend([pairing(&p), port_numbers(&p), strings(&p)]),
+        Err(e) => findings.extend(
+            ["pairing", "port-numbers", "strings-with-dext"]
+                .into_iter()
+                .zip([PAIRING, PORTS, STRINGS])
+                .map(|(id, a)| {
+                    finding(
+                        id,
+                        a,
+                        format!("listing printers failed: {e}"),
+                        Verdict::Broken,
+                    )
+                }),
+        ),
+    }
     findings.push(async_completion(probe.async_round_trip()));
     findings.push(call_time(probe.call_round_trip()));
     findings.push(log_stream(probe.log_stream()));

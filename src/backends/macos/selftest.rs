@@ -8,7 +8,8 @@ use crate::lab::{LabError, UsbBus};
 use crate::logs::{crash, ndjson};
 use crate::selftest::lab_probe::{self, LOG_STREAM_WINDOW};
 use crate::selftest::{
-    AsyncRoundTrip, FolderCheck, LogStreamCheck, PrinterSighting, SelftestProbe, check_folders,
+    AsyncRoundTrip, FolderCheck, LogStreamCheck, PrinterSighting, RegisteredPrinter, SelftestProbe,
+    check_folders,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -59,6 +60,10 @@ impl SelftestProbe for MacosProbe {
         lab_probe::printers(&self.lab, &|bus, address| {
             self.lab.usb.libusb_port_numbers(bus, address)
         })
+    }
+
+    fn registered_printers(&self) -> Result<Vec<RegisteredPrinter>, String> {
+        lab_probe::registered_printers(&self.lab)
     }
 
     fn async_round_trip(&self) -> Option<Result<AsyncRoundTrip, String>> {
