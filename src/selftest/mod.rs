@@ -206,6 +206,18 @@ mod tests {
     }
 
     #[test]
+    fn the_default_folder_is_under_target_and_named_for_its_time() {
+        let dir = default_folder();
+        assert!(dir.starts_with("target/dexthil"), "{}", dir.display());
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        // selftest-20261129T202330Z
+        assert!(
+            name.starts_with("selftest-20") && name.ends_with('Z') && name.len() == 25,
+            "{name}"
+        );
+    }
+
+    #[test]
     fn an_unwritable_folder_is_a_clear_error() {
         let file = temp("file");
         std::fs::write(&file, "").unwrap();
