@@ -112,7 +112,7 @@ pub enum PortPathSource {
 }
 
 /// The port path to use for a libusb device. Off a Mac (`registry` `None`) libusb's answer; on a Mac the
-/// paired entry's `locationID`, whatever libusb said.
+/// paired entry's `locationID`, whatever libusb said ([`disagreement`] says when that differed).
 pub fn port_path(
     bus: u8,
     address: u8,
@@ -123,21 +123,31 @@ pub fn port_path(
         return (libusb_ports, PortPathSource::Libusb);
     };
     match pair(bus, address, registry) {
-        Some(r) => {
-            let from_location = r.port_path();
-            if !libusb_ports.is_empty() && libusb_ports != from_location {
-                tracing::warn!(
-                    "bus {bus} address {address}: libusb says port {} but locationID 0x{:08x} says {}; using \
-                     the registry's",
-                    location::port_path_text(&libusb_ports),
-                    r.location_id,
-                    location::port_path_text(&from_location)
-                );
-            }
-            (from_location, PortPathSource::LocationId(r.location_id))
-        }
+        Some(r) => (r.port_path(), PortPathSource::LocationId(r.location_id)),
         None => (libusb_ports, PortPathSource::Unpaired),
     }
+}
+
+/// A message when libusb gave a port path of its own that `locationID` contradicts (an empty one is the
+/// known macOS 26 gap, not worth a word).
+pub fn disagreement(
+    bus: u8,
+    address: u8,
+    libusb_ports: &[u8],
+    source: &PortPathSource,
+) -> Option<String> {
+    let PortPathSource::LocationId(location_id) = *source else {
+        return None;
+    };
+    let from_location = location::decode(location_id).1;
+    (!libusb_ports.is_empty() && libusb_ports != from_location).then(|| {
+        format!(
+            "bus {bus} address {address}: libusb says port {} but locationID 0x{location_id:08x} says {}; \
+             using the registry's",
+            location::port_path_text(libusb_ports),
+            location::port_path_text(&from_location)
+        )
+    })
 }
 
 /// What the registry says about a reset device at one `locationID`, comparing a snapshot taken before the
@@ -276,8 +286,17 @@ pub(crate) mod tests {
         let (path, source) = port_path(2, 6, Vec::new(), Some(&registry));
         assert_eq!(path, vec![1, 4]);
         assert_eq!(source, PortPathSource::LocationId(0x0214_0000));
-        // A wrong non-empty answer is replaced too.
-        assert_eq!(port_path(2, 5, vec![9], Some(&registry)).0, vec![1, 3]);
+        // A wrong non-empty answer is replaced too, and said; an empty one is not.
+        let (path, source) = port_path(2, 5, vec![9], Some(&registry));
+        assert_eq!(path, vec![1, 3]);
+        let said = disagreement(2, 5, &[9], &source).unwrap();
+        assert!(
+            said.contains("libusb says port 9 but locationID 0x02130000 says 1.3"),
+            "{said}"
+        );
+        assert_eq!(disagreement(2, 5, &[], &source), None);
+        assert_eq!(disagreement(2, 5, &[1, 3], &source), None);
+        assert_eq!(disagreement(2, 5, &[9], &PortPathSource::Libusb), None);
     }
 
     #[test]

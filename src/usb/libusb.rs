@@ -259,8 +259,13 @@ impl UsbBus for LibusbBus {
                 continue;
             };
             let libusb_ports = std::mem::take(&mut view.port_path);
-            view.port_path =
-                darwin::port_path(view.bus, view.address, libusb_ports, registry.as_deref()).0;
+            let (path, source) = darwin::port_path(
+                view.bus,
+                view.address,
+                libusb_ports.clone(),
+                registry.as_deref(),
+            );
+            view.port_path = path;
             let key = Enumeration {
                 bus: view.bus,
                 address: view.address,
@@ -276,6 +281,13 @@ impl UsbBus for LibusbBus {
                 view.product_index,
                 view.serial_index,
             ];
+            // Said once per enumeration, not on every poll of a wait.
+            if !cache.knows(&key)
+                && let Some(said) =
+                    darwin::disagreement(view.bus, view.address, &libusb_ports, &source)
+            {
+                tracing::warn!("{said}");
+            }
             let strings =
                 cache.get_or_read(&key, now, || read_device_strings(&device, indexes, printer));
             present.push(key);

@@ -110,6 +110,11 @@ impl StringCache {
         strings
     }
 
+    /// Whether this enumeration has been read before (it is not new on the bus).
+    pub fn knows(&self, key: &Enumeration) -> bool {
+        self.entries.contains_key(key)
+    }
+
     /// Forget every enumeration not on the bus any more, so a device that comes back is read again.
     pub fn keep_only(&mut self, present: &[Enumeration]) {
         self.entries.retain(|k, _| present.contains(k));
