@@ -173,6 +173,7 @@ pub fn log_stream(program: &Path, args: &[String], window: Duration) -> LogStrea
         Err(e) => {
             return LogStreamCheck {
                 command,
+                tool_present: e.kind() != std::io::ErrorKind::NotFound,
                 ran: false,
                 lines: 0,
                 trouble: Some(format!("cannot start it: {e}")),
@@ -216,6 +217,7 @@ pub fn log_stream(program: &Path, args: &[String], window: Duration) -> LogStrea
     };
     LogStreamCheck {
         command,
+        tool_present: true,
         ran: !failed,
         lines: out.lines().count(),
         trouble,
@@ -312,6 +314,7 @@ mod tests {
             &[],
             Duration::from_millis(100),
         );
-        assert!(!missing.ran && missing.trouble.unwrap().contains("cannot start"));
+        assert!(!missing.ran && !missing.tool_present);
+        assert!(missing.trouble.unwrap().contains("cannot start"));
     }
 }

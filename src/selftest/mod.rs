@@ -177,6 +177,49 @@ mod tests {
     }
 
     #[test]
+    fn where_the_double_runs_the_mac_only_checks_are_not_checked() {
+        // Where the double runs there is no /usr/bin/log and no DiagnosticReports: that is not this machine
+        // refusing them.
+        let missing = lab_probe::log_stream(
+            Path::new("/nonexistent/log"),
+            &[],
+            std::time::Duration::from_millis(50),
+        );
+        struct NoLogTool(LogStreamCheck);
+        impl SelftestProbe for NoLogTool {
+            fn machine(&self) -> String {
+                "no log tool".into()
+            }
+            fn printers(&self) -> Result<Vec<PrinterSighting>, String> {
+                Ok(vec![])
+            }
+            fn registered_printers(&self) -> Result<Vec<RegisteredPrinter>, String> {
+                Ok(vec![])
+            }
+            fn async_round_trip(&self) -> Option<Result<AsyncRoundTrip, String>> {
+                None
+            }
+            fn call_round_trip(&self) -> Option<Result<std::time::Duration, String>> {
+                None
+            }
+            fn log_stream(&self) -> LogStreamCheck {
+                self.0.clone()
+            }
+            fn crash_folders(&self) -> Vec<FolderCheck> {
+                check_folders(&[PathBuf::from("/nonexistent/Library/Logs/DiagnosticReports")])
+            }
+        }
+        let findings = judge(&NoLogTool(missing));
+        let log = findings.iter().find(|f| f.id == "log-stream").unwrap();
+        assert!(matches!(&log.verdict, Verdict::NotChecked(why) if why.contains("no `log` tool")));
+        let crash = findings.iter().find(|f| f.id == "crash-folders").unwrap();
+        assert!(
+            matches!(&crash.verdict, Verdict::NotChecked(why) if why.contains("DiagnosticReports"))
+        );
+        assert_eq!(exit_code(&findings), 0, "nothing to check is not a failure");
+    }
+
+    #[test]
     fn a_refused_read_shows_its_code_in_the_table() {
         let table = render(
             "m",

@@ -45,6 +45,8 @@ pub struct AsyncRoundTrip {
 pub struct LogStreamCheck {
     /// The command as run.
     pub command: String,
+    /// The tool exists on this machine (it always does on a Mac; not where the double runs).
+    pub tool_present: bool,
     /// It started and was still running (or ended cleanly) when the probe stopped it.
     pub ran: bool,
     /// Lines it printed in that time.

@@ -189,6 +189,7 @@ impl SelftestProbe for ScriptedProbe {
         LogStreamCheck {
             command: "/usr/bin/log stream --style ndjson --predicate 'process == \"kernel\"'"
                 .into(),
+            tool_present: true,
             ran: !refused,
             lines: if refused { 0 } else { 3 },
             trouble: refused.then(|| "log: Must be admin to run 'stream' command".into()),

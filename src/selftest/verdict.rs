@@ -234,6 +234,13 @@ fn call_time(r: Option<Result<Duration, String>>) -> Finding {
 }
 
 fn log_stream(c: LogStreamCheck) -> Finding {
+    if !c.tool_present {
+        return not_checked(
+            "log-stream",
+            LOG_STREAM,
+            "this machine has no `log` tool (not a Mac: the double's run)",
+        );
+    }
     let mut observed = format!("`{}`: ", c.command);
     if c.ran {
         let _ = write!(observed, "ran, {} line(s)", c.lines);
@@ -252,8 +259,12 @@ fn log_stream(c: LogStreamCheck) -> Finding {
 }
 
 fn crash_folders(folders: Vec<FolderCheck>) -> Finding {
-    if folders.is_empty() {
-        return not_checked("crash-folders", CRASH_DIRS, "no folder to look in");
+    if !folders.iter().any(|f| f.exists) {
+        return not_checked(
+            "crash-folders",
+            CRASH_DIRS,
+            "no DiagnosticReports folder on this machine (not a Mac: the double's run)",
+        );
     }
     let holds = folders.iter().all(|f| f.unreadable.is_none());
     let observed = folders
