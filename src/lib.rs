@@ -23,6 +23,7 @@ pub mod record;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod selftest;
 pub mod span;
 pub mod station;
 pub mod usb;

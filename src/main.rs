@@ -99,6 +99,10 @@ enum Command {
     Fuzz(Box<FuzzCmd>),
     /// Be an emulated printer's firmware on a USB gadget (in the USB VM), or print the gadget set-up.
     PrinterEmu(PrinterEmuCmd),
+    /// Check, on this Mac, what the darwin double assumes of closed source (run it first on a lab Mac):
+    /// prints assumption → observed → verdict and writes a folder to attach to a bug report.
+    /// Exit 0: every assumption holds; 1: one is broken; 2: not a Mac, or an input could not be read.
+    Selftest(SelftestCmd),
     /// Internal, for `run --isolate`: run one scenario and write its events to stdout as journal lines.
     #[command(name = runner::isolate::CHILD_COMMAND, hide = true)]
     RunOne {
@@ -115,6 +119,67 @@ enum Command {
         station: Option<PathBuf>,
         file: PathBuf,
     },
+}
+
+#[derive(Args)]
+struct SelftestCmd {
+    /// The folder to write [default: target/dexthil/selftest-<time>/]
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// The driver file of Apple's sample, for the async completion and call-time checks
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "scenarios/drivers/apple-sample.yaml"
+    )]
+    sample_driver: PathBuf,
+    /// Answer as the darwin double assumes a Mac does instead of probing this machine (tests)
+    #[arg(long, hide = true)]
+    scripted: bool,
+    /// With --scripted, break one assumption (repeatable)
+    #[arg(long = "scripted-fault", hide = true, value_name = "NAME")]
+    scripted_faults: Vec<String>,
+}
+
+fn selftest(cmd: SelftestCmd) -> ExitCode {
+    use dexthil::selftest::{self, ScriptedFault, ScriptedProbe, SelftestProbe};
+    use std::io::Write;
+    let probe: Box<dyn SelftestProbe> = if cmd.scripted {
+        match cmd
+            .scripted_faults
+            .iter()
+            .map(|f| ScriptedFault::parse(f))
+            .collect()
+        {
+            Ok(faults) => Box::new(ScriptedProbe { faults }),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::BadInputOrLab.into();
+            }
+        }
+    } else {
+        match selftest::machine_probe(&cmd.sample_driver) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::BadInputOrLab.into();
+            }
+        }
+    };
+    let out = cmd.out.unwrap_or_else(selftest::default_folder);
+    match selftest::run(&*probe, &out) {
+        Ok(done) => {
+            // A closed pipe (`| head`) must not hide the verdict: the exit code still carries it.
+            let mut stdout = std::io::stdout();
+            let _ = write!(stdout, "{}", done.table);
+            let _ = writeln!(stdout, "wrote {}", done.folder.display());
+            ExitCode::from(done.exit)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::BadInputOrLab.into()
+        }
+    }
 }
 
 #[derive(Args)]
@@ -543,6 +608,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Doctor(cmd) => return doctor(cmd),
+        Command::Selftest(cmd) => return selftest(cmd),
         Command::Run(cmd) => run(*cmd),
         Command::Report {
             journal,

@@ -1,20 +1,23 @@
-//! The libusb view of the bus (rusb, every platform): devices as [`UsbView`], the IEEE 1284 device id, and
-//! arrival / departure events for [`UsbBus::wait_usb`]. Replug itself is in `replug`.
+//! The libusb view of the bus (rusb, every platform): [`LibusbBus`] lists devices as [`UsbView`] (built in
+//! `view`, strings read once per enumeration by `strings`), corrected from the IORegistry on a Mac
+//! (`darwin`), and waits for arrival and departure for [`UsbBus::wait_usb`]. Replug itself is in `replug`.
 //!
 //! Rules from the field (reference §5): never claim an interface (a dext owns it and the claim can block for
 //! tens of seconds); every libusb call has a deadline; what cannot be read is `Readable::Unreadable` with the
 //! reason, never a failure of the whole view.
 
-use super::replug::{self, ReplugOptions};
-use crate::lab::{
-    ConfigView, EndpointView, InterfaceView, LabError, Readable, Speed, UsbBus, UsbView, WaitError,
-};
+use super::darwin::{self, ConfirmedReset, RegUsbDevice};
+pub use super::device_id::{DeviceIdError, device_id_setup, parse_device_id};
+use super::replug::{self, ReplugMethod, ReplugOptions};
+use super::strings::{Enumeration, StringCache, read_device_strings};
+pub(crate) use super::view::{raw_descriptor, speed_of};
+use super::view::{view_without_strings, with_strings};
+use crate::lab::{LabError, Registry, UsbBus, UsbView, WaitError};
 use rusb::UsbContext;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Once};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use thiserror::Error;
 
 /// Deadline of each string-descriptor and GET_DEVICE_ID request.
 pub const READ_TIMEOUT: Duration = Duration::from_millis(500);
@@ -22,69 +25,6 @@ pub const READ_TIMEOUT: Duration = Duration::from_millis(500);
 pub const POLL_PERIOD: Duration = Duration::from_millis(250);
 /// bInterfaceClass of a printer (USB Printer Class 1.1 §4.2).
 pub const PRINTER_CLASS: u8 = 7;
-/// A 1284 device id longer than this is refused (the length field is 16 bits; real ones are < 1 KiB).
-const DEVICE_ID_BUFFER: usize = 1024;
-
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum DeviceIdError {
-    #[error("the answer has {0} bytes, fewer than its 2-byte length field")]
-    TooShort(usize),
-    #[error("the length field says {0} bytes, which cannot include the field itself")]
-    LengthTooSmall(usize),
-    #[error("the length field says {claimed} bytes but only {got} arrived")]
-    Truncated { claimed: usize, got: usize },
-}
-
-/// Parse a GET_DEVICE_ID answer: a 2-byte big-endian length that includes itself, then the id text.
-/// Non-UTF-8 bytes are replaced rather than refused: the id is for people and for matching on `MODEL:`.
-pub fn parse_device_id(bytes: &[u8]) -> Result<String, DeviceIdError> {
-    let [hi, lo, rest @ ..] = bytes else {
-        return Err(DeviceIdError::TooShort(bytes.len()));
-    };
-    let claimed = u16::from_be_bytes([*hi, *lo]) as usize;
-    if claimed < 2 {
-        return Err(DeviceIdError::LengthTooSmall(claimed));
-    }
-    let body = claimed - 2;
-    if rest.len() < body {
-        return Err(DeviceIdError::Truncated {
-            claimed,
-            got: bytes.len(),
-        });
-    }
-    Ok(String::from_utf8_lossy(&rest[..body]).into_owned())
-}
-
-/// The GET_DEVICE_ID setup fields for a printer interface (USB Printer Class 1.1 §4.2.1): wValue is the
-/// configuration index, wIndex the interface in the high byte and the alternate setting in the low byte.
-pub fn device_id_setup(config_index: u8, interface: u8, alt: u8) -> (u8, u8, u16, u16) {
-    (
-        0xA1,
-        0,
-        config_index as u16,
-        ((interface as u16) << 8) | alt as u16,
-    )
-}
-
-pub(crate) fn speed_of(speed: rusb::Speed) -> Speed {
-    match speed {
-        rusb::Speed::Low => Speed::Low,
-        rusb::Speed::Full => Speed::Full,
-        rusb::Speed::High => Speed::High,
-        rusb::Speed::Super => Speed::Super,
-        rusb::Speed::SuperPlus => Speed::SuperPlus,
-        _ => Speed::Unknown,
-    }
-}
-
-fn transfer_name(t: rusb::TransferType) -> &'static str {
-    match t {
-        rusb::TransferType::Control => "control",
-        rusb::TransferType::Isochronous => "isochronous",
-        rusb::TransferType::Bulk => "bulk",
-        rusb::TransferType::Interrupt => "interrupt",
-    }
-}
 
 /// Run a libusb call that takes no timeout of its own (`libusb_open`, `libusb_reset_device`) on a helper
 /// thread and give up after `limit`. A call that never returns leaves its thread behind; that is the price
@@ -103,165 +43,6 @@ pub(crate) fn bounded<T: Send + 'static>(
         Ok(Err(e)) => Err(format!("{what}: {e}")),
         Err(_) => Err(format!("{what}: no answer within {limit:?}")),
     }
-}
-
-/// The raw device descriptor: rusb's `Version` loses non-BCD bcdDevice values, the raw one does not.
-pub(crate) fn raw_descriptor<T: UsbContext>(
-    device: &rusb::Device<T>,
-) -> Option<rusb::ffi::libusb_device_descriptor> {
-    let mut desc = std::mem::MaybeUninit::<rusb::ffi::libusb_device_descriptor>::uninit();
-    // SAFETY: the device pointer is valid for the life of `device`; libusb fills the whole struct on success.
-    let rc = unsafe { rusb::ffi::libusb_get_device_descriptor(device.as_raw(), desc.as_mut_ptr()) };
-    // SAFETY: rc 0 means libusb wrote the descriptor.
-    (rc == 0).then(|| unsafe { desc.assume_init() })
-}
-
-fn configurations<T: UsbContext>(device: &rusb::Device<T>, count: u8) -> Vec<(u8, ConfigView)> {
-    (0..count)
-        .filter_map(|index| {
-            let config = device
-                .config_descriptor(index)
-                .inspect_err(|e| tracing::warn!("config descriptor {index} unreadable: {e}"))
-                .ok()?;
-            let interfaces = config
-                .interfaces()
-                .flat_map(|i| i.descriptors().collect::<Vec<_>>())
-                .map(|alt| InterfaceView {
-                    number: alt.interface_number(),
-                    alternate_setting: alt.setting_number(),
-                    class: alt.class_code(),
-                    subclass: alt.sub_class_code(),
-                    protocol: alt.protocol_code(),
-                    string_index: alt.description_string_index().unwrap_or(0),
-                    endpoints: alt
-                        .endpoint_descriptors()
-                        .map(|e| EndpointView {
-                            address: e.address(),
-                            transfer: transfer_name(e.transfer_type()).into(),
-                            max_packet_size: e.max_packet_size(),
-                            interval: e.interval(),
-                        })
-                        .collect(),
-                })
-                .collect();
-            Some((
-                index,
-                ConfigView {
-                    value: config.number(),
-                    interfaces,
-                },
-            ))
-        })
-        .collect()
-}
-
-fn read_string<T: UsbContext>(
-    handle: &Result<rusb::DeviceHandle<T>, String>,
-    language: &Result<rusb::Language, String>,
-    index: u8,
-) -> Readable<String> {
-    if index == 0 {
-        return Readable::Absent;
-    }
-    let (handle, language) = match (handle, language) {
-        (Ok(h), Ok(l)) => (h, l),
-        (Err(e), _) | (_, Err(e)) => return Readable::Unreadable(e.clone()),
-    };
-    match handle.read_string_descriptor(*language, index, READ_TIMEOUT) {
-        Ok(s) => Readable::Value(s),
-        Err(e) => Readable::Unreadable(format!("string descriptor {index}: {e}")),
-    }
-}
-
-fn read_device_id<T: UsbContext>(
-    handle: &Result<rusb::DeviceHandle<T>, String>,
-    configs: &[(u8, ConfigView)],
-    active: Option<u8>,
-) -> Readable<String> {
-    let printer = configs
-        .iter()
-        .filter(|(_, c)| active.is_none_or(|a| c.value == a))
-        .flat_map(|(index, c)| c.interfaces.iter().map(move |i| (*index, i)))
-        .find(|(_, i)| i.class == PRINTER_CLASS);
-    let Some((config_index, interface)) = printer else {
-        return Readable::Absent;
-    };
-    let handle = match handle {
-        Ok(h) => h,
-        Err(e) => return Readable::Unreadable(e.clone()),
-    };
-    // A class request on the default pipe needs no claimed interface: claiming one a dext owns is what
-    // blocks (reference §5).
-    let (rt, req, value, index) =
-        device_id_setup(config_index, interface.number, interface.alternate_setting);
-    let mut buf = vec![0u8; DEVICE_ID_BUFFER];
-    match handle.read_control(rt, req, value, index, &mut buf, READ_TIMEOUT) {
-        Ok(n) => match parse_device_id(&buf[..n]) {
-            Ok(id) => Readable::Value(id),
-            Err(e) => Readable::Unreadable(format!("GET_DEVICE_ID: {e}")),
-        },
-        Err(e) => Readable::Unreadable(format!("GET_DEVICE_ID: {e}")),
-    }
-}
-
-/// One device as a [`UsbView`]; `None` only when libusb cannot give even its device descriptor.
-pub fn view_of<T: UsbContext + 'static>(device: &rusb::Device<T>) -> Option<UsbView> {
-    let Some(d) = raw_descriptor(device) else {
-        tracing::warn!(
-            "bus {} address {}: no device descriptor, left out of the view",
-            device.bus_number(),
-            device.address()
-        );
-        return None;
-    };
-    let configs = configurations(device, d.bNumConfigurations);
-    let active = device.active_config_descriptor().ok().map(|c| c.number());
-    let opener = device.clone();
-    let handle = bounded("opening the device", READ_TIMEOUT * 4, move || {
-        opener.open()
-    });
-    let language = match &handle {
-        Ok(h) => match h.read_languages(READ_TIMEOUT) {
-            Ok(langs) => langs
-                .first()
-                .copied()
-                .ok_or_else(|| "the device lists no string language".to_string()),
-            Err(e) => Err(format!("string languages: {e}")),
-        },
-        Err(e) => Err(e.clone()),
-    };
-    let port_path = device.port_numbers().unwrap_or_else(|e| {
-        tracing::warn!(
-            "bus {} address {}: no port path: {e}",
-            device.bus_number(),
-            device.address()
-        );
-        Vec::new()
-    });
-    Some(UsbView {
-        vendor_id: d.idVendor,
-        product_id: d.idProduct,
-        bcd_device: d.bcdDevice,
-        bcd_usb: d.bcdUSB,
-        class: d.bDeviceClass,
-        subclass: d.bDeviceSubClass,
-        protocol: d.bDeviceProtocol,
-        max_packet_size0: d.bMaxPacketSize0,
-        num_configurations: d.bNumConfigurations,
-        manufacturer_index: d.iManufacturer,
-        product_index: d.iProduct,
-        serial_index: d.iSerialNumber,
-        bus: device.bus_number(),
-        address: device.address(),
-        port_path,
-        speed: speed_of(device.speed()),
-        manufacturer: read_string(&handle, &language, d.iManufacturer),
-        product: read_string(&handle, &language, d.iProduct),
-        serial: read_string(&handle, &language, d.iSerialNumber),
-        active_configuration: active,
-        device_id_1284: read_device_id(&handle, &configs, active),
-        configurations: configs.into_iter().map(|(_, c)| c).collect(),
-    })
 }
 
 /// A change counter that waiters sleep on: bumped by hotplug (here) and IOKit notification callbacks
@@ -318,6 +99,13 @@ pub struct LibusbBus {
     replug: ReplugOptions,
     /// Per-printer replug choices from a station file; devices it does not name use `replug`.
     replug_plan: Mutex<Vec<ReplugPlan>>,
+    /// On a Mac, the IORegistry: it pairs libusb devices with their `IOUSBHostDevice` (port paths) and
+    /// confirms a reset's re-enumeration, which libusb hides (`darwin`).
+    registry: Option<Arc<dyn Registry>>,
+    /// Strings and 1284 ids, read once per enumeration.
+    strings: Mutex<StringCache>,
+    /// A reset re-enumeration the registry confirmed but libusb does not show.
+    reset_departure: Mutex<ConfirmedReset>,
 }
 
 /// How one station printer is replugged: `options` `None` means the station forbids it.
@@ -385,7 +173,49 @@ impl LibusbBus {
             pump,
             replug,
             replug_plan: Mutex::new(Vec::new()),
+            registry: None,
+            strings: Mutex::new(StringCache::default()),
+            reset_departure: Mutex::new(ConfirmedReset::default()),
         })
+    }
+
+    /// On a Mac: take port paths from the registry's `locationID` and confirm resets there (`darwin`).
+    pub fn with_registry(mut self, registry: Arc<dyn Registry>) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// The registry's USB devices now; `None` off a Mac or when the registry cannot be read (said once in
+    /// the log: the view then has libusb's port paths, which may be empty on macOS 26).
+    fn registry_usb(&self) -> Option<Vec<RegUsbDevice>> {
+        let registry = self.registry.as_ref()?;
+        match darwin::reg_usb_devices(&**registry) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!(
+                    "the registry's USB devices cannot be read ({e}): libusb's port paths used"
+                );
+                None
+            }
+        }
+    }
+
+    /// What libusb itself answers for the port numbers of the device at `bus` / `address`, before the
+    /// registry corrects them (for `dexthil selftest`).
+    pub fn libusb_port_numbers(&self, bus: u8, address: u8) -> Option<Vec<u8>> {
+        let list = self.context.devices().ok()?;
+        let device = list
+            .iter()
+            .find(|d| d.bus_number() == bus && d.address() == address)?;
+        Some(device.port_numbers().unwrap_or_default())
+    }
+
+    /// Whether `d` is the reset device whose departure the registry confirmed; consumes that confirmation.
+    fn take_reset_departure(&self, d: &UsbView) -> bool {
+        self.reset_departure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .departed(d.bus, d.address)
     }
 
     /// Whether waits are woken by hotplug events (else they poll every [`POLL_PERIOD`]).
@@ -419,7 +249,52 @@ impl UsbBus for LibusbBus {
             .context
             .devices()
             .map_err(|e| LabError::Other(format!("libusb cannot list devices: {e}")))?;
-        Ok(list.iter().filter_map(|d| view_of(&d)).collect())
+        let registry = self.registry_usb();
+        let mut cache = self.strings.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let mut present = Vec::new();
+        let mut views = Vec::new();
+        for device in list.iter() {
+            let Some((mut view, printer)) = view_without_strings(&device) else {
+                continue;
+            };
+            let libusb_ports = std::mem::take(&mut view.port_path);
+            let (path, source) = darwin::port_path(
+                view.bus,
+                view.address,
+                libusb_ports.clone(),
+                registry.as_deref(),
+            );
+            view.port_path = path;
+            let key = Enumeration {
+                bus: view.bus,
+                address: view.address,
+                vendor_id: view.vendor_id,
+                product_id: view.product_id,
+                session: registry
+                    .as_deref()
+                    .and_then(|r| darwin::pair(view.bus, view.address, r))
+                    .and_then(|r| r.session_id),
+            };
+            let indexes = [
+                view.manufacturer_index,
+                view.product_index,
+                view.serial_index,
+            ];
+            // Said once per enumeration, not on every poll of a wait.
+            if !cache.knows(&key)
+                && let Some(said) =
+                    darwin::disagreement(view.bus, view.address, &libusb_ports, &source)
+            {
+                tracing::warn!("{said}");
+            }
+            let strings =
+                cache.get_or_read(&key, now, || read_device_strings(&device, indexes, printer));
+            present.push(key);
+            views.push(with_strings(view, strings));
+        }
+        cache.keep_only(&present);
+        Ok(views)
     }
 
     fn replug(&self, device: &UsbView) -> Result<(), LabError> {
@@ -444,9 +319,42 @@ impl UsbBus for LibusbBus {
             }
             None => self.replug.clone(),
         };
-        replug::replug(&self.context, device, &options).map(|done| {
-            tracing::info!("replugged {} by {}", device.label(), done);
-        })
+        self.reset_departure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        let started = Instant::now();
+        let before = self.registry_usb();
+        let port_path_of = |d: &rusb::Device<rusb::Context>| {
+            let libusb_ports = d.port_numbers().unwrap_or_default();
+            darwin::port_path(d.bus_number(), d.address(), libusb_ports, before.as_deref()).0
+        };
+        let done = replug::replug(&self.context, device, &options, &port_path_of)?;
+        tracing::info!("replugged {} by {}", device.label(), done);
+        // libusb on a Mac keeps a reset device listed at its old address and sends no hotplug event: only
+        // the registry shows it left and came back.
+        if let (ReplugMethod::Reset, Some(registry), Some(before)) = (done, &self.registry, &before)
+        {
+            match darwin::pair(device.bus, device.address, before) {
+                Some(entry) => {
+                    darwin::confirm_reenumeration(
+                        &**registry,
+                        before,
+                        entry.location_id,
+                        started + darwin::RESET_REPLUG_WAIT,
+                    )?;
+                    self.reset_departure
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .confirm(device.bus, device.address);
+                }
+                None => tracing::warn!(
+                    "no registry entry pairs with {}: its reset cannot be confirmed",
+                    device.label()
+                ),
+            }
+        }
+        Ok(())
     }
 
     fn wait_usb(
@@ -458,7 +366,10 @@ impl UsbBus for LibusbBus {
         let started = Instant::now();
         loop {
             let seen = self.events.current();
-            let found = self.devices()?.into_iter().find(|d| pred(d));
+            let found = match self.devices()?.into_iter().find(|d| pred(d)) {
+                Some(d) if !present && self.take_reset_departure(&d) => None,
+                found => found,
+            };
             match (present, found) {
                 (true, Some(d)) => return Ok(Some(d)),
                 (false, None) => return Ok(None),
@@ -483,51 +394,6 @@ impl UsbBus for LibusbBus {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn device_id_length_includes_itself() {
-        let id = b"MANUFACTURER:Dai Nippon Printing ;MODEL:DP-DS620;";
-        let mut answer = ((id.len() + 2) as u16).to_be_bytes().to_vec();
-        answer.extend_from_slice(id);
-        assert_eq!(
-            parse_device_id(&answer).unwrap(),
-            "MANUFACTURER:Dai Nippon Printing ;MODEL:DP-DS620;"
-        );
-        // Trailing bytes past the length are not part of the id.
-        answer.extend_from_slice(b"garbage");
-        assert!(parse_device_id(&answer).unwrap().ends_with("DP-DS620;"));
-    }
-
-    #[test]
-    fn malformed_device_ids_are_errors_not_panics() {
-        assert_eq!(parse_device_id(&[]), Err(DeviceIdError::TooShort(0)));
-        assert_eq!(parse_device_id(&[0]), Err(DeviceIdError::TooShort(1)));
-        assert_eq!(
-            parse_device_id(&[0, 1]),
-            Err(DeviceIdError::LengthTooSmall(1))
-        );
-        assert_eq!(parse_device_id(&[0, 2]).unwrap(), "");
-        assert_eq!(
-            parse_device_id(&[0, 10, b'M', b'O']),
-            Err(DeviceIdError::Truncated {
-                claimed: 10,
-                got: 4
-            })
-        );
-        assert_eq!(
-            parse_device_id(&[0xFF, 0xFF, b'x']),
-            Err(DeviceIdError::Truncated {
-                claimed: 0xFFFF,
-                got: 3
-            })
-        );
-    }
-
-    #[test]
-    fn device_id_request_addresses_interface_and_alt() {
-        assert_eq!(device_id_setup(0, 0, 0), (0xA1, 0, 0, 0));
-        assert_eq!(device_id_setup(1, 2, 1), (0xA1, 0, 1, 0x0201));
-    }
 
     #[test]
     fn a_machine_without_usb_gives_a_list_or_a_clear_error() {

@@ -2,9 +2,10 @@
 //! path), else a libusb reset, else an error naming everything tried. And the verified form that waits for
 //! the departure and the re-arrival and says when each was seen.
 
-use super::hub::{self, ControlRequest, HUB_CLASS};
-use super::libusb::{bounded, raw_descriptor, speed_of};
-use crate::lab::{LabError, Readable, Speed, UsbBus, UsbView, WaitError};
+use super::darwin::RESET_REPLUG_WAIT;
+use super::hub_power;
+use super::libusb::bounded;
+use crate::lab::{LabError, Readable, UsbBus, UsbView, WaitError};
 use rusb::UsbContext;
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -65,11 +66,22 @@ pub fn nothing_worked(device: &UsbView, tried: &[(ReplugMethod, String)]) -> Lab
     LabError::Other(format!("cannot replug {}: {why}", device.label()))
 }
 
+/// The port path of a libusb device as the bus reports it (on a Mac from the registry's `locationID`, not
+/// libusb's `port_numbers`: see `darwin`).
+pub type PortPathOf<'a, T> = &'a dyn Fn(&rusb::Device<T>) -> Vec<u8>;
+
+/// How long a reset may take: on a Mac `libusb_reset_device` re-enumerates and waits up to libusb's own 10 s
+/// for the device to come back (`darwin_reenumerate_device`), so never less than [`RESET_REPLUG_WAIT`].
+pub fn reset_wait(options: &ReplugOptions) -> Duration {
+    (options.timeout * 5).max(RESET_REPLUG_WAIT)
+}
+
 /// Power-cycle or reset `target`; returns the method that worked.
 pub fn replug<T: UsbContext + 'static>(
     context: &T,
     target: &UsbView,
     options: &ReplugOptions,
+    port_path_of: PortPathOf<'_, T>,
 ) -> Result<ReplugMethod, LabError> {
     let devices = context
         .devices()
@@ -78,7 +90,9 @@ pub fn replug<T: UsbContext + 'static>(
     let mut tried = Vec::new();
     for &method in &options.methods {
         let result = match method {
-            ReplugMethod::HubPower => hub_power_cycle(&devices, target, options),
+            ReplugMethod::HubPower => {
+                hub_power::hub_power_cycle(&devices, target, options, port_path_of)
+            }
             ReplugMethod::Reset => reset(&devices, target, options),
         };
         match result {
@@ -92,118 +106,6 @@ pub fn replug<T: UsbContext + 'static>(
     Err(nothing_worked(target, &tried))
 }
 
-fn send<T: UsbContext>(
-    handle: &rusb::DeviceHandle<T>,
-    req: &ControlRequest,
-    timeout: Duration,
-) -> Result<Vec<u8>, String> {
-    if req.request_type & 0x80 != 0 {
-        let mut buf = vec![0u8; req.length as usize];
-        let n = handle
-            .read_control(
-                req.request_type,
-                req.request,
-                req.value,
-                req.index,
-                &mut buf,
-                timeout,
-            )
-            .map_err(|e| e.to_string())?;
-        buf.truncate(n);
-        Ok(buf)
-    } else {
-        handle
-            .write_control(
-                req.request_type,
-                req.request,
-                req.value,
-                req.index,
-                &[],
-                timeout,
-            )
-            .map(|_| Vec::new())
-            .map_err(|e| e.to_string())
-    }
-}
-
-fn port_powered<T: UsbContext>(
-    handle: &rusb::DeviceHandle<T>,
-    port: u8,
-    usb3: bool,
-    timeout: Duration,
-) -> Result<bool, String> {
-    let answer = send(handle, &hub::port_status_request(port), timeout)?;
-    let bytes: [u8; 4] = answer
-        .as_slice()
-        .try_into()
-        .map_err(|_| format!("GET_STATUS answered {} bytes, not 4", answer.len()))?;
-    Ok(hub::decode_port_status(bytes, usb3).powered)
-}
-
-fn hub_power_cycle<T: UsbContext + 'static>(
-    devices: &[rusb::Device<T>],
-    target: &UsbView,
-    options: &ReplugOptions,
-) -> Result<(), String> {
-    let (hub_path, port) = hub::hub_for(&target.port_path)
-        .ok_or_else(|| "its port path is unknown, so its hub is too".to_string())?;
-    let hub = devices
-        .iter()
-        .find(|d| {
-            d.bus_number() == target.bus
-                && d.port_numbers().ok().as_deref() == Some(hub_path.as_slice())
-                && d.device_descriptor()
-                    .is_ok_and(|desc| desc.class_code() == HUB_CLASS)
-        })
-        .ok_or_else(|| {
-            format!(
-                "no hub at bus {} port {} in the libusb view",
-                target.bus,
-                crate::usb::location::port_path_text(&hub_path)
-            )
-        })?;
-    let bcd_usb = raw_descriptor(hub).map_or(0x0200, |d| d.bcdUSB);
-    let usb3 = hub::hub_is_usb3(
-        bcd_usb,
-        matches!(speed_of(hub.speed()), Speed::Super | Speed::SuperPlus),
-    );
-    let opener = hub.clone();
-    let handle = bounded("opening the hub", options.timeout, move || opener.open())?;
-    let mut off = false;
-    for attempt in 1..=options.power_off_attempts.max(1) {
-        send(
-            &handle,
-            &hub::port_power_request(false, port),
-            options.timeout,
-        )?;
-        std::thread::sleep(Duration::from_millis(100));
-        if !port_powered(&handle, port, usb3, options.timeout)? {
-            off = true;
-            break;
-        }
-        tracing::debug!("hub port {port} still powered after power-off request {attempt}");
-    }
-    if !off {
-        return Err(format!(
-            "hub port {port} stayed powered after {} power-off requests: the hub has no per-port power \
-             switching (it ganged or ignores PORT_POWER)",
-            options.power_off_attempts.max(1)
-        ));
-    }
-    std::thread::sleep(options.off_time);
-    send(
-        &handle,
-        &hub::port_power_request(true, port),
-        options.timeout,
-    )?;
-    if !port_powered(&handle, port, usb3, options.timeout)? {
-        return Err(format!(
-            "hub port {port} did not come back on after SET_FEATURE(PORT_POWER): the printer is unpowered"
-        ));
-    }
-    Ok(())
-}
-
 fn reset<T: UsbContext + 'static>(
     devices: &[rusb::Device<T>],
     target: &UsbView,
@@ -214,9 +116,10 @@ fn reset<T: UsbContext + 'static>(
         .find(|d| d.bus_number() == target.bus && d.address() == target.address)
         .ok_or_else(|| format!("bus {} address {} is gone", target.bus, target.address))?
         .clone();
-    let limit = options.timeout * 5;
-    let handle = bounded("opening the device", limit, move || device.open())?;
-    match bounded("libusb reset", limit, move || handle.reset()) {
+    let handle = bounded("opening the device", options.timeout * 5, move || {
+        device.open()
+    })?;
+    match bounded("libusb reset", reset_wait(options), move || handle.reset()) {
         Ok(()) => Ok(()),
         // libusb_reset_device answers LIBUSB_ERROR_NOT_FOUND when the device re-enumerated and must be
         // rediscovered (libusb API docs): that is the departure we asked for.
@@ -355,6 +258,18 @@ pub(crate) mod tests {
         );
         let none = nothing_worked(&d, &[]);
         assert!(none.to_string().contains("no replug method"));
+    }
+
+    #[test]
+    fn a_reset_outlasts_libusbs_reenumeration_wait() {
+        // libusb's darwin backend waits up to 10 s inside libusb_reset_device; giving up sooner reports a
+        // reset that is still re-enumerating as failed.
+        assert!(reset_wait(&ReplugOptions::default()) >= Duration::from_secs(11));
+        let slow = ReplugOptions {
+            timeout: Duration::from_secs(3),
+            ..ReplugOptions::default()
+        };
+        assert_eq!(reset_wait(&slow), Duration::from_secs(15));
     }
 
     #[test]

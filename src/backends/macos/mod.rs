@@ -8,6 +8,7 @@ mod logs;
 mod object;
 mod props;
 mod registry;
+pub mod selftest;
 mod userclient;
 mod watch;
 
@@ -30,7 +31,8 @@ pub struct MacosLab {
 impl MacosLab {
     pub fn new() -> Result<Self, LabError> {
         Ok(MacosLab {
-            usb: LibusbBus::new()?,
+            // libusb's port numbers and reset departures are wrong on macOS; the registry corrects both.
+            usb: LibusbBus::new()?.with_registry(Arc::new(IoRegistry)),
             registry: IoRegistry,
             clients: IoUserClients::default(),
         })
