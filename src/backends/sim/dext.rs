@@ -213,14 +213,12 @@ fn answer(c: u32) -> BehaviourOutput {
 }
 
 /// The dext's struct output as the caller receives it: longer than the caller's buffer is
-/// kIOReturnBadArgument (reference §3), shorter is zero-padded to the buffer.
+/// kIOReturnBadArgument; shorter comes back at the length the dext wrote, not padded to the buffer
+/// (`structureOutputSize = copylen`, reference §3; rule D5 in docs/kernel-rules.md).
 fn fit_struct(out: Vec<u8>, capacity: u32) -> Result<Vec<u8>, BehaviourOutput> {
-    let cap = capacity as usize;
-    if out.len() > cap {
+    if out.len() > capacity as usize {
         return Err(answer(code::kIOReturnBadArgument));
     }
-    let mut out = out;
-    out.resize(cap, 0);
     Ok(out)
 }
 
@@ -231,7 +229,8 @@ pub fn run_behaviour(
     args: &CallArgs,
     printer: Option<&mut PrinterState>,
 ) -> BehaviourOutput {
-    let scalar_cap = args.scalars_out_capacity as usize;
+    // The MIG stub clamps the output room to 16 (reference §3).
+    let scalar_cap = crate::dispatch::scalar_output_count(args) as usize;
     let zeroed = || BehaviourOutput {
         code: ReturnCode::SUCCESS,
         scalars_out: vec![0; scalar_cap],

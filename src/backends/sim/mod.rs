@@ -554,8 +554,7 @@ impl UserClients for SimLab {
         let dext_driver = loose.as_ref().unwrap_or(&setup.driver);
         // More than 16 scalars never leave the process (reference §3): not even a dead port is noticed.
         let dispatched = dispatch::dispatch(dext_driver, args);
-        let too_many =
-            args.scalars_in.len() > SCALAR_MAX || args.scalars_out_capacity as usize > SCALAR_MAX;
+        let too_many = args.scalars_in.len() > SCALAR_MAX;
         if let (true, Err(refusal)) = (too_many, &dispatched) {
             return Ok(outcome(refusal.code.0, started));
         }
