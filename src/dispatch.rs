@@ -191,6 +191,7 @@ mod tests {
             entitlements: Default::default(),
             log_prefix: None,
             log: Default::default(),
+            classes: Default::default(),
             selectors: vec![
                 selector(0, None, true),
                 selector(1, Some(rule(Forbidden, 2, 16, 1, 8)), true),

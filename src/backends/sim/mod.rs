@@ -11,6 +11,7 @@
 mod clock;
 pub mod dext;
 mod faults;
+pub mod open_rules;
 mod registry_tree;
 mod state;
 pub mod station;
@@ -24,10 +25,10 @@ use crate::lab::{
 };
 use crate::logs::{CrashReport, LogBuffer, LogCapture, LogLine};
 use crate::scenario::Scenario;
-use dext::{OpenInput, OpenTargetKind};
+use open_rules::{OpenInput, OpenTargetKind};
 use faults::{CallFault, FaultBook};
 use registry_tree::NodeKind;
-use state::{Conn, Setup, State};
+use state::{Conn, Setup, State, UsbConn};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -37,6 +38,11 @@ use std::time::{Duration, Instant, SystemTime};
 /// The request was already sent, so a send error (MACH_SEND_INVALID_DEST) does not fit; the kernel aborts
 /// the pending call with the user client, which is what kIOReturnAborted ("operation aborted") names.
 pub const HUNG_CALL_RELEASED: u32 = code::kIOReturnAborted;
+
+/// What a call on Apple's USB user client answers (a connection opened on the `IOUSBHostInterface` or
+/// `IOUSBHostDevice` when `usb_host_open` lets it succeed): its methods are not the dext's selectors.
+/// UNCONFIRMED (IOUSBHostFamily is closed source); docs/kernel-rules.md O3.
+pub const APPLE_USB_CALL_ANSWER: u32 = code::kIOReturnUnsupported;
 
 pub struct SimFactory;
 
@@ -195,7 +201,7 @@ impl SimLab {
         })?;
         let host_entitlements = sim.host_entitlements.clone().unwrap_or_else(|| {
             BTreeMap::from([(
-                dext::USERCLIENT_ACCESS.to_string(),
+                open_rules::USERCLIENT_ACCESS.to_string(),
                 Prop::Array(vec![Prop::Str(driver.bundle_id.clone())]),
             )])
         });
@@ -211,6 +217,10 @@ impl SimLab {
                 .unwrap_or_else(|| driver.entitlements.clone()),
             host_entitlements,
             skip_entitlement_check: sim.skip_entitlement_check,
+            usb_host_open: ReturnCode(
+                sim.usb_host_open
+                    .map_or(crate::scenario::USB_HOST_OPEN_GUESS, |c| c.0),
+            ),
             driver,
         };
         let state = State::new(Arc::new(setup), faults, Instant::now(), seats);
@@ -310,23 +320,42 @@ impl SimLab {
         Ok(())
     }
 
-    fn open_input<'a>(st: &'a State, req: &OpenRequest) -> Result<OpenInput<'a>, LabError> {
-        let node = st
+    fn open_input<'a>(st: &'a mut State, req: &OpenRequest) -> Result<OpenInput<'a>, LabError> {
+        let kind = st
             .tree
             .node(req.entry)
-            .ok_or(LabError::NoEntry(req.entry))?;
-        let setup = &st.setup;
-        let target = match node.kind {
-            NodeKind::Root => OpenTargetKind::NotAService,
-            NodeKind::Device { .. } | NodeKind::UserResources => OpenTargetKind::NoUserClient,
-            NodeKind::Interface { .. } => OpenTargetKind::Interface,
-            NodeKind::UserServer { .. } => OpenTargetKind::UserServer,
-            NodeKind::Service { slot } => OpenTargetKind::DextService {
-                // A stale service (from before a crash or re-enumeration) has no server behind it.
-                running: st.slots[slot].running && st.slots[slot].service == Some(req.entry),
-            },
+            .ok_or(LabError::NoEntry(req.entry))?
+            .kind;
+        let dext_backed = |slot: usize, st: &State| {
+            let class = st
+                .tree
+                .node(req.entry)
+                .and_then(|n| n.properties.get("IOUserClass"))
+                .and_then(Prop::as_str)
+                .unwrap_or("");
+            OpenTargetKind::DextBacked {
+                // A stale entry (from before a crash or re-enumeration) has no server behind it.
+                running: st.slots[slot].running && st.tree.is_live(req.entry),
+                overrides_new_user_client: st.setup.driver.overrides_new_user_client(class),
+            }
         };
-        let string = |k: &str| node.properties.get(k).and_then(Prop::as_str).unwrap_or("");
+        let target = match kind {
+            NodeKind::Root | NodeKind::PlatformExpert | NodeKind::Controller { .. } => {
+                OpenTargetKind::NotAService
+            }
+            NodeKind::UserResources | NodeKind::UserServer { .. } => OpenTargetKind::Generic,
+            NodeKind::Device { .. } | NodeKind::Interface { .. } => OpenTargetKind::UsbHost,
+            NodeKind::Service { slot } | NodeKind::Nub { slot } => dext_backed(slot, st),
+        };
+        // Only an open that reaches the dext makes an RPC a fault can break.
+        let rpc_failure = match target {
+            OpenTargetKind::DextBacked { running: true, .. } => st.faults.rpc_failure(),
+            _ => None,
+        };
+        let user_client_id = st.tree.reserve_id();
+        let st = &*st;
+        let node = st.tree.node(req.entry).ok_or(LabError::NoEntry(req.entry))?;
+        let setup = &st.setup;
         Ok(OpenInput {
             target,
             open_type: req.open_type,
@@ -336,14 +365,12 @@ impl SimLab {
             dext_entitlements: &setup.dext_entitlements,
             host_entitlements: &setup.host_entitlements,
             skip_entitlement_check: setup.skip_entitlement_check,
-            bundle_id: string("CFBundleIdentifier"),
-            user_class: string("IOUserClass"),
-            registry_id: req.entry,
-            log_prefix: setup
-                .driver
-                .log_prefix
-                .as_deref()
-                .unwrap_or(&setup.driver.user_class),
+            bundle_id: node.properties.get("CFBundleIdentifier").and_then(Prop::as_str),
+            user_client_id,
+            host_pid: std::process::id(),
+            log_prefix: setup.driver.log_prefix(),
+            usb_host_answer: setup.usb_host_open,
+            rpc_failure,
         })
     }
 }
@@ -515,18 +542,37 @@ impl UserClients for SimLab {
             ));
         }
         let decision = match st.faults.open_answer(printer) {
-            Some(code) => dext::OpenDecision { code, log: vec![] },
-            None => dext::open_rules(&Self::open_input(&st, request)?),
+            Some(code) => open_rules::OpenDecision {
+                code,
+                log: vec![],
+                reaches_dext: code.is_success(),
+            },
+            None => open_rules::open_rules(&Self::open_input(&mut st, request)?),
         };
         self.emit(decision.log);
         let connection = if decision.code.is_success() {
-            let slot = match st.tree.node(request.entry).map(|n| n.kind) {
-                Some(NodeKind::Service { slot }) => slot,
-                _ => return Err(LabError::Other("an open succeeded on a non-service".into())),
-            };
             let id = st.next_conn;
             st.next_conn += 1;
-            st.conns.insert(id, Conn { slot, dead: None });
+            match st.tree.node(request.entry).map(|n| n.kind) {
+                Some(NodeKind::Service { slot } | NodeKind::Nub { slot }) if decision.reaches_dext => {
+                    st.conns.insert(id, Conn { slot, dead: None });
+                }
+                Some(NodeKind::Device { printer } | NodeKind::Interface { printer }) => {
+                    st.usb_conns.insert(
+                        id,
+                        UsbConn {
+                            printer,
+                            dead: None,
+                        },
+                    );
+                }
+                _ => {
+                    return Err(LabError::Other(format!(
+                        "an open answered {} on an entry the sim cannot connect to",
+                        decision.code
+                    )));
+                }
+            }
             Some(id)
         } else {
             None
@@ -543,6 +589,12 @@ impl UserClients for SimLab {
     fn call(&self, connection: ConnectionId, args: &CallArgs) -> Result<CallOutcome, LabError> {
         let started = Instant::now();
         let mut st = self.shared.lock();
+        if let Some(usb) = st.usb_conns.get(&connection) {
+            return Ok(outcome(
+                usb.dead.map_or(APPLE_USB_CALL_ANSWER, |d| d.0),
+                started,
+            ));
+        }
         let conn = st
             .conns
             .get(&connection)
@@ -560,6 +612,10 @@ impl UserClients for SimLab {
         }
         if let Some(dead) = conn.dead {
             return Ok(outcome(dead.0, started));
+        }
+        // The ExternalMethod RPC into the dext fails before the dext sees it (IOUserServer::rpc).
+        if let Some(rpc) = st.faults.rpc_failure() {
+            return Ok(outcome(rpc.0, started));
         }
         // The call reached the dext: its ExternalMethod logs before dispatch decides anything.
         self.emit([dext::external_method_breadcrumb(
@@ -636,16 +692,21 @@ impl UserClients for SimLab {
     }
 
     fn close(&self, connection: ConnectionId) -> Result<ReturnCode, LabError> {
-        let removed = self.shared.lock().conns.remove(&connection);
+        let mut st = self.shared.lock();
+        let removed =
+            st.conns.remove(&connection).is_some() || st.usb_conns.remove(&connection).is_some();
+        drop(st);
         self.shared.changed.notify_all();
-        match removed {
-            Some(_) => Ok(ReturnCode::SUCCESS),
-            None => Err(LabError::NotOpen(connection)),
+        if removed {
+            Ok(ReturnCode::SUCCESS)
+        } else {
+            Err(LabError::NotOpen(connection))
         }
     }
 
     fn open_count(&self) -> usize {
-        self.shared.lock().conns.len()
+        let st = self.shared.lock();
+        st.conns.len() + st.usb_conns.len()
     }
 }
 

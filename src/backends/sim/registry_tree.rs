@@ -13,6 +13,12 @@ use super::station::Seat;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeKind {
     Root,
+    /// The platform expert device: the root of the IOService plane on a Mac.
+    PlatformExpert,
+    /// A USB host controller or a hub on a bus's path (not a station printer).
+    Controller {
+        bus: u8,
+    },
     Device {
         printer: usize,
     },
@@ -25,6 +31,10 @@ pub enum NodeKind {
         slot: usize,
     },
     UserServer {
+        slot: usize,
+    },
+    /// A service the dext published below its service (driver file `nubs`).
+    Nub {
         slot: usize,
     },
 }
@@ -106,6 +116,14 @@ impl Tree {
             },
         );
         self.live.insert(id);
+        id
+    }
+
+    /// A fresh registry id for an object the sim does not keep in its tree (a user client, whose id the
+    /// kernel's `DK:` lines print).
+    pub fn reserve_id(&mut self) -> EntryId {
+        let id = self.next_id;
+        self.next_id += 1;
         id
     }
 
@@ -388,6 +406,24 @@ pub fn server_entry(
         "OSObject",
     ]);
     (name, class_chain, p)
+}
+
+/// A nub the dext publishes (`Create(this, key, &nub)` → `IOService::Create_Impl`): its IOClass under
+/// IOService, named after its IOUserClass, with the keys Create_Impl copies (`CFBundleIdentifier`,
+/// `IOUserServerName`). No `UserClientProperties` of its own.
+pub fn nub_entry(driver: &Driver, nub: &crate::driver::Nub) -> (Vec<String>, BTreeMap<String, Prop>) {
+    let mut p = BTreeMap::new();
+    p.insert("IOClass".into(), s(&nub.io_class));
+    p.insert("IOUserClass".into(), s(&nub.user_class));
+    p.insert("CFBundleIdentifier".into(), s(&driver.bundle_id));
+    p.insert("IOUserServerName".into(), s(&driver.server_name));
+    let class_chain = vec![
+        nub.io_class.clone(),
+        "IOService".into(),
+        "IORegistryEntry".into(),
+        "OSObject".into(),
+    ];
+    (class_chain, p)
 }
 
 pub fn user_resources_chain() -> Vec<String> {

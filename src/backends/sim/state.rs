@@ -32,6 +32,9 @@ pub struct Setup {
     pub dext_entitlements: BTreeMap<String, Prop>,
     pub host_entitlements: BTreeMap<String, Prop>,
     pub skip_entitlement_check: bool,
+    /// What opening a printer's IOUSBHostInterface / IOUSBHostDevice answers (UNCONFIRMED guess unless the
+    /// scenario says).
+    pub usb_host_open: ReturnCode,
 }
 
 #[derive(Clone, Debug)]
@@ -66,6 +69,14 @@ pub struct Slot {
     pub epoch: u64,
 }
 
+/// A connection to Apple's USB user client on a printer's interface or device (not the dext's).
+#[derive(Clone, Debug)]
+pub struct UsbConn {
+    pub printer: usize,
+    /// Set when the printer left the bus.
+    pub dead: Option<ReturnCode>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Conn {
     pub slot: usize,
@@ -83,6 +94,7 @@ pub struct State {
     pub resources: EntryId,
     pub addresses: AddressPool,
     pub conns: BTreeMap<ConnectionId, Conn>,
+    pub usb_conns: BTreeMap<ConnectionId, UsbConn>,
     pub next_conn: ConnectionId,
     pub next_session: u64,
     pub next_tag: u64,
@@ -134,6 +146,7 @@ impl State {
             resources,
             addresses: AddressPool::default(),
             conns: BTreeMap::new(),
+            usb_conns: BTreeMap::new(),
             next_conn: 1,
             next_session: 0x2_4C3B_0000,
             next_tag: 0x1_0000_0A00,
@@ -215,10 +228,13 @@ impl State {
     pub fn printer_of_entry(&self, id: EntryId) -> Option<usize> {
         match self.tree.node(id)?.kind {
             NodeKind::Device { printer } | NodeKind::Interface { printer } => Some(printer),
-            NodeKind::Service { slot } | NodeKind::UserServer { slot } => {
+            NodeKind::Service { slot } | NodeKind::UserServer { slot } | NodeKind::Nub { slot } => {
                 self.slots.get(slot).and_then(|s| s.printer)
             }
-            NodeKind::Root | NodeKind::UserResources => None,
+            NodeKind::Root
+            | NodeKind::PlatformExpert
+            | NodeKind::Controller { .. }
+            | NodeKind::UserResources => None,
         }
     }
 
@@ -328,6 +344,18 @@ impl State {
             props,
             NodeKind::UserServer { slot },
         );
+        // The nubs the dext publishes itself: Create(this, ...) attaches them below its service.
+        for nub in &setup.driver.classes.nubs {
+            let (chain, props) = registry_tree::nub_entry(&setup.driver, nub);
+            self.tree.add(
+                Some(service),
+                &nub.user_class,
+                None,
+                chain,
+                props,
+                NodeKind::Nub { slot },
+            );
+        }
         let s = &mut self.slots[slot];
         s.service = Some(service);
         s.server = Some(server);
@@ -352,6 +380,9 @@ impl State {
     pub fn depart(&mut self, p: usize) {
         if let Some(slot) = self.slot_of_printer(p) {
             self.end_slot(slot, PROVIDER_GONE);
+        }
+        for c in self.usb_conns.values_mut().filter(|c| c.printer == p) {
+            c.dead.get_or_insert(ReturnCode(PROVIDER_GONE));
         }
         let pr = &mut self.printers[p];
         pr.present = false;
