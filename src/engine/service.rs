@@ -185,11 +185,7 @@ pub fn dext_nub(
     };
     let m = Matching {
         parent: Some(service.id),
-        properties: [(
-            "IOUserClass".to_string(),
-            Prop::Str(nub.user_class.clone()),
-        )]
-        .into(),
+        properties: [("IOUserClass".to_string(), Prop::Str(nub.user_class.clone()))].into(),
         ..Matching::default()
     };
     wait_for(

@@ -12,6 +12,7 @@ mod clock;
 pub mod dext;
 mod faults;
 pub mod open_rules;
+mod registry_entries;
 mod registry_tree;
 mod state;
 pub mod station;
@@ -25,8 +26,8 @@ use crate::lab::{
 };
 use crate::logs::{CrashReport, LogBuffer, LogCapture, LogLine};
 use crate::scenario::Scenario;
-use open_rules::{OpenInput, OpenTargetKind};
 use faults::{CallFault, FaultBook};
+use open_rules::{OpenInput, OpenTargetKind};
 use registry_tree::NodeKind;
 use state::{Conn, Setup, State, UsbConn};
 use std::collections::BTreeMap;
@@ -340,11 +341,16 @@ impl SimLab {
             }
         };
         let target = match kind {
-            NodeKind::Root | NodeKind::PlatformExpert | NodeKind::Controller { .. } => {
-                OpenTargetKind::NotAService
+            NodeKind::Root => OpenTargetKind::NotAService,
+            // The sim gives these no IOUserClientClass (a Mac's platform expert and controllers have
+            // user clients of their own for other types; nothing here opens them).
+            NodeKind::PlatformExpert
+            | NodeKind::Controller { .. }
+            | NodeKind::UserResources
+            | NodeKind::UserServer { .. } => OpenTargetKind::Generic,
+            NodeKind::Device { .. } | NodeKind::Interface { .. } | NodeKind::Hub { .. } => {
+                OpenTargetKind::UsbHost
             }
-            NodeKind::UserResources | NodeKind::UserServer { .. } => OpenTargetKind::Generic,
-            NodeKind::Device { .. } | NodeKind::Interface { .. } => OpenTargetKind::UsbHost,
             NodeKind::Service { slot } | NodeKind::Nub { slot } => dext_backed(slot, st),
         };
         // Only an open that reaches the dext makes an RPC a fault can break.
@@ -354,7 +360,10 @@ impl SimLab {
         };
         let user_client_id = st.tree.reserve_id();
         let st = &*st;
-        let node = st.tree.node(req.entry).ok_or(LabError::NoEntry(req.entry))?;
+        let node = st
+            .tree
+            .node(req.entry)
+            .ok_or(LabError::NoEntry(req.entry))?;
         let setup = &st.setup;
         Ok(OpenInput {
             target,
@@ -365,7 +374,10 @@ impl SimLab {
             dext_entitlements: &setup.dext_entitlements,
             host_entitlements: &setup.host_entitlements,
             skip_entitlement_check: setup.skip_entitlement_check,
-            bundle_id: node.properties.get("CFBundleIdentifier").and_then(Prop::as_str),
+            bundle_id: node
+                .properties
+                .get("CFBundleIdentifier")
+                .and_then(Prop::as_str),
             user_client_id,
             host_pid: std::process::id(),
             log_prefix: setup.driver.log_prefix(),
@@ -554,10 +566,22 @@ impl UserClients for SimLab {
             let id = st.next_conn;
             st.next_conn += 1;
             match st.tree.node(request.entry).map(|n| n.kind) {
-                Some(NodeKind::Service { slot } | NodeKind::Nub { slot }) if decision.reaches_dext => {
+                Some(NodeKind::Service { slot } | NodeKind::Nub { slot })
+                    if decision.reaches_dext =>
+                {
                     st.conns.insert(id, Conn { slot, dead: None });
                 }
-                Some(NodeKind::Device { printer } | NodeKind::Interface { printer }) => {
+                Some(
+                    kind @ (NodeKind::Device { .. }
+                    | NodeKind::Interface { .. }
+                    | NodeKind::Hub { .. }),
+                ) => {
+                    let printer = match kind {
+                        NodeKind::Device { printer } | NodeKind::Interface { printer } => {
+                            Some(printer)
+                        }
+                        _ => None,
+                    };
                     st.usb_conns.insert(
                         id,
                         UsbConn {

@@ -695,7 +695,13 @@ fn the_station_has_every_model_with_real_registry_keys() {
     assert_eq!(dev.int("USB Address"), Some(p.address.into()));
     assert_eq!(dev.string("USB Serial Number"), Some("DS6C98031738"));
     assert_eq!(dev.string("kUSBSerialNumberString"), Some("DS6C98031738"));
-    assert!(dev.path.starts_with("IOService:/DS620@"));
+    // Rule R4: under a controller and a hub, not the plane's root.
+    assert!(
+        dev.path
+            .starts_with("IOService:/XHC1@01000000/USB2.0 Hub@01100000/DS620@"),
+        "{}",
+        dev.path
+    );
     let service = l.service_entry(Some(&p)).unwrap();
     assert_eq!(service.name, "DNPPrinter");
     assert_eq!(
