@@ -768,4 +768,6 @@ impl LogCapture for SimLab {
 }
 
 #[cfg(test)]
+mod rules_table;
+#[cfg(test)]
 mod tests;
