@@ -16,7 +16,7 @@ use std::path::Path;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDriver {
-    pub name: String,
+    pub name: Spanned<String>,
     pub bundle_id: Spanned<String>,
     pub user_class: Spanned<String>,
     pub io_class: Option<Spanned<String>>,
@@ -29,7 +29,7 @@ pub struct RawDriver {
     pub log_prefix: Option<Spanned<String>>,
     pub log: Option<RawLog>,
     /// The classes that override `NewUserClient` (default: `user_class`).
-    pub new_user_client_classes: Option<Vec<Spanned<String>>>,
+    pub new_user_client_classes: Option<Spanned<Vec<Spanned<String>>>>,
     /// Services the dext publishes below its service.
     pub nubs: Option<Vec<Spanned<RawNub>>>,
     pub selectors: Vec<Spanned<RawSelector>>,
@@ -266,16 +266,17 @@ pub fn validate(diag: &mut Diag, source: &Path, raw: RawDriver) -> Option<Driver
         .log_prefix
         .as_ref()
         .map(|c| checked_name(diag, "log_prefix", c));
+    let name = checked_name(diag, "name", &raw.name);
     let new_user_client = checked_names(
         diag,
         "new_user_client_classes",
-        raw.new_user_client_classes.as_ref(),
+        raw.new_user_client_classes.as_ref().map(|l| &l.value),
     );
     if let Some(list) = &raw.new_user_client_classes
-        && list.is_empty()
+        && list.value.is_empty()
     {
         diag.error(
-            raw.user_class.referenced,
+            list.referenced,
             "`new_user_client_classes` is empty: leave it out for `user_class`, or name the class whose NewUserClient is overridden",
         );
     }
@@ -395,7 +396,7 @@ pub fn validate(diag: &mut Diag, source: &Path, raw: RawDriver) -> Option<Driver
     Some(Driver {
         source: source.to_path_buf(),
         server_name: server_name.flatten().unwrap_or_else(|| bundle_id.clone()),
-        name: raw.name,
+        name: name?,
         bundle_id,
         user_class: user_class?,
         io_class: io_class
