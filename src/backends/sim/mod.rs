@@ -347,7 +347,8 @@ impl SimLab {
             NodeKind::PlatformExpert
             | NodeKind::Controller { .. }
             | NodeKind::UserResources
-            | NodeKind::UserServer { .. } => OpenTargetKind::Generic,
+            | NodeKind::UserServer { .. }
+            | NodeKind::UserClient { .. } => OpenTargetKind::Generic,
             NodeKind::Device { .. } | NodeKind::Interface { .. } | NodeKind::Hub { .. } => {
                 OpenTargetKind::UsbHost
             }
@@ -569,7 +570,30 @@ impl UserClients for SimLab {
                 Some(NodeKind::Service { slot } | NodeKind::Nub { slot })
                     if decision.reaches_dext =>
                 {
-                    st.conns.insert(id, Conn { slot, dead: None });
+                    // The user client appears below the opened service while the connection lives.
+                    let ucp = st
+                        .tree
+                        .node(request.entry)
+                        .and_then(|n| n.properties.get("UserClientProperties"))
+                        .and_then(Prop::as_dict)
+                        .cloned()
+                        .unwrap_or_default();
+                    let spec = registry_entries::user_client_entry(
+                        &st.setup.driver,
+                        &ucp,
+                        std::process::id(),
+                    );
+                    let user_client =
+                        st.tree
+                            .add_spec(request.entry, spec, NodeKind::UserClient { slot });
+                    st.conns.insert(
+                        id,
+                        Conn {
+                            slot,
+                            user_client: Some(user_client),
+                            dead: None,
+                        },
+                    );
                 }
                 Some(
                     kind @ (NodeKind::Device { .. }
@@ -717,8 +741,15 @@ impl UserClients for SimLab {
 
     fn close(&self, connection: ConnectionId) -> Result<ReturnCode, LabError> {
         let mut st = self.shared.lock();
-        let removed =
-            st.conns.remove(&connection).is_some() || st.usb_conns.remove(&connection).is_some();
+        let removed = match st.conns.remove(&connection) {
+            Some(conn) => {
+                if let Some(uc) = conn.user_client {
+                    st.tree.forget(uc);
+                }
+                true
+            }
+            None => st.usb_conns.remove(&connection).is_some(),
+        };
         drop(st);
         self.shared.changed.notify_all();
         if removed {

@@ -376,3 +376,42 @@ pub fn nub_entry(driver: &Driver, nub: &crate::driver::Nub) -> EntrySpec {
         properties: p,
     }
 }
+
+/// The dext's user client while a host holds it open: created by `Create(this, "UserClientProperties",
+/// ...)` (xnu `IOService::Create_Impl`: the properties copied, plus `CFBundleIdentifier` and
+/// `IOUserServerName`; attached below the opened service, named after its `IOUserClass` by
+/// `serviceAttach`), then given `IOUserClientCreator` and `IOUserClientDefaultLocking` by
+/// `is_io_service_open_extended`.
+pub fn user_client_entry(
+    driver: &Driver,
+    ucp: &BTreeMap<String, Prop>,
+    host_pid: u32,
+) -> EntrySpec {
+    let mut p = ucp.clone();
+    p.insert("CFBundleIdentifier".into(), s(&driver.bundle_id));
+    p.insert("IOUserServerName".into(), s(&driver.server_name));
+    p.insert(
+        "IOUserClientCreator".into(),
+        s(&format!(
+            "pid {host_pid}, {}",
+            super::open_rules::HOST_PROCESS
+        )),
+    );
+    p.insert("IOUserClientDefaultLocking".into(), Prop::Bool(true));
+    let name = ucp
+        .get("IOUserClass")
+        .and_then(Prop::as_str)
+        .unwrap_or(super::open_rules::USER_USER_CLIENT);
+    EntrySpec {
+        name: name.to_string(),
+        location: None,
+        class_chain: chain(&[
+            "IOUserUserClient",
+            "IOUserClient",
+            "IOService",
+            "IORegistryEntry",
+            "OSObject",
+        ]),
+        properties: p,
+    }
+}

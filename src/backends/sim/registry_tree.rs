@@ -37,6 +37,10 @@ pub enum NodeKind {
     Nub {
         slot: usize,
     },
+    /// The dext's user client of an open connection.
+    UserClient {
+        slot: usize,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -169,6 +173,13 @@ impl Tree {
             n.live = false;
         }
         self.live.remove(&id);
+    }
+
+    /// Forget an entry nobody can name any more (a closed connection's user client: the host held the
+    /// connection, not the entry), so ten thousand opens do not keep ten thousand dead entries.
+    pub fn forget(&mut self, id: EntryId) {
+        self.terminate(id);
+        self.nodes.remove(&id);
     }
 
     pub fn is_live(&self, id: EntryId) -> bool {

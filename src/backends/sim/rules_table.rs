@@ -725,6 +725,32 @@ fn registry_rows() -> Vec<(&'static str, Check)> {
                 )
             }),
         ),
+        (
+            "R8",
+            Box::new(|| {
+                let l = lab_of("scenarios/sample/scalar.yaml");
+                let svc = l.service_entry(None).ok_or("no service")?;
+                let c = l
+                    .open(&OpenRequest {
+                        entry: svc.id,
+                        open_type: 0,
+                    })
+                    .map_err(|e| e.to_string())?
+                    .connection
+                    .ok_or("no connection")?;
+                let ucs = of_class(&l, "IOUserUserClient");
+                let uc = ucs.first().ok_or("no user client while open")?;
+                expect("its parent", uc.parent, Some(svc.id))?;
+                expect("its name", uc.name.as_str(), "NullDriverUserClient")?;
+                holds(
+                    "creator",
+                    uc.string("IOUserClientCreator")
+                        .is_some_and(|c| c.ends_with(", dexthil")),
+                )?;
+                l.close(c).map_err(|e| e.to_string())?;
+                expect("after close", of_class(&l, "IOUserUserClient").len(), 0)
+            }),
+        ),
     ]
 }
 

@@ -85,6 +85,8 @@ pub struct UsbConn {
 #[derive(Clone, Debug)]
 pub struct Conn {
     pub slot: usize,
+    /// Its user client's registry entry, terminated when the connection closes.
+    pub user_client: Option<EntryId>,
     /// Set when the server died or the provider terminated: the code every later call answers.
     pub dead: Option<ReturnCode>,
 }
@@ -257,9 +259,10 @@ impl State {
     pub fn printer_of_entry(&self, id: EntryId) -> Option<usize> {
         match self.tree.node(id)?.kind {
             NodeKind::Device { printer } | NodeKind::Interface { printer } => Some(printer),
-            NodeKind::Service { slot } | NodeKind::UserServer { slot } | NodeKind::Nub { slot } => {
-                self.slots.get(slot).and_then(|s| s.printer)
-            }
+            NodeKind::Service { slot }
+            | NodeKind::UserServer { slot }
+            | NodeKind::Nub { slot }
+            | NodeKind::UserClient { slot } => self.slots.get(slot).and_then(|s| s.printer),
             NodeKind::Root
             | NodeKind::PlatformExpert
             | NodeKind::Controller { .. }
