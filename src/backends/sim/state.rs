@@ -85,7 +85,7 @@ pub struct UsbConn {
 #[derive(Clone, Debug)]
 pub struct Conn {
     pub slot: usize,
-    /// Its user client's registry entry, terminated when the connection closes.
+    /// Its user client's registry entry, forgotten when the connection closes.
     pub user_client: Option<EntryId>,
     /// Set when the server died or the provider terminated: the code every later call answers.
     pub dead: Option<ReturnCode>,
