@@ -36,10 +36,16 @@ fn refuse(code: u32, reason: String) -> Refusal {
     }
 }
 
-/// The checks a call passes through, in order: the client-side MIG limits, the selector table, the
-/// dispatch entry's five checks, and a NULL `function`.
-/// The MIG limits the client library enforces before anything is sent: more than 16 scalars in, or room
-/// for more than 16 out, is MIG_ARRAY_TOO_LARGE (reference §1, §3). Every backend refuses these alike.
+/// The scalar output count the kernel sees: the MIG stub sends `min(capacity, 16)` because
+/// `scalar_output` is CountInOut in device.defs (bootstrap_cmds `migcom`, `WriteInitializeCount`;
+/// reference §3). So room for 17 outputs passes a "16 out" check and gets 16 back.
+pub fn scalar_output_count(args: &CallArgs) -> u32 {
+    args.scalars_out_capacity.min(SCALAR_MAX as u32)
+}
+
+/// The MIG limit the client library enforces before anything is sent: more than 16 scalar *inputs* is
+/// MIG_ARRAY_TOO_LARGE (reference §1, §3). Every backend refuses these alike. Output room above 16 is not
+/// refused: it is clamped ([`scalar_output_count`]).
 pub fn client_side_limits(args: &CallArgs) -> Result<(), Refusal> {
     if args.scalars_in.len() > SCALAR_MAX {
         return Err(refuse(
@@ -50,18 +56,15 @@ pub fn client_side_limits(args: &CallArgs) -> Result<(), Refusal> {
             ),
         ));
     }
-    if args.scalars_out_capacity as usize > SCALAR_MAX {
-        return Err(refuse(
-            code::MIG_ARRAY_TOO_LARGE,
-            format!(
-                "client side: room for {} scalars out ({SCALAR_MAX} at most); nothing was sent",
-                args.scalars_out_capacity
-            ),
-        ));
-    }
     Ok(())
 }
 
+/// The checks a call passes through, in the order xnu's `IOUserClient2022::dispatchExternalMethod`
+/// (iokit/Kernel/IOUserClient.cpp) makes them: the client-side MIG limit, the selector past the table, the
+/// scalar input count, the structure input size, the scalar output count, the structure output size, the
+/// completion, and a NULL `function` (kIOReturnNoCompletion). libdriverkit's own dispatcher is closed
+/// source: that it keeps the kernel's order is UNCONFIRMED, and the kernel only *forbids* an async
+/// reference (`allowAsync`) where DriverKit's `checkCompletionExists` can also require one (reference §3).
 pub fn dispatch<'a>(driver: &'a Driver, args: &CallArgs) -> Result<Dispatched<'a>, Refusal> {
     client_side_limits(args)?;
     let Some(selector) = driver.selector(args.selector) else {
@@ -81,7 +84,7 @@ pub fn dispatch<'a>(driver: &'a Driver, args: &CallArgs) -> Result<Dispatched<'a
             (
                 "scalar output count",
                 rule.scalars_out,
-                args.scalars_out_capacity as usize,
+                scalar_output_count(args) as usize,
             ),
             (
                 "structure output size",
@@ -89,17 +92,6 @@ pub fn dispatch<'a>(driver: &'a Driver, args: &CallArgs) -> Result<Dispatched<'a
                 args.struct_out_capacity as usize,
             ),
         ];
-        if !rule.completion.accepts(args.completion) {
-            let want = match rule.completion {
-                CompletionCheck::Required => "requires an async completion and none was given",
-                CompletionCheck::Forbidden => "forbids an async completion and one was given",
-                CompletionCheck::DontCare => unreachable!("don't care accepts both"),
-            };
-            return Err(refuse(
-                code::kIOReturnBadArgument,
-                format!("dispatch: `{}` {want}", selector.name),
-            ));
-        }
         for (what, check, actual) in checks {
             if !check.accepts(actual as u32) {
                 let SizeCheck::Exact(want) = check else {
@@ -113,6 +105,17 @@ pub fn dispatch<'a>(driver: &'a Driver, args: &CallArgs) -> Result<Dispatched<'a
                     ),
                 ));
             }
+        }
+        if !rule.completion.accepts(args.completion) {
+            let want = match rule.completion {
+                CompletionCheck::Required => "requires an async completion and none was given",
+                CompletionCheck::Forbidden => "forbids an async completion and one was given",
+                CompletionCheck::DontCare => unreachable!("don't care accepts both"),
+            };
+            return Err(refuse(
+                code::kIOReturnBadArgument,
+                format!("dispatch: `{}` {want}", selector.name),
+            ));
         }
         if !selector.implemented {
             return Err(refuse(
@@ -188,6 +191,7 @@ mod tests {
             entitlements: Default::default(),
             log_prefix: None,
             log: Default::default(),
+            classes: Default::default(),
             selectors: vec![
                 selector(0, None, true),
                 selector(1, Some(rule(Forbidden, 2, 16, 1, 8)), true),
@@ -198,6 +202,7 @@ mod tests {
                 ),
                 selector(3, Some(rule(Required, 0, 16, 0, 0)), true),
                 selector(4, Some(rule(DontCare, 0, 0, 0, 0)), false),
+                selector(5, Some(rule(Forbidden, 0, 0, 16, 0)), true),
             ],
         }
     }
@@ -284,9 +289,19 @@ mod tests {
                 Some(code::MIG_ARRAY_TOO_LARGE),
             ),
             (
-                "17 scalars out of room",
+                "room for 17 scalars out is clamped to 16, not refused",
                 call(0, 0, 0, 17, 0, false),
-                Some(code::MIG_ARRAY_TOO_LARGE),
+                None,
+            ),
+            (
+                "room for 17 outs passes a \"16 out\" check",
+                call(5, 0, 0, 17, 0, false),
+                None,
+            ),
+            (
+                "room for 15 outs fails a \"16 out\" check",
+                call(5, 0, 0, 15, 0, false),
+                bad,
             ),
             ("16 scalars are fine", call(0, 16, 0, 16, 0, false), None),
         ];
@@ -307,6 +322,18 @@ mod tests {
         assert_eq!(at(4097, 4096), (true, false));
         assert_eq!(at(4096, 4097), (false, true));
         assert_eq!(at(4104, 4104), (true, true));
+    }
+
+    /// Rule D3 (docs/kernel-rules.md): sizes before the completion, as `dispatchExternalMethod` has it.
+    #[test]
+    fn a_call_wrong_in_two_ways_is_refused_for_the_first_check_in_kernel_order() {
+        let d = driver();
+        // Selector 1 forbids a completion and wants 2 scalars: this call has both wrong.
+        let r = dispatch(&d, &call(1, 3, 16, 1, 8, true)).unwrap_err();
+        assert!(r.reason.contains("scalar input count"), "{}", r.reason);
+        // Struct output size wrong and completion wrong: the size is named.
+        let r = dispatch(&d, &call(1, 2, 16, 1, 9, true)).unwrap_err();
+        assert!(r.reason.contains("structure output size"), "{}", r.reason);
     }
 
     #[test]

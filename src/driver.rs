@@ -120,6 +120,25 @@ pub enum Provider {
     },
 }
 
+/// A service the dext publishes itself (`Create(this, "<key>", &nub)`), attached below its personality's
+/// service. It is dext-backed: opening it runs the `NewUserClient` of *its* class (reference §2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Nub {
+    /// Its `IOUserClass` (the kernel names it after this).
+    pub user_class: String,
+    /// Its `IOClass` (`IOUserService` unless the file says otherwise).
+    pub io_class: String,
+}
+
+/// Which of the dext's C++ classes do what the open path depends on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DextClasses {
+    /// The classes that override `NewUserClient`; empty means the personality's `user_class` alone.
+    pub new_user_client: Vec<String>,
+    /// Services the dext publishes below its personality's service.
+    pub nubs: Vec<Nub>,
+}
+
 /// A driver file, validated.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Driver {
@@ -145,6 +164,8 @@ pub struct Driver {
     pub log_prefix: Option<String>,
     /// How a Mac captures the dext's log: the `log stream` predicate and level (docs/logs.md).
     pub log: crate::logs::LogConfig,
+    /// Which classes override `NewUserClient`, and the nubs the dext publishes.
+    pub classes: DextClasses,
     pub selectors: Vec<Selector>,
 }
 
@@ -156,6 +177,16 @@ impl Driver {
     /// The text the dext's own log lines carry: its `log_prefix`, else its `IOUserClass`.
     pub fn log_prefix(&self) -> &str {
         self.log_prefix.as_deref().unwrap_or(&self.user_class)
+    }
+
+    /// Whether a dext-backed service of `class` answers an open with the developer's `NewUserClient`
+    /// (else the base class answers kIOReturnError, reference §2 step 1).
+    pub fn overrides_new_user_client(&self, class: &str) -> bool {
+        if self.classes.new_user_client.is_empty() {
+            class == self.user_class
+        } else {
+            self.classes.new_user_client.iter().any(|c| c == class)
+        }
     }
 
     pub fn selector_by_name(&self, name: &str) -> Option<&Selector> {

@@ -265,7 +265,7 @@ fn a_refused_open_shows_the_kernels_dk_line_beside_the_decoded_code() {
     assert!(
         lines[1].ends_with(
             ":UC failed userclient-access check, needed bundle ID com.example.dexthil.DNPPrinterDriver"
-        ) && lines[1].contains("kernel DK: DNPPrinterDriver-0x"),
+        ) && lines[1].contains("kernel DK: DNPPrinterUserClient-0x"),
         "{block}"
     );
     assert!(
@@ -368,9 +368,11 @@ fn log_lines_reach_the_events_under_their_step_before_it_finishes() {
         [
             "1 finished",
             "2 dext DNPPrinterDriver: NewUserClient(0)",
-            "2 kernel DK: DNPPrinterDriver-0x…:UC failed userclient-access check, needed bundle ID com.example.dexthil.DNPPrinterDriver",
-            "2 kernel DK: DNPPrinterDriver-0x…:UC entitlements check failed",
-            "2 finished"
+            "2 kernel DK: DNPPrinterUserClient-0x…:UC entitlements check failed",
+            "2 finished",
+            "3 dext DNPPrinterDriver: NewUserClient(0)",
+            "3 kernel DK: DNPPrinterUserClient-0x…:UC entitlements check failed",
+            "3 finished"
         ]
     );
 }

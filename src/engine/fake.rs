@@ -419,6 +419,7 @@ pub fn driver() -> Driver {
         entitlements: BTreeMap::new(),
         log_prefix: None,
         log: Default::default(),
+        classes: Default::default(),
         selectors: vec![selector(0, "GetStatus"), selector(1, "Hang")],
     }
 }

@@ -170,6 +170,33 @@ pub fn resource_service(
     )
 }
 
+/// The first nub the driver file declares, below the dext's `service` (by its `IOUserClass`).
+pub fn dext_nub(
+    reg: &(impl Registry + ?Sized),
+    service: &RegEntry,
+    driver: &Driver,
+    deadline: Instant,
+) -> Result<RegEntry, FindError> {
+    let Some(nub) = driver.classes.nubs.first() else {
+        return Err(FindError::NotRegistered {
+            looked_for: "a nub (the driver file declares no `nubs`)".into(),
+            found: service.path.clone(),
+        });
+    };
+    let m = Matching {
+        parent: Some(service.id),
+        properties: [("IOUserClass".to_string(), Prop::Str(nub.user_class.clone()))].into(),
+        ..Matching::default()
+    };
+    wait_for(
+        reg,
+        &m,
+        || format!("the dext's nub (IOUserClass {})", nub.user_class),
+        &service.path,
+        deadline,
+    )
+}
+
 /// The dext's `IOUserServer` (by `IOUserServerName`).
 pub fn user_server(
     reg: &(impl Registry + ?Sized),

@@ -298,6 +298,15 @@ impl Run<'_> {
                         service::interface_entry(&*lab, &dev, n, until)
                     })
                 }
+                (OpenTarget::Nub, _) => {
+                    let service = match &view {
+                        Some(v) if driver.provider != Provider::UserResources => {
+                            service::printer_service(&*lab, v, &driver, until).map(|p| p.service)
+                        }
+                        _ => service::resource_service(&*lab, &driver, until),
+                    };
+                    service.and_then(|s| service::dext_nub(&*lab, &s, &driver, until))
+                }
                 (OpenTarget::Device | OpenTarget::Interface, None) => return Err(needs_printer()),
             };
             found.map_err(|e| find_failure(e, &budget))

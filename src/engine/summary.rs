@@ -57,5 +57,6 @@ pub fn target_name(t: OpenTarget) -> &'static str {
         OpenTarget::UserServer => "user_server",
         OpenTarget::Interface => "interface",
         OpenTarget::Device => "device",
+        OpenTarget::Nub => "nub",
     }
 }

@@ -22,6 +22,8 @@ pub enum OpenTarget {
     Interface,
     /// The `IOUSBHostDevice`.
     Device,
+    /// The first service the dext publishes below its service (the driver file's first `nubs` entry).
+    Nub,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -26,6 +26,8 @@ pub struct Model {
     pub product_string: &'static str,
     /// GET_DEVICE_ID answer without its 2-byte length.
     pub device_id_1284: &'static str,
+    /// Where `device_id_1284` comes from: Gutenprint's `dyesub.xml`, or a guess from the family's pattern.
+    pub device_id_source: IdSource,
     /// A 12-character serial of the shape seen in the field.
     pub serial: &'static str,
     /// bcdDevice. Only QW410's 0x0100 is seen in the field; the rest is UNCONFIRMED.
@@ -35,6 +37,27 @@ pub struct Model {
     /// `INFO MQTY` reports this many more prints than are left (most older models: 50).
     pub mqty_offset: u32,
     pub protocol: Protocol,
+}
+
+/// Where a catalog value comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdSource {
+    /// Gutenprint's `src/xml/printers/dyesub.xml` lists it (checked against the gutenprint-mirror commit
+    /// 6665bfaa of 2024-06-25).
+    Gutenprint,
+    /// Gutenprint lists none: derived from the family's pattern. UNCONFIRMED.
+    Unconfirmed,
+}
+
+impl IdSource {
+    pub fn label(self) -> &'static str {
+        match self {
+            IdSource::Gutenprint => "Gutenprint dyesub.xml",
+            IdSource::Unconfirmed => {
+                "UNCONFIRMED (Gutenprint lists none; derived from the family's pattern)"
+            }
+        }
+    }
 }
 
 const DNP: &str = "Dai Nippon Printing";
@@ -59,6 +82,7 @@ pub const MODELS: &[Model] = &[
         manufacturer: DNP,
         product_string: "DS40",
         device_id_1284: "MANUFACTURER:Dai Nippon Printing ;MODEL:DS40;",
+        device_id_source: IdSource::Gutenprint,
         serial: "DS4B12345678",
         bcd_device: 0x0100,
         firmware: "DS40 01.70",
@@ -73,6 +97,7 @@ pub const MODELS: &[Model] = &[
         manufacturer: DNP,
         product_string: "DS80",
         device_id_1284: "MANUFACTURER:Dai Nippon Printing ;MODEL:DS80;",
+        device_id_source: IdSource::Gutenprint,
         serial: "DS8C20315544",
         bcd_device: 0x0100,
         firmware: "DS80 01.42",
@@ -87,6 +112,7 @@ pub const MODELS: &[Model] = &[
         manufacturer: DNP,
         product_string: "DS-RX1",
         device_id_1284: "MANUFACTURER:Dai Nippon Printing ;MODEL:DS-RX1;",
+        device_id_source: IdSource::Gutenprint,
         serial: "CY2D83040412",
         bcd_device: 0x0100,
         firmware: "DS-RX1 02.07",
@@ -101,7 +127,9 @@ pub const MODELS: &[Model] = &[
         product: 0x0008,
         manufacturer: DNP,
         product_string: "DS80DX",
+        // Gutenprint lists no DS80DX id: built like DS80's.
         device_id_1284: "MANUFACTURER:Dai Nippon Printing ;MODEL:DS80DX;",
+        device_id_source: IdSource::Unconfirmed,
         serial: "DX8A11002233",
         bcd_device: 0x0100,
         firmware: "DS80DX 01.10",
@@ -116,6 +144,7 @@ pub const MODELS: &[Model] = &[
         manufacturer: DNP,
         product_string: "DS620",
         device_id_1284: "MANUFACTURER:Dai Nippon Printing ;MODEL:DP-DS620;",
+        device_id_source: IdSource::Gutenprint,
         serial: "DS6C98031738",
         bcd_device: 0x0100,
         firmware: "DS620 01.20",
@@ -130,6 +159,7 @@ pub const MODELS: &[Model] = &[
         manufacturer: CITIZEN,
         product_string: "CX-02",
         device_id_1284: "MANUFACTURER:CITIZEN SYSTEMS ;MODEL:CX-02;",
+        device_id_source: IdSource::Gutenprint,
         serial: "CX2E40117720",
         bcd_device: 0x0100,
         firmware: "CX-02 01.20",
@@ -144,6 +174,7 @@ pub const MODELS: &[Model] = &[
         manufacturer: DNP,
         product_string: "DS820",
         device_id_1284: "MANUFACTURER:Dai Nippon Printing ;MODEL:DP-DS820;",
+        device_id_source: IdSource::Gutenprint,
         serial: "DS8F70120045",
         bcd_device: 0x0100,
         firmware: "DS820 01.12",
@@ -158,6 +189,7 @@ pub const MODELS: &[Model] = &[
         manufacturer: CITIZEN,
         product_string: "CX-02W",
         device_id_1284: "MANUFACTURER:CITIZEN SYSTEMS ;MODEL:CX-02W;",
+        device_id_source: IdSource::Gutenprint,
         serial: "CXW3F0020611",
         bcd_device: 0x0100,
         firmware: "CX-02W 01.12",
@@ -172,6 +204,7 @@ pub const MODELS: &[Model] = &[
         manufacturer: DNP,
         product_string: "QW410",
         device_id_1284: "MANUFACTURER:Dai Nippon Printing ;MODEL:DP-QW410;",
+        device_id_source: IdSource::Gutenprint,
         serial: "QW4A10402299",
         // bcdDevice 0x0100 seen in the field.
         bcd_device: 0x0100,
@@ -186,8 +219,9 @@ pub const MODELS: &[Model] = &[
         product: 0x000C,
         manufacturer: CITIZEN,
         product_string: "Photo Printer",
-        // UNCONFIRMED: the reference gives no CZ-01 id; built like the other Citizen ids.
+        // Gutenprint lists no CZ-01 id: built like the other Citizen ids.
         device_id_1284: "MANUFACTURER:CITIZEN SYSTEMS ;MODEL:CZ-01;",
+        device_id_source: IdSource::Unconfirmed,
         serial: "CZ1B20030458",
         bcd_device: 0x0100,
         firmware: "CZ-01 01.05",
@@ -201,8 +235,9 @@ pub const MODELS: &[Model] = &[
         product: 0x0002,
         manufacturer: CITIZEN,
         product_string: "CW-01",
-        // UNCONFIRMED: the reference gives no CW-01 id.
+        // Gutenprint lists no CW-01 id.
         device_id_1284: "MANUFACTURER:CITIZEN SYSTEMS ;MODEL:CW-01;",
+        device_id_source: IdSource::Unconfirmed,
         serial: "CW1A00112233",
         bcd_device: 0x0100,
         firmware: "CW-01 01.00",
@@ -216,8 +251,9 @@ pub const MODELS: &[Model] = &[
         product: 0x0006,
         manufacturer: CITIZEN,
         product_string: "CW-02",
-        // UNCONFIRMED: the reference gives no CW-02 id.
+        // Gutenprint lists no CW-02 id.
         device_id_1284: "MANUFACTURER:CITIZEN SYSTEMS ;MODEL:CW-02;",
+        device_id_source: IdSource::Unconfirmed,
         serial: "CW2B00445566",
         bcd_device: 0x0100,
         firmware: "CW-02 01.00",
@@ -231,8 +267,9 @@ pub const MODELS: &[Model] = &[
         product: 0x8F01,
         manufacturer: DNP,
         product_string: "DS480",
-        // UNCONFIRMED: the reference gives no DS480 id.
-        device_id_1284: "MANUFACTURER:Dai Nippon Printing ;MODEL:DS480;",
+        // Gutenprint dyesub.xml: not the ESC P family's MANUFACTURER/MODEL shape.
+        device_id_1284: "MFG:DNP;CMD:DNP;MDL:DPDS480;CLS:PRINTER;DES:DNP_DPDS480",
+        device_id_source: IdSource::Gutenprint,
         serial: "DS4M80012345",
         bcd_device: 0x0100,
         firmware: "DS480 01.00",
@@ -246,8 +283,9 @@ pub const MODELS: &[Model] = &[
         product: 0x8E01,
         manufacturer: DNP,
         product_string: "DS680",
-        // UNCONFIRMED: the reference gives no DS680 id.
-        device_id_1284: "MANUFACTURER:Dai Nippon Printing ;MODEL:DS680;",
+        // Gutenprint dyesub.xml: not the ESC P family's MANUFACTURER/MODEL shape.
+        device_id_1284: "MFG:DNP;CMD:DNP;MDL:DPDS680;CLS:PRINTER;DES:DNP_DPDS680",
+        device_id_source: IdSource::Gutenprint,
         serial: "DS6M80054321",
         bcd_device: 0x0100,
         firmware: "DS680 01.00",
@@ -385,6 +423,26 @@ mod tests {
             e.contains("QW410") && e.contains("CX-02"),
             "every name is listed: {e}"
         );
+    }
+
+    /// Rule P1 (docs/kernel-rules.md): DS480 / DS680 ids as Gutenprint's dyesub.xml has them; the models
+    /// Gutenprint lists no id for are marked UNCONFIRMED, and only those.
+    #[test]
+    fn device_ids_come_from_gutenprint_or_say_unconfirmed() {
+        assert_eq!(
+            find("DS480").unwrap().device_id_1284,
+            "MFG:DNP;CMD:DNP;MDL:DPDS480;CLS:PRINTER;DES:DNP_DPDS480"
+        );
+        assert_eq!(
+            find("DS680").unwrap().device_id_1284,
+            "MFG:DNP;CMD:DNP;MDL:DPDS680;CLS:PRINTER;DES:DNP_DPDS680"
+        );
+        let unconfirmed: Vec<&str> = MODELS
+            .iter()
+            .filter(|m| m.device_id_source == IdSource::Unconfirmed)
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(unconfirmed, ["DS80DX", "CZ-01", "CW-01", "CW-02"]);
     }
 
     #[test]

@@ -16,19 +16,65 @@ use std::path::Path;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDriver {
-    pub name: String,
-    pub bundle_id: String,
-    pub user_class: String,
-    pub io_class: Option<String>,
-    pub server_name: Option<String>,
+    pub name: Spanned<String>,
+    pub bundle_id: Spanned<String>,
+    pub user_class: Spanned<String>,
+    pub io_class: Option<Spanned<String>>,
+    pub server_name: Option<Spanned<String>>,
     pub provider: RawProvider,
     pub user_client_properties: Option<RawUserClientProps>,
     pub open_types: Option<Vec<Spanned<RawInt>>>,
     pub rejected_type_answer: Option<Spanned<RawCodes>>,
     pub entitlements: Option<PropMap>,
-    pub log_prefix: Option<String>,
+    pub log_prefix: Option<Spanned<String>>,
     pub log: Option<RawLog>,
+    /// The classes that override `NewUserClient` (default: `user_class`).
+    pub new_user_client_classes: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Services the dext publishes below its service.
+    pub nubs: Option<Vec<Spanned<RawNub>>>,
     pub selectors: Vec<Spanned<RawSelector>>,
+}
+
+/// `nubs: [{ user_class: DNPStatusNub, io_class: IOUserService }]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNub {
+    pub user_class: Spanned<String>,
+    pub io_class: Option<Spanned<String>>,
+}
+
+/// A name the kernel, a log line or a terminal will show (a bundle id, a class, a selector name): not
+/// empty, and no control character (a newline in a bundle id never equals the service's; issue 18).
+fn checked_name(diag: &mut Diag, what: &str, v: &Spanned<String>) -> Option<String> {
+    if v.value.trim().is_empty() {
+        diag.error(v.referenced, format!("`{what}` is empty: expected a name"));
+        return None;
+    }
+    if let Some(c) = v.value.chars().find(|c| c.is_control()) {
+        diag.error(
+            v.referenced,
+            format!(
+                "`{what}` {:?} contains the control character {:?}: expected one name on one line",
+                v.value, c
+            ),
+        );
+        return None;
+    }
+    Some(v.value.clone())
+}
+
+fn checked_names(
+    diag: &mut Diag,
+    what: &str,
+    list: Option<&Vec<Spanned<String>>>,
+) -> Option<Vec<String>> {
+    let before = diag.errors.len();
+    let out: Vec<String> = list
+        .into_iter()
+        .flatten()
+        .filter_map(|v| checked_name(diag, what, v))
+        .collect();
+    (diag.errors.len() == before).then_some(out)
 }
 
 /// `log: { predicate: ..., level: ... }`: how a Mac captures the dext's log (docs/logs.md).
@@ -206,6 +252,54 @@ fn size_of(diag: &mut Diag, field: &str, v: &Option<Spanned<RawSize>>) -> Option
 pub fn validate(diag: &mut Diag, source: &Path, raw: RawDriver) -> Option<Driver> {
     let before = diag.errors.len();
     let log = log_config(diag, raw.log);
+    let bundle_id = checked_name(diag, "bundle_id", &raw.bundle_id);
+    let user_class = checked_name(diag, "user_class", &raw.user_class);
+    let io_class = raw
+        .io_class
+        .as_ref()
+        .map(|c| checked_name(diag, "io_class", c));
+    let server_name = raw
+        .server_name
+        .as_ref()
+        .map(|c| checked_name(diag, "server_name", c));
+    let log_prefix = raw
+        .log_prefix
+        .as_ref()
+        .map(|c| checked_name(diag, "log_prefix", c));
+    let name = checked_name(diag, "name", &raw.name);
+    let new_user_client = checked_names(
+        diag,
+        "new_user_client_classes",
+        raw.new_user_client_classes.as_ref().map(|l| &l.value),
+    );
+    if let Some(list) = &raw.new_user_client_classes
+        && list.value.is_empty()
+    {
+        diag.error(
+            list.referenced,
+            "`new_user_client_classes` is empty: leave it out for `user_class`, or name the class whose NewUserClient is overridden",
+        );
+    }
+    let mut nubs = Vec::new();
+    for n in raw.nubs.iter().flatten() {
+        let user_class = checked_name(diag, "nubs.user_class", &n.value.user_class);
+        let io_class = match &n.value.io_class {
+            Some(c) => checked_name(diag, "nubs.io_class", c),
+            None => Some("IOUserService".to_string()),
+        };
+        if let (Some(user_class), Some(io_class)) = (user_class, io_class) {
+            if user_class == raw.user_class.value {
+                diag.error(
+                    n.value.user_class.referenced,
+                    format!("nub `{user_class}` has the personality's own `user_class`: a nub is another service"),
+                );
+            }
+            nubs.push(crate::driver::Nub {
+                user_class,
+                io_class,
+            });
+        }
+    }
     let provider = match raw.provider {
         RawProvider::UserResources => Some(Provider::UserResources),
         RawProvider::UsbInterface(u) => {
@@ -298,13 +392,16 @@ pub fn validate(diag: &mut Diag, source: &Path, raw: RawDriver) -> Option<Driver
     if diag.errors.len() != before {
         return None;
     }
+    let bundle_id = bundle_id?;
     Some(Driver {
         source: source.to_path_buf(),
-        server_name: raw.server_name.unwrap_or_else(|| raw.bundle_id.clone()),
-        name: raw.name,
-        bundle_id: raw.bundle_id,
-        user_class: raw.user_class,
-        io_class: raw.io_class.unwrap_or_else(|| "IOUserService".to_string()),
+        server_name: server_name.flatten().unwrap_or_else(|| bundle_id.clone()),
+        name: name?,
+        bundle_id,
+        user_class: user_class?,
+        io_class: io_class
+            .flatten()
+            .unwrap_or_else(|| "IOUserService".to_string()),
         provider: provider?,
         user_client_properties: match raw.user_client_properties {
             Some(u) => u.into_model(),
@@ -313,8 +410,12 @@ pub fn validate(diag: &mut Diag, source: &Path, raw: RawDriver) -> Option<Driver
         open_types,
         rejected_type_answer: rejected_type_answer?,
         entitlements: raw.entitlements.map(|e| e.0).unwrap_or_default(),
-        log_prefix: raw.log_prefix,
+        log_prefix: log_prefix.flatten(),
         log: log?,
+        classes: crate::driver::DextClasses {
+            new_user_client: new_user_client?,
+            nubs,
+        },
         selectors,
     })
 }
@@ -322,6 +423,7 @@ pub fn validate(diag: &mut Diag, source: &Path, raw: RawDriver) -> Option<Driver
 fn selector(diag: &mut Diag, s: &RawSelector) -> Option<Selector> {
     let before = diag.errors.len();
     let id = values::u32_of(diag, "id", &s.id);
+    checked_name(diag, "name", &s.name);
     let checked = s.checked.unwrap_or(true);
     let rule = if checked {
         let completion = match s.completion {

@@ -166,8 +166,16 @@ pub struct SimConfig {
     pub user_client_properties: Option<Option<BTreeMap<String, Prop>>>,
     /// Boot-arg `dk` bit 0x8000: skip the userclient-access check (reference §2).
     pub skip_entitlement_check: bool,
+    /// What opening the `IOUSBHostInterface` or `IOUSBHostDevice` answers (Apple's closed USB user clients:
+    /// UNCONFIRMED). `None`: the sim's documented guess, [`USB_HOST_OPEN_GUESS`].
+    pub usb_host_open: Option<ReturnCode>,
     pub timing: SimTiming,
 }
+
+/// The sim's guess for opening an `IOUSBHostInterface` / `IOUSBHostDevice`: success with Apple's own USB
+/// user client (real registries show `AppleUSBHostInterfaceUserClient` instances), not the dext's.
+/// UNCONFIRMED (IOUSBHostFamily is closed source); a scenario sets `sim: usb_host_open` to model another.
+pub const USB_HOST_OPEN_GUESS: u32 = crate::ioreturn::code::kIOReturnSuccess;
 
 /// How long the simulated lab takes for things that take time on real hardware.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -236,6 +244,10 @@ pub enum FaultKind {
     /// crash in the host-side FFI would: for testing `--isolate`. Never use it without `--isolate` unless
     /// the point is to see the run die.
     Abort { selector: u32 },
+    /// Every RPC into the dext (`_NewUserClient` on open, `ExternalMethod` on call) fails as
+    /// `IOUserServer::rpc` can fail: kIOReturnOffline (server inactive, no root queue), kIOReturnNotReady
+    /// (no send port) or MIG_SERVER_DIED (a send-once notification). `code` is one of those three.
+    RpcFails { code: ReturnCode },
 }
 
 impl Role {

@@ -43,6 +43,7 @@ pub struct RawSim {
     pub dext_entitlements: Option<PropMap>,
     pub user_client_properties: Option<RawUserClientProps>,
     pub skip_entitlement_check: Option<bool>,
+    pub usb_host_open: Option<Spanned<RawCodes>>,
     pub timing: Option<RawTiming>,
 }
 
@@ -74,6 +75,7 @@ pub struct RawFault {
     pub open_lab_error: Option<Spanned<String>>,
     pub attempts: Option<Spanned<RawInt>>,
     pub abort: Option<Spanned<RawSelectorRef>>,
+    pub rpc: Option<Spanned<String>>,
 }
 
 // Raw parse trees live only while one file loads; boxing variants would buy nothing.

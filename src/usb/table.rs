@@ -22,8 +22,10 @@ fn model_1284(r: &Readable<String>) -> String {
         Readable::Value(id) => id
             .split(';')
             .find_map(|f| {
-                f.trim()
-                    .strip_prefix("MODEL:")
+                // IEEE 1284 allows the short key: DS480 / DS680 answer `MDL:` (Gutenprint dyesub.xml).
+                let f = f.trim();
+                f.strip_prefix("MODEL:")
+                    .or_else(|| f.strip_prefix("MDL:"))
                     .map(|m| m.trim().to_string())
             })
             .unwrap_or_else(|| "-".into()),
@@ -69,8 +71,17 @@ pub fn device_table(bus: &dyn UsbBus, registry: Option<&dyn Registry>) -> String
         let _ = writeln!(out, "(libusb sees no USB devices)");
     }
     let mut seen = Vec::new();
+    let mut guessed_id = false;
     for d in &devices {
-        let model = catalog::by_ids(d.vendor_id, d.product_id).map_or("-", |m| m.name);
+        // `*`: the catalog's 1284 id for this model is a guess (printer::catalog::IdSource).
+        let model = match catalog::by_ids(d.vendor_id, d.product_id) {
+            Some(m) if m.device_id_source == catalog::IdSource::Unconfirmed => {
+                guessed_id = true;
+                format!("{}*", m.name)
+            }
+            Some(m) => m.name.to_string(),
+            None => "-".into(),
+        };
         let reg = match &reg_devices {
             None => "n/a".to_string(),
             Some(Err(e)) => format!("error: {e}"),
@@ -97,6 +108,13 @@ pub fn device_table(bus: &dyn UsbBus, registry: Option<&dyn Registry>) -> String
             readable(&d.serial),
             model_1284(&d.device_id_1284),
             reg
+        );
+    }
+    if guessed_id {
+        let _ = writeln!(
+            out,
+            "* the catalog's 1284 id for this model is {}: the sim and the printer emulator answer that guess",
+            catalog::IdSource::Unconfirmed.label()
         );
     }
     for (e, place) in located.iter().filter(|(e, _)| !seen.contains(&e.id)) {
@@ -179,6 +197,24 @@ mod tests {
             ]
             .into(),
         }
+    }
+
+    #[test]
+    fn a_model_whose_catalog_id_is_a_guess_is_starred_and_ds480_shows_its_mdl() {
+        let cz = catalog::find("CZ-01").unwrap().usb_view(1, vec![1, 2], 4);
+        let ds480 = catalog::find("DS480").unwrap().usb_view(1, vec![1, 3], 5);
+        let table = device_table(&OneBus(vec![cz, ds480]), None);
+        assert!(table.contains("CZ-01*"), "{table}");
+        assert!(
+            table.contains("DS480 ") && table.contains("DPDS480"),
+            "{table}"
+        );
+        assert!(
+            table.contains("* the catalog's 1284 id for this model is UNCONFIRMED"),
+            "{table}"
+        );
+        let ds620 = catalog::find("DS620").unwrap().usb_view(1, vec![1, 1], 3);
+        assert!(!device_table(&OneBus(vec![ds620]), None).contains('*'));
     }
 
     #[test]

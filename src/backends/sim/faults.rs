@@ -59,7 +59,8 @@ fn role_of(kind: &FaultKind) -> Option<&str> {
         | FaultKind::CallHangs { .. }
         | FaultKind::DextCrash { .. }
         | FaultKind::UnplugMidCall { .. }
-        | FaultKind::Abort { .. } => None,
+        | FaultKind::Abort { .. }
+        | FaultKind::RpcFails { .. } => None,
     }
 }
 
@@ -125,6 +126,17 @@ impl FaultBook {
                 _ => return None,
             };
             a.fire().then_some(fault)
+        })
+    }
+
+    /// An `RpcFails` fault for the next RPC into the dext, fired.
+    pub fn rpc_failure(&mut self) -> Option<ReturnCode> {
+        self.armed.iter_mut().find_map(|a| {
+            let code = match a.kind {
+                FaultKind::RpcFails { code } => code,
+                _ => return None,
+            };
+            a.fire().then_some(code)
         })
     }
 

@@ -1,19 +1,23 @@
 //! The simulated lab: a faithful model of a lab Mac with the built-in station (one printer of every
 //! catalog model), the dext under test, and the scenario's faults. Dispatch follows the driver file
-//! through [`crate::dispatch`]; open rules, registry shape and return codes follow
-//! `shared/reference/iokit.md`.
+//! through [`crate::dispatch`]; open rules, registry shape and return codes follow docs/kernel-rules.md
+//! (each rule with its xnu source, or UNCONFIRMED).
 //!
 //! One mutex guards the whole state, one condvar announces every change (waits, hung calls and the timer
 //! thread sleep on it), and one timer thread applies timed events. Files: `station` (printers and USB
-//! view), `registry_tree` (the IORegistry), `dext` (open rules and selector behaviours, pure), `faults`,
-//! `clock` (timed events), `state` (transitions).
+//! view), `registry_tree` (the IORegistry) and `registry_entries` (each entry's keys), `open_rules` (what
+//! an open answers, pure), `dext` (selector behaviours, pure), `user_clients` (open / call / close),
+//! `faults`, `clock` (timed events), `state` (transitions); `rules_table` tests each documented rule.
 
 mod clock;
 pub mod dext;
 mod faults;
+pub mod open_rules;
+mod registry_entries;
 mod registry_tree;
 mod state;
 pub mod station;
+mod user_clients;
 
 use super::LabFactory;
 use crate::dispatch::{self, SCALAR_MAX};
@@ -24,10 +28,10 @@ use crate::lab::{
 };
 use crate::logs::{CrashReport, LogBuffer, LogCapture, LogLine};
 use crate::scenario::Scenario;
-use dext::{OpenInput, OpenTargetKind};
 use faults::{CallFault, FaultBook};
+use open_rules::{OpenInput, OpenTargetKind};
 use registry_tree::NodeKind;
-use state::{Conn, Setup, State};
+use state::{Conn, Setup, State, UsbConn};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -37,6 +41,11 @@ use std::time::{Duration, Instant, SystemTime};
 /// The request was already sent, so a send error (MACH_SEND_INVALID_DEST) does not fit; the kernel aborts
 /// the pending call with the user client, which is what kIOReturnAborted ("operation aborted") names.
 pub const HUNG_CALL_RELEASED: u32 = code::kIOReturnAborted;
+
+/// What a call on Apple's USB user client answers (a connection opened on the `IOUSBHostInterface` or
+/// `IOUSBHostDevice` when `usb_host_open` lets it succeed): its methods are not the dext's selectors.
+/// UNCONFIRMED (IOUSBHostFamily is closed source); docs/kernel-rules.md O3.
+pub const APPLE_USB_CALL_ANSWER: u32 = code::kIOReturnUnsupported;
 
 pub struct SimFactory;
 
@@ -195,7 +204,7 @@ impl SimLab {
         })?;
         let host_entitlements = sim.host_entitlements.clone().unwrap_or_else(|| {
             BTreeMap::from([(
-                dext::USERCLIENT_ACCESS.to_string(),
+                open_rules::USERCLIENT_ACCESS.to_string(),
                 Prop::Array(vec![Prop::Str(driver.bundle_id.clone())]),
             )])
         });
@@ -211,6 +220,10 @@ impl SimLab {
                 .unwrap_or_else(|| driver.entitlements.clone()),
             host_entitlements,
             skip_entitlement_check: sim.skip_entitlement_check,
+            usb_host_open: ReturnCode(
+                sim.usb_host_open
+                    .map_or(crate::scenario::USB_HOST_OPEN_GUESS, |c| c.0),
+            ),
             driver,
         };
         let state = State::new(Arc::new(setup), faults, Instant::now(), seats);
@@ -308,43 +321,6 @@ impl SimLab {
             .ok_or_else(|| LabError::Other(format!("no station printer at {}", printer.label())))?;
         st.printers[p].escp.status = status;
         Ok(())
-    }
-
-    fn open_input<'a>(st: &'a State, req: &OpenRequest) -> Result<OpenInput<'a>, LabError> {
-        let node = st
-            .tree
-            .node(req.entry)
-            .ok_or(LabError::NoEntry(req.entry))?;
-        let setup = &st.setup;
-        let target = match node.kind {
-            NodeKind::Root => OpenTargetKind::NotAService,
-            NodeKind::Device { .. } | NodeKind::UserResources => OpenTargetKind::NoUserClient,
-            NodeKind::Interface { .. } => OpenTargetKind::Interface,
-            NodeKind::UserServer { .. } => OpenTargetKind::UserServer,
-            NodeKind::Service { slot } => OpenTargetKind::DextService {
-                // A stale service (from before a crash or re-enumeration) has no server behind it.
-                running: st.slots[slot].running && st.slots[slot].service == Some(req.entry),
-            },
-        };
-        let string = |k: &str| node.properties.get(k).and_then(Prop::as_str).unwrap_or("");
-        Ok(OpenInput {
-            target,
-            open_type: req.open_type,
-            user_client_properties: node.properties.get("UserClientProperties"),
-            open_types: &setup.driver.open_types,
-            rejected_type_answer: setup.driver.rejected_type_answer,
-            dext_entitlements: &setup.dext_entitlements,
-            host_entitlements: &setup.host_entitlements,
-            skip_entitlement_check: setup.skip_entitlement_check,
-            bundle_id: string("CFBundleIdentifier"),
-            user_class: string("IOUserClass"),
-            registry_id: req.entry,
-            log_prefix: setup
-                .driver
-                .log_prefix
-                .as_deref()
-                .unwrap_or(&setup.driver.user_class),
-        })
     }
 }
 
@@ -451,204 +427,7 @@ impl Registry for SimLab {
     }
 }
 
-/// The driver as a dext with a planted `loose_struct_in` on `selector` dispatches it: that entry's struct
-/// input check is `kIOUserClientVariableStructureSize`. `None` when the selector carries no such bug.
-fn loosened(driver: &crate::driver::Driver, selector: u32) -> Option<crate::driver::Driver> {
-    use crate::driver::{PlantedBug, SimBehaviour, SizeCheck};
-    let s = driver.selector(selector)?;
-    if s.sim != SimBehaviour::Planted(PlantedBug::LooseStructIn) {
-        return None;
-    }
-    let mut d = driver.clone();
-    for s in d.selectors.iter_mut().filter(|s| s.id == selector) {
-        if let Some(rule) = &mut s.rule {
-            rule.struct_in = SizeCheck::Variable;
-        }
-    }
-    Some(d)
-}
-
-/// What a planted bug does to a call that reached the selector's function, if this call triggers it.
-fn planted_fault(behaviour: &crate::driver::SimBehaviour, args: &CallArgs) -> Option<CallFault> {
-    use crate::driver::{PlantedBug, SimBehaviour};
-    match behaviour {
-        SimBehaviour::Planted(PlantedBug::CrashOnStructIn(n))
-            if args.struct_in.len() == *n as usize =>
-        {
-            Some(CallFault::Crash {
-                rematch_after: PLANTED_CRASH_REMATCH,
-            })
-        }
-        SimBehaviour::Planted(PlantedBug::HangOnAllOnes)
-            if args.scalars_in.first() == Some(&u64::MAX) =>
-        {
-            Some(CallFault::Hang)
-        }
-        _ => None,
-    }
-}
-
-/// How long a dext that crashed on a planted bug takes to match again (launchd restarts it).
-pub const PLANTED_CRASH_REMATCH: Duration = Duration::from_millis(20);
-
-fn outcome(code: u32, started: Instant) -> CallOutcome {
-    CallOutcome {
-        code: ReturnCode(code),
-        scalars_out: vec![],
-        struct_out: vec![],
-        took: started.elapsed(),
-    }
-}
-
-impl UserClients for SimLab {
-    fn open(&self, request: &OpenRequest) -> Result<OpenOutcome, LabError> {
-        let started = Instant::now();
-        let mut st = self.shared.lock();
-        let printer = st.printer_of_entry(request.entry);
-        if st.tree.node(request.entry).is_none() {
-            return Err(LabError::NoEntry(request.entry));
-        }
-        if st.faults.open_lab_error(printer) {
-            return Err(LabError::Other(
-                "the printer dropped off the hub during IOServiceOpen (sim fault `open_lab_error`)"
-                    .into(),
-            ));
-        }
-        let decision = match st.faults.open_answer(printer) {
-            Some(code) => dext::OpenDecision { code, log: vec![] },
-            None => dext::open_rules(&Self::open_input(&st, request)?),
-        };
-        self.emit(decision.log);
-        let connection = if decision.code.is_success() {
-            let slot = match st.tree.node(request.entry).map(|n| n.kind) {
-                Some(NodeKind::Service { slot }) => slot,
-                _ => return Err(LabError::Other("an open succeeded on a non-service".into())),
-            };
-            let id = st.next_conn;
-            st.next_conn += 1;
-            st.conns.insert(id, Conn { slot, dead: None });
-            Some(id)
-        } else {
-            None
-        };
-        drop(st);
-        self.shared.changed.notify_all();
-        Ok(OpenOutcome {
-            code: decision.code,
-            connection,
-            took: started.elapsed(),
-        })
-    }
-
-    fn call(&self, connection: ConnectionId, args: &CallArgs) -> Result<CallOutcome, LabError> {
-        let started = Instant::now();
-        let mut st = self.shared.lock();
-        let conn = st
-            .conns
-            .get(&connection)
-            .cloned()
-            .ok_or(LabError::NotOpen(connection))?;
-        let setup = Arc::clone(&st.setup);
-        // A dext with a planted `loose_struct_in` dispatches with its own, looser entry.
-        let loose = loosened(&setup.driver, args.selector);
-        let dext_driver = loose.as_ref().unwrap_or(&setup.driver);
-        // More than 16 scalars never leave the process (reference §3): not even a dead port is noticed.
-        let dispatched = dispatch::dispatch(dext_driver, args);
-        let too_many =
-            args.scalars_in.len() > SCALAR_MAX || args.scalars_out_capacity as usize > SCALAR_MAX;
-        if let (true, Err(refusal)) = (too_many, &dispatched) {
-            return Ok(outcome(refusal.code.0, started));
-        }
-        if let Some(dead) = conn.dead {
-            return Ok(outcome(dead.0, started));
-        }
-        // The call reached the dext: its ExternalMethod logs before dispatch decides anything.
-        self.emit([dext::external_method_breadcrumb(
-            &self.log_prefix,
-            args.selector,
-        )]);
-        let dispatched = match dispatched {
-            Ok(d) => d,
-            Err(refusal) => return Ok(outcome(refusal.code.0, started)),
-        };
-        // Faults model the selector's function, so they fire only on calls that passed dispatch.
-        let fault = st
-            .faults
-            .call_fault(args.selector)
-            .or_else(|| planted_fault(&dispatched.selector.sim, args));
-        match fault {
-            Some(CallFault::Answer(c)) => return Ok(outcome(c.0, started)),
-            Some(CallFault::Hang) => {
-                // Really blocks; the engine's deadline decides when to give up. Closing the connection
-                // (or dropping the lab) releases it.
-                st.hung_calls += 1;
-                self.shared.changed.notify_all();
-                while st.conns.contains_key(&connection) && !st.shutdown {
-                    st = self.shared.wait_until(st, None);
-                }
-                st.hung_calls -= 1;
-                return Ok(outcome(HUNG_CALL_RELEASED, started));
-            }
-            Some(CallFault::Abort) => {
-                // What a crash in our own FFI looks like from outside: the process dies by a signal with
-                // no unwinding and no cleanup. Only `--isolate` keeps the run alive.
-                tracing::error!(
-                    selector = args.selector,
-                    "sim fault `abort`: aborting the process"
-                );
-                std::process::abort();
-            }
-            Some(CallFault::Unplug(code)) => {
-                if let Some(p) = st.slots[conn.slot].printer {
-                    st.unplug_now(p);
-                }
-                drop(st);
-                self.shared.changed.notify_all();
-                return Ok(outcome(code.0, started));
-            }
-            Some(CallFault::Crash { rematch_after }) => {
-                let mut crashes = self.crashes.lock().unwrap_or_else(|p| p.into_inner());
-                let n = crashes.len() + 1;
-                let report = dext::crash_report(
-                    &setup.driver.bundle_id,
-                    &setup.driver.user_class,
-                    args.selector,
-                    n,
-                );
-                crashes.push((SystemTime::now(), report));
-                drop(crashes);
-                st.crash(conn.slot, Instant::now(), rematch_after);
-                self.shared.kick_timer(&st);
-                drop(st);
-                self.shared.changed.notify_all();
-                return Ok(outcome(state::SERVER_DIED, started));
-            }
-            None => {}
-        }
-        let printer = st.slots[conn.slot].printer;
-        let escp = printer.map(|p| &mut st.printers[p].escp);
-        let out = dext::run_behaviour(&dispatched.selector.sim, args, escp);
-        Ok(CallOutcome {
-            code: out.code,
-            scalars_out: out.scalars_out,
-            struct_out: out.struct_out,
-            took: started.elapsed(),
-        })
-    }
-
-    fn close(&self, connection: ConnectionId) -> Result<ReturnCode, LabError> {
-        let removed = self.shared.lock().conns.remove(&connection);
-        self.shared.changed.notify_all();
-        match removed {
-            Some(_) => Ok(ReturnCode::SUCCESS),
-            None => Err(LabError::NotOpen(connection)),
-        }
-    }
-
-    fn open_count(&self) -> usize {
-        self.shared.lock().conns.len()
-    }
-}
+pub use user_clients::PLANTED_CRASH_REMATCH;
 
 impl Lab for SimLab {
     fn name(&self) -> &'static str {
@@ -683,5 +462,7 @@ impl LogCapture for SimLab {
     }
 }
 
+#[cfg(test)]
+mod rules_table;
 #[cfg(test)]
 mod tests;

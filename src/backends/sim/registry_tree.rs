@@ -1,18 +1,24 @@
-//! The simulated IORegistry: a tree of entries shaped as reference §5, with unique, never reused registry
-//! ids. Terminated entries stay known (a host may still hold their id) but leave find / children.
-//! Owns the tree and the property sets of each kind of entry; knows nothing of timing or faults.
+//! The simulated IORegistry: a tree of entries with unique, never reused registry ids. Terminated entries
+//! stay known (a host may still hold their id) but leave find / children. Owns the tree; the property sets
+//! of each kind of entry are `registry_entries`. Knows nothing of timing or faults.
 
-use crate::driver::{Driver, Provider};
 use crate::lab::{EntryId, Matching, Prop, RegEntry};
-use crate::usb::location;
 use std::collections::{BTreeMap, BTreeSet};
-
-use super::station::Seat;
 
 /// What an entry is to the sim, for the open rules and for terminating the right things.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeKind {
     Root,
+    /// The platform expert device: the root of the IOService plane on a Mac.
+    PlatformExpert,
+    /// A bus's USB host controller.
+    Controller {
+        bus: u8,
+    },
+    /// A hub on a bus's path (an IOUSBHostDevice, not a station printer).
+    Hub {
+        bus: u8,
+    },
     Device {
         printer: usize,
     },
@@ -25,6 +31,14 @@ pub enum NodeKind {
         slot: usize,
     },
     UserServer {
+        slot: usize,
+    },
+    /// A service the dext published below its service (driver file `nubs`).
+    Nub {
+        slot: usize,
+    },
+    /// The dext's user client of an open connection.
+    UserClient {
         slot: usize,
     },
 }
@@ -51,15 +65,15 @@ pub struct Tree {
     next_id: EntryId,
 }
 
-fn chain(classes: &[&str]) -> Vec<String> {
+pub(super) fn chain(classes: &[&str]) -> Vec<String> {
     classes.iter().map(|c| c.to_string()).collect()
 }
 
-fn s(v: &str) -> Prop {
+pub(super) fn s(v: &str) -> Prop {
     Prop::Str(v.into())
 }
 
-fn i(v: impl Into<i128>) -> Prop {
+pub(super) fn i(v: impl Into<i128>) -> Prop {
     Prop::Int(v.into())
 }
 
@@ -109,6 +123,31 @@ impl Tree {
         id
     }
 
+    /// A fresh registry id for an object the sim does not keep in its tree (a user client, whose id the
+    /// kernel's `DK:` lines print).
+    pub fn reserve_id(&mut self) -> EntryId {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// Add an entry built by `registry_entries`.
+    pub fn add_spec(
+        &mut self,
+        parent: EntryId,
+        spec: super::registry_entries::EntrySpec,
+        kind: NodeKind,
+    ) -> EntryId {
+        self.add(
+            Some(parent),
+            &spec.name,
+            spec.location,
+            spec.class_chain,
+            spec.properties,
+            kind,
+        )
+    }
+
     pub fn node(&self, id: EntryId) -> Option<&Node> {
         self.nodes.get(&id)
     }
@@ -136,6 +175,13 @@ impl Tree {
         self.live.remove(&id);
     }
 
+    /// Forget an entry nobody can name any more (a closed connection's user client: the host held the
+    /// connection, not the entry), so ten thousand opens do not keep ten thousand dead entries.
+    pub fn forget(&mut self, id: EntryId) {
+        self.terminate(id);
+        self.nodes.remove(&id);
+    }
+
     pub fn is_live(&self, id: EntryId) -> bool {
         self.nodes.get(&id).is_some_and(|n| n.live)
     }
@@ -145,7 +191,9 @@ impl Tree {
         let mut at = Some(id);
         while let Some(cur) = at {
             let Some(n) = self.nodes.get(&cur) else { break };
-            if n.kind != NodeKind::Root {
+            // `IOService:/` is the platform expert device itself (the plane's root), so neither it nor the
+            // registry root appears in a path.
+            if !matches!(n.kind, NodeKind::Root | NodeKind::PlatformExpert) {
                 parts.push(match &n.location {
                     Some(l) => format!("{}@{l}", n.name),
                     None => n.name.clone(),
@@ -217,184 +265,4 @@ impl Tree {
             .filter_map(|(k, _)| self.reg_entry(k))
             .collect()
     }
-}
-
-/// What varies per enumeration of a printer.
-pub struct Enumeration<'a> {
-    pub seat: &'a Seat,
-    pub address: u8,
-    pub session_id: u64,
-}
-
-/// `Device Speed` for high speed: `kUSBDeviceSpeedHigh` = 2 in IOUSBFamily `USB.h` (the header the
-/// reference reads); the reference itself gives the key, not the value.
-const DEVICE_SPEED_HIGH: i128 = 2;
-
-/// IOUSBHostDevice keys of reference §5. Left out, because the reference gives no value shape for them:
-/// `USBSpeed`, `UsbLinkSpeed`, `USBPortType`, `IOServiceDEXTEntitlements`.
-pub fn device_entry(e: &Enumeration) -> (String, String, Vec<String>, BTreeMap<String, Prop>) {
-    let m = e.seat.model;
-    let loc = location::encode(e.seat.bus, &e.seat.port_path).unwrap_or(0);
-    let mut p = BTreeMap::new();
-    p.insert("idVendor".into(), i(m.vendor));
-    p.insert("idProduct".into(), i(m.product));
-    p.insert("bcdDevice".into(), i(m.bcd_device));
-    p.insert("bcdUSB".into(), i(crate::printer::catalog::BCD_USB));
-    p.insert("bDeviceClass".into(), i(0u8));
-    p.insert("bDeviceSubClass".into(), i(0u8));
-    p.insert("bDeviceProtocol".into(), i(0u8));
-    p.insert(
-        "bMaxPacketSize0".into(),
-        i(crate::printer::catalog::MAX_PACKET0),
-    );
-    p.insert("bNumConfigurations".into(), i(1u8));
-    p.insert("iManufacturer".into(), i(1u8));
-    p.insert("iProduct".into(), i(2u8));
-    p.insert("iSerialNumber".into(), i(3u8));
-    // Strings appear under both spellings in real dumps (reference §5).
-    for key in ["kUSBVendorString", "USB Vendor Name"] {
-        p.insert(key.into(), s(m.manufacturer));
-    }
-    for key in ["kUSBProductString", "USB Product Name"] {
-        p.insert(key.into(), s(m.product_string));
-    }
-    for key in ["kUSBSerialNumberString", "USB Serial Number"] {
-        p.insert(key.into(), s(m.serial));
-    }
-    p.insert("kUSBCurrentConfiguration".into(), i(1u8));
-    p.insert("locationID".into(), i(loc));
-    p.insert("sessionID".into(), i(e.session_id));
-    p.insert("USB Address".into(), i(e.address));
-    p.insert("kUSBAddress".into(), i(e.address));
-    p.insert("Device Speed".into(), i(DEVICE_SPEED_HIGH));
-    let class_chain = chain(&[
-        "IOUSBHostDevice",
-        "IOService",
-        "IORegistryEntry",
-        "OSObject",
-    ]);
-    (
-        m.product_string.into(),
-        format!("{loc:08x}"),
-        class_chain,
-        p,
-    )
-}
-
-/// IOUSBHostInterface keys of reference §5 for the printer-class interface #0 of configuration 1.
-/// `UsbExclusiveOwner` is left out: the reference gives no value shape.
-pub fn interface_entry(e: &Enumeration) -> (Vec<String>, BTreeMap<String, Prop>) {
-    let m = e.seat.model;
-    let (class, subclass, protocol) = crate::printer::catalog::INTERFACE_CLASS;
-    let loc = location::encode(e.seat.bus, &e.seat.port_path).unwrap_or(0);
-    let mut p = BTreeMap::new();
-    p.insert("bInterfaceNumber".into(), i(0u8));
-    p.insert("bInterfaceClass".into(), i(class));
-    p.insert("bInterfaceSubClass".into(), i(subclass));
-    p.insert("bInterfaceProtocol".into(), i(protocol));
-    p.insert("bAlternateSetting".into(), i(0u8));
-    p.insert("bConfigurationValue".into(), i(1u8));
-    p.insert("bNumEndpoints".into(), i(2u8));
-    p.insert("iInterface".into(), i(0u8));
-    p.insert("idVendor".into(), i(m.vendor));
-    p.insert("idProduct".into(), i(m.product));
-    p.insert("bcdDevice".into(), i(m.bcd_device));
-    p.insert("locationID".into(), i(loc));
-    p.insert("USB Serial Number".into(), s(m.serial));
-    let class_chain = chain(&[
-        "IOUSBHostInterface",
-        "IOService",
-        "IORegistryEntry",
-        "OSObject",
-    ]);
-    (class_chain, p)
-}
-
-/// True when the driver's personality matches this printer's interface (interface 0 of configuration 1).
-pub fn personality_matches(driver: &Driver, seat: &Seat) -> bool {
-    match &driver.provider {
-        Provider::UserResources => false,
-        Provider::UsbInterface {
-            devices,
-            interface,
-            configuration,
-        } => {
-            *interface == 0
-                && *configuration == 1
-                && devices.contains(&(seat.model.vendor, seat.model.product))
-        }
-    }
-}
-
-/// The dext's service keys of reference §5, for a match on `seat` (or on IOUserResources when `None`).
-/// Its class chain puts `IOClass` under IOService; a family class's own ancestors are not modelled.
-pub fn service_entry(
-    driver: &Driver,
-    user_client_properties: Option<&BTreeMap<String, Prop>>,
-    seat: Option<&Seat>,
-) -> (Vec<String>, BTreeMap<String, Prop>) {
-    let mut personality = BTreeMap::new();
-    personality.insert("IOClass".into(), s(&driver.io_class));
-    personality.insert("IOUserClass".into(), s(&driver.user_class));
-    personality.insert("IOUserServerName".into(), s(&driver.server_name));
-    personality.insert("CFBundleIdentifier".into(), s(&driver.bundle_id));
-    match seat {
-        Some(seat) => {
-            personality.insert("IOProviderClass".into(), s("IOUSBHostInterface"));
-            personality.insert("idVendor".into(), i(seat.model.vendor));
-            personality.insert("idProduct".into(), i(seat.model.product));
-            personality.insert("bInterfaceNumber".into(), i(0u8));
-            personality.insert("bConfigurationValue".into(), i(1u8));
-        }
-        None => {
-            // Apple's sample personality (reference §4).
-            personality.insert("IOProviderClass".into(), s("IOUserResources"));
-            personality.insert("IOResourceMatch".into(), s("IOKit"));
-        }
-    }
-    if let Some(ucp) = user_client_properties {
-        personality.insert("UserClientProperties".into(), Prop::Dict(ucp.clone()));
-    }
-    let mut p = personality.clone();
-    p.insert("IOMatchedPersonality".into(), Prop::Dict(personality));
-    let class_chain = vec![
-        driver.io_class.clone(),
-        "IOService".into(),
-        "IORegistryEntry".into(),
-        "OSObject".into(),
-    ];
-    (class_chain, p)
-}
-
-/// The dext's `IOUserServer(<bundle id>-0x<tag>)` object (reference §5). `IOAssociatedServices` holds the
-/// registry ids of the services it serves: UNCONFIRMED shape, the reference names the key only.
-pub fn server_entry(
-    driver: &Driver,
-    tag: u64,
-    service: EntryId,
-) -> (String, Vec<String>, BTreeMap<String, Prop>) {
-    let mut p = BTreeMap::new();
-    p.insert("IOUserServerName".into(), s(&driver.server_name));
-    p.insert("IOUserServerTag".into(), i(tag));
-    p.insert("IOAssociatedServices".into(), Prop::Array(vec![i(service)]));
-    let name = format!("IOUserServer({}-0x{tag:x})", driver.bundle_id);
-    // xnu: IOUserServer derives from IOUserClient (via IOUserClient2022), hence IOService.
-    let class_chain = chain(&[
-        "IOUserServer",
-        "IOUserClient2022",
-        "IOUserClient",
-        "IOService",
-        "IORegistryEntry",
-        "OSObject",
-    ]);
-    (name, class_chain, p)
-}
-
-pub fn user_resources_chain() -> Vec<String> {
-    chain(&[
-        "IOUserResources",
-        "IOService",
-        "IORegistryEntry",
-        "OSObject",
-    ])
 }

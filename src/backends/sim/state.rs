@@ -4,7 +4,8 @@
 
 use super::clock::{Event, Schedule};
 use super::faults::FaultBook;
-use super::registry_tree::{self, Enumeration, NodeKind, Tree};
+use super::registry_entries::{self as entries, Enumeration};
+use super::registry_tree::{NodeKind, Tree};
 use super::station::{self, AddressPool, Seat};
 use crate::driver::{Driver, Provider};
 use crate::ioreturn::{ReturnCode, code};
@@ -22,6 +23,9 @@ pub const PROVIDER_GONE: u32 = code::kIOReturnNotAttached;
 /// MACH_SEND_INVALID_DEST "dead or null connection port").
 pub const SERVER_DIED: u32 = code::MACH_SEND_INVALID_DEST;
 
+/// The first dext process id the sim hands out (its `IOUserServer`'s `IOUserClientCreator`).
+const SIM_DEXT_PID_BASE: u32 = 900;
+
 /// What does not change during a lab's life.
 #[derive(Debug)]
 pub struct Setup {
@@ -32,6 +36,9 @@ pub struct Setup {
     pub dext_entitlements: BTreeMap<String, Prop>,
     pub host_entitlements: BTreeMap<String, Prop>,
     pub skip_entitlement_check: bool,
+    /// What opening a printer's IOUSBHostInterface / IOUSBHostDevice answers (UNCONFIRMED guess unless the
+    /// scenario says).
+    pub usb_host_open: ReturnCode,
 }
 
 #[derive(Clone, Debug)]
@@ -66,9 +73,20 @@ pub struct Slot {
     pub epoch: u64,
 }
 
+/// A connection to Apple's USB user client on a printer's interface or device (not the dext's).
+#[derive(Clone, Debug)]
+pub struct UsbConn {
+    /// The station printer it is on; `None` for a hub.
+    pub printer: Option<usize>,
+    /// Set when the printer left the bus.
+    pub dead: Option<ReturnCode>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Conn {
     pub slot: usize,
+    /// Its user client's registry entry, forgotten when the connection closes.
+    pub user_client: Option<EntryId>,
     /// Set when the server died or the provider terminated: the code every later call answers.
     pub dead: Option<ReturnCode>,
 }
@@ -79,10 +97,15 @@ pub struct State {
     pub printers: Vec<Printer>,
     pub slots: Vec<Slot>,
     pub tree: Tree,
-    pub root: EntryId,
+    /// The platform expert device: the root of the IOService plane.
+    pub platform: EntryId,
     pub resources: EntryId,
+    /// What a printer's device entry attaches to: the hub at a (bus, port path) prefix, or the bus's
+    /// controller for a printer on a root port.
+    pub usb_parents: BTreeMap<(u8, Vec<u8>), EntryId>,
     pub addresses: AddressPool,
     pub conns: BTreeMap<ConnectionId, Conn>,
+    pub usb_conns: BTreeMap<ConnectionId, UsbConn>,
     pub next_conn: ConnectionId,
     pub next_session: u64,
     pub next_tag: u64,
@@ -101,15 +124,34 @@ impl State {
     /// The station with every printer present, enumerated and (unless a fault slows it) matched.
     pub fn new(setup: Arc<Setup>, faults: FaultBook, now: Instant, seats: Vec<Seat>) -> State {
         let (mut tree, root) = Tree::new();
-        // The reference gives no parent for IOUserResources; it hangs under the root here.
-        let resources = tree.add(
-            Some(root),
-            "IOUserResources",
-            None,
-            registry_tree::user_resources_chain(),
-            BTreeMap::new(),
-            NodeKind::UserResources,
-        );
+        let platform = tree.add_spec(root, entries::platform_expert(), NodeKind::PlatformExpert);
+        let resources = tree.add_spec(platform, entries::user_resources(), NodeKind::UserResources);
+        // A controller per bus and a hub per port-path prefix, so devices hang under a chain, not the root.
+        let mut usb_parents = BTreeMap::new();
+        for seat in &seats {
+            let controller = *usb_parents
+                .entry((seat.bus, Vec::new()))
+                .or_insert_with(|| {
+                    tree.add_spec(
+                        platform,
+                        entries::controller(seat.bus),
+                        NodeKind::Controller { bus: seat.bus },
+                    )
+                });
+            let mut parent = controller;
+            for depth in 1..seat.port_path.len() {
+                let prefix = seat.port_path[..depth].to_vec();
+                parent = *usb_parents
+                    .entry((seat.bus, prefix.clone()))
+                    .or_insert_with(|| {
+                        tree.add_spec(
+                            parent,
+                            entries::hub(seat.bus, &prefix, station::HUB_ADDRESS),
+                            NodeKind::Hub { bus: seat.bus },
+                        )
+                    });
+            }
+        }
         let printers = seats
             .into_iter()
             .map(|seat| Printer {
@@ -130,10 +172,12 @@ impl State {
             printers,
             slots: Vec::new(),
             tree,
-            root,
+            platform,
             resources,
+            usb_parents,
             addresses: AddressPool::default(),
             conns: BTreeMap::new(),
+            usb_conns: BTreeMap::new(),
             next_conn: 1,
             next_session: 0x2_4C3B_0000,
             next_tag: 0x1_0000_0A00,
@@ -154,7 +198,7 @@ impl State {
             }),
             Provider::UsbInterface { .. } => {
                 for p in 0..st.printers.len() {
-                    if registry_tree::personality_matches(&st.setup.driver, &st.printers[p].seat) {
+                    if entries::personality_matches(&st.setup.driver, &st.printers[p].seat) {
                         st.slots.push(Slot {
                             printer: Some(p),
                             service: None,
@@ -215,10 +259,15 @@ impl State {
     pub fn printer_of_entry(&self, id: EntryId) -> Option<usize> {
         match self.tree.node(id)?.kind {
             NodeKind::Device { printer } | NodeKind::Interface { printer } => Some(printer),
-            NodeKind::Service { slot } | NodeKind::UserServer { slot } => {
-                self.slots.get(slot).and_then(|s| s.printer)
-            }
-            NodeKind::Root | NodeKind::UserResources => None,
+            NodeKind::Service { slot }
+            | NodeKind::UserServer { slot }
+            | NodeKind::Nub { slot }
+            | NodeKind::UserClient { slot } => self.slots.get(slot).and_then(|s| s.printer),
+            NodeKind::Root
+            | NodeKind::PlatformExpert
+            | NodeKind::Controller { .. }
+            | NodeKind::Hub { .. }
+            | NodeKind::UserResources => None,
         }
     }
 
@@ -258,24 +307,22 @@ impl State {
             address,
             session_id,
         };
-        let (name, loc, chain, props) = registry_tree::device_entry(&e);
-        let (ichain, iprops) = registry_tree::interface_entry(&e);
-        let device = self.tree.add(
-            Some(self.root),
-            &name,
-            Some(loc),
-            chain,
-            props,
-            NodeKind::Device { printer: p },
-        );
-        let interface = self.tree.add(
-            Some(device),
-            "IOUSBHostInterface",
-            Some("0".into()),
-            ichain,
-            iprops,
-            NodeKind::Interface { printer: p },
-        );
+        let device_spec = entries::device_entry(&e);
+        let interface_spec = entries::interface_entry(&e);
+        let seat = &self.printers[p].seat;
+        let hub = seat.port_path[..seat.port_path.len().saturating_sub(1)].to_vec();
+        let parent = self
+            .usb_parents
+            .get(&(seat.bus, hub))
+            .or_else(|| self.usb_parents.get(&(seat.bus, Vec::new())))
+            .copied()
+            .unwrap_or(self.platform);
+        let device = self
+            .tree
+            .add_spec(parent, device_spec, NodeKind::Device { printer: p });
+        let interface =
+            self.tree
+                .add_spec(device, interface_spec, NodeKind::Interface { printer: p });
         let pr = &mut self.printers[p];
         pr.present = true;
         pr.address = address;
@@ -303,31 +350,24 @@ impl State {
         }
         let setup = Arc::clone(&self.setup);
         let seat = self.slots[slot].printer.map(|p| &self.printers[p].seat);
-        let (chain, props) = registry_tree::service_entry(
-            &setup.driver,
-            setup.user_client_properties.as_ref(),
-            seat,
-        );
-        let service = self.tree.add(
-            Some(provider),
-            &setup.driver.user_class,
-            None,
-            chain,
-            props,
-            NodeKind::Service { slot },
-        );
+        let spec =
+            entries::service_entry(&setup.driver, setup.user_client_properties.as_ref(), seat);
+        let service = self
+            .tree
+            .add_spec(provider, spec, NodeKind::Service { slot });
         self.next_tag += 1;
-        let (name, chain, props) =
-            registry_tree::server_entry(&setup.driver, self.next_tag, service);
-        // The reference does not state the IOUserServer object's parent; it hangs under the root here.
-        let server = self.tree.add(
-            Some(self.root),
-            &name,
-            None,
-            chain,
-            props,
-            NodeKind::UserServer { slot },
-        );
+        // The dext process's pid: the sim's own numbering, one process per slot.
+        let dext_pid = SIM_DEXT_PID_BASE + slot as u32;
+        let spec = entries::server_entry(&setup.driver, self.next_tag, service, dext_pid);
+        // IOPlatformExpertDevice::newUserClient attaches the server to the platform expert device.
+        let server = self
+            .tree
+            .add_spec(self.platform, spec, NodeKind::UserServer { slot });
+        // The nubs the dext publishes itself: Create(this, ...) attaches them below its service.
+        for nub in &setup.driver.classes.nubs {
+            let spec = entries::nub_entry(&setup.driver, nub);
+            self.tree.add_spec(service, spec, NodeKind::Nub { slot });
+        }
         let s = &mut self.slots[slot];
         s.service = Some(service);
         s.server = Some(server);
@@ -352,6 +392,9 @@ impl State {
     pub fn depart(&mut self, p: usize) {
         if let Some(slot) = self.slot_of_printer(p) {
             self.end_slot(slot, PROVIDER_GONE);
+        }
+        for c in self.usb_conns.values_mut().filter(|c| c.printer == Some(p)) {
+            c.dead.get_or_insert(ReturnCode(PROVIDER_GONE));
         }
         let pr = &mut self.printers[p];
         pr.present = false;

@@ -8,7 +8,7 @@ use crate::printer::catalog::{self, Model};
 const HUB_ROOT_PORT: u8 = 1;
 const PRINTERS_PER_HUB: usize = 7;
 /// The hub takes the first address on its bus, as a host enumerating from the root would give it.
-const HUB_ADDRESS: u8 = 1;
+pub const HUB_ADDRESS: u8 = 1;
 
 /// Where one station printer sits.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -67,6 +67,7 @@ fn apple_sample() -> Driver {
         )]),
         log_prefix: Some("NullDriver".into()),
         log: Default::default(),
+        classes: Default::default(),
         selectors: vec![
             sel(0, "Scalar", None, SimBehaviour::AddToScalars(1)),
             sel(
@@ -124,6 +125,7 @@ fn printer_driver() -> Driver {
         },
         log_prefix: None,
         log: Default::default(),
+        classes: Default::default(),
         open_types: vec![],
         selectors: vec![
             sel(
@@ -233,7 +235,7 @@ fn opening_the_service_works_and_the_dext_logs_new_user_client() {
 }
 
 #[test]
-fn opening_the_user_server_is_kio_return_error_without_new_user_client() {
+fn opening_the_user_server_is_unsupported_without_new_user_client() {
     let l = lab(apple_sample(), SimConfig::default());
     let server = one(&l, "IOUserServer");
     assert!(
@@ -242,33 +244,60 @@ fn opening_the_user_server_is_kio_return_error_without_new_user_client() {
             .starts_with("IOUserServer(com.example.apple-samplecode.NullDriver-0x")
     );
     let o = open(&l, server.id);
-    assert_eq!(code_of(&o), code::kIOReturnError);
+    assert_eq!(code_of(&o), code::kIOReturnUnsupported);
     assert!(o.connection.is_none());
     assert!(l.log_lines().is_empty(), "{:?}", l.log_lines());
 }
 
 #[test]
-fn opening_the_interface_is_kio_return_error_and_the_device_unsupported() {
+fn opening_the_usb_interface_or_device_reaches_apples_user_client_not_the_dext() {
     let l = lab(printer_driver(), SimConfig::default());
     let service = l.service_entry(Some(&ds620(&l))).unwrap();
     let interface = l.entry(service.parent.unwrap()).unwrap();
     assert_eq!(interface.class, "IOUSBHostInterface");
-    assert_eq!(code_of(&open(&l, interface.id)), code::kIOReturnError);
+    let o = open(&l, interface.id);
+    assert_eq!(code_of(&o), crate::scenario::USB_HOST_OPEN_GUESS);
+    // Apple's USB user client does not know the dext's selectors (UNCONFIRMED answer).
+    let args = CallArgs {
+        selector: 0,
+        scalars_in: vec![],
+        struct_in: vec![],
+        scalars_out_capacity: 1,
+        struct_out_capacity: 0,
+        completion: false,
+    };
+    let answered = l.call(o.connection.unwrap(), &args).unwrap();
+    assert_eq!(answered.code.0, APPLE_USB_CALL_ANSWER);
     let device = l.entry(interface.parent.unwrap()).unwrap();
     assert_eq!(device.class, "IOUSBHostDevice");
-    assert_eq!(code_of(&open(&l, device.id)), code::kIOReturnUnsupported);
-    assert_eq!(code_of(&open(&l, service.id)), code::kIOReturnSuccess);
+    assert_eq!(
+        code_of(&open(&l, device.id)),
+        crate::scenario::USB_HOST_OPEN_GUESS
+    );
+    assert!(l.log_lines().is_empty(), "{:?}", l.log_lines());
+    let configured = lab(
+        printer_driver(),
+        SimConfig {
+            usb_host_open: Some(ReturnCode(code::kIOReturnExclusiveAccess)),
+            ..SimConfig::default()
+        },
+    );
+    let service = configured.service_entry(Some(&ds620(&configured))).unwrap();
+    assert_eq!(
+        code_of(&open(&configured, service.parent.unwrap())),
+        code::kIOReturnExclusiveAccess
+    );
 }
 
 fn host(access: Prop) -> Option<BTreeMap<String, Prop>> {
     Some(BTreeMap::from([(
-        dext::USERCLIENT_ACCESS.to_string(),
+        open_rules::USERCLIENT_ACCESS.to_string(),
         access,
     )]))
 }
 
 #[test]
-fn newline_joined_userclient_access_is_not_permitted_and_logged() {
+fn newline_joined_userclient_access_is_not_permitted_and_logs_only_the_refusal() {
     let joined = format!("com.example.other\n{SAMPLE_BUNDLE}");
     let l = lab(
         apple_sample(),
@@ -280,23 +309,61 @@ fn newline_joined_userclient_access_is_not_permitted_and_logged() {
     let id = sample_service(&l);
     assert_eq!(code_of(&open(&l, id)), code::kIOReturnNotPermitted);
     let log = l.log_lines();
+    assert_eq!(log.len(), 2, "{log:?}");
     assert_eq!(log[0], "NullDriver: NewUserClient(0)");
-    assert_eq!(
-        log[1],
-        format!(
-            "DK: NullDriver-0x{id:x}:UC failed userclient-access check, needed bundle ID {SAMPLE_BUNDLE}"
-        )
+    // DKS names the user client (its IOUserClass) and its own registry id, not the service's.
+    assert!(
+        log[1].starts_with("DK: NullDriverUserClient-0x")
+            && log[1].ends_with(":UC entitlements check failed")
+            && !log[1].contains(&format!("0x{id:x}:")),
+        "{}",
+        log[1]
+    );
+}
+
+#[test]
+fn a_missing_userclient_access_logs_the_needed_bundle_id() {
+    let l = lab(
+        apple_sample(),
+        SimConfig {
+            host_entitlements: Some(BTreeMap::new()),
+            ..SimConfig::default()
+        },
     );
     assert_eq!(
-        log[2],
-        format!("DK: NullDriver-0x{id:x}:UC entitlements check failed")
+        code_of(&open(&l, sample_service(&l))),
+        code::kIOReturnNotPermitted
+    );
+    let log = l.log_lines();
+    assert!(
+        log[1].starts_with("DK: NullDriverUserClient-0x")
+            && log[1].ends_with(&format!(
+                ":UC failed userclient-access check, needed bundle ID {SAMPLE_BUNDLE}"
+            )),
+        "{log:?}"
+    );
+    assert!(log[2].ends_with(":UC entitlements check failed"), "{log:?}");
+}
+
+#[test]
+fn one_userclient_access_string_equal_to_the_bundle_id_passes() {
+    let l = lab(
+        apple_sample(),
+        SimConfig {
+            host_entitlements: host(Prop::Str(SAMPLE_BUNDLE.into())),
+            ..SimConfig::default()
+        },
+    );
+    assert_eq!(
+        code_of(&open(&l, sample_service(&l))),
+        code::kIOReturnSuccess
     );
 }
 
 #[test]
 fn allow_any_counts_on_the_dext_only() {
     let allow_any = BTreeMap::from([(
-        dext::ALLOW_ANY_USERCLIENT_ACCESS.to_string(),
+        open_rules::ALLOW_ANY_USERCLIENT_ACCESS.to_string(),
         Prop::Bool(true),
     )]);
     let on_dext = lab(
@@ -390,10 +457,11 @@ fn user_client_entitlements_the_host_lacks_are_not_privileged() {
         code_of(&open(&l, sample_service(&l))),
         code::kIOReturnNotPrivileged
     );
-    assert!(
-        l.log_lines()
-            .contains(&"IOUC NullDriverUserClient missing entitlement in process dexthil".into())
+    let line = format!(
+        "IOUC IOUserUserClient missing entitlement in process pid {}, dexthil",
+        std::process::id()
     );
+    assert!(l.log_lines().contains(&line), "{:?}", l.log_lines());
 }
 
 #[test]
@@ -627,7 +695,13 @@ fn the_station_has_every_model_with_real_registry_keys() {
     assert_eq!(dev.int("USB Address"), Some(p.address.into()));
     assert_eq!(dev.string("USB Serial Number"), Some("DS6C98031738"));
     assert_eq!(dev.string("kUSBSerialNumberString"), Some("DS6C98031738"));
-    assert!(dev.path.starts_with("IOService:/DS620@"));
+    // Rule R4: under a controller and a hub, not the plane's root.
+    assert!(
+        dev.path
+            .starts_with("IOService:/XHC1@01000000/USB2.0 Hub@01100000/DS620@"),
+        "{}",
+        dev.path
+    );
     let service = l.service_entry(Some(&p)).unwrap();
     assert_eq!(service.name, "DNPPrinter");
     assert_eq!(

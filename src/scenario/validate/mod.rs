@@ -486,6 +486,15 @@ impl Ctx<'_> {
 
     fn open(&mut self, o: &RawOpen, conns: &mut Conns) -> Option<StepKind> {
         let target = o.object.unwrap_or(OpenTarget::Service);
+        if target == OpenTarget::Nub && self.driver.classes.nubs.is_empty() {
+            self.diag.error(
+                o.name.referenced,
+                format!(
+                    "`object: nub` opens a service the dext publishes, but driver `{}` declares no `nubs`",
+                    self.driver.name
+                ),
+            );
+        }
         let role = match &o.printer {
             Some(p) => self.role_ref(&p.value, p.referenced),
             None => {

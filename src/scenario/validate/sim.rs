@@ -28,7 +28,18 @@ impl Ctx<'_> {
                 timing.match_delay = d;
             }
         }
+        let usb_host_open = s.usb_host_open.as_ref().and_then(|c| {
+            match values::codes_of(&mut self.diag, c)?.as_slice() {
+                [one] => Some(*one),
+                _ => {
+                    self.diag
+                        .error(c.referenced, "`usb_host_open` is one code, not a list");
+                    None
+                }
+            }
+        });
         SimConfig {
+            usb_host_open,
             faults,
             host_entitlements: s.host_entitlements.map(|m| m.0),
             dext_entitlements: s.dext_entitlements.map(|m| m.0),
@@ -53,6 +64,7 @@ impl Ctx<'_> {
             ("never_match", r.never_match.is_some()),
             ("open_lab_error", r.open_lab_error.is_some()),
             ("abort", r.abort.is_some()),
+            ("rpc", r.rpc.is_some()),
         ]
         .into_iter()
         .filter(|(_, given)| *given)
@@ -62,7 +74,7 @@ impl Ctx<'_> {
             self.diag.error(
                 at,
                 format!(
-                    "a fault has exactly one of `open`, `call`, `hang`, `crash`, `unplug`, `slow_match`, `unplug_mid_call`, `reenumerate`, `never_match`, `open_lab_error`, `abort`; this one has {}",
+                    "a fault has exactly one of `open`, `call`, `hang`, `crash`, `unplug`, `slow_match`, `unplug_mid_call`, `reenumerate`, `never_match`, `open_lab_error`, `abort`, `rpc`; this one has {}",
                     if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") }
                 ),
             );
@@ -201,6 +213,28 @@ impl Ctx<'_> {
         } else if let Some(s) = &r.abort {
             FaultKind::Abort {
                 selector: self.selector_ref(s)?.0,
+            }
+        } else if let Some(f) = &r.rpc {
+            use crate::ioreturn::code;
+            // IOUserServer::rpc's own failures (xnu iokit/Kernel/IOUserServer.cpp).
+            const RPC: [(&str, u32); 3] = [
+                ("offline", code::kIOReturnOffline),
+                ("not_ready", code::kIOReturnNotReady),
+                ("server_died", code::MIG_SERVER_DIED),
+            ];
+            let Some((_, c)) = RPC.iter().find(|(n, _)| *n == f.value) else {
+                self.diag.error_hint(
+                    f.referenced,
+                    format!(
+                        "`{}` is not an RPC failure: expected one of `offline`, `not_ready`, `server_died`",
+                        f.value
+                    ),
+                    crate::names::nearest(&f.value, RPC.iter().map(|(n, _)| *n)),
+                );
+                return None;
+            };
+            FaultKind::RpcFails {
+                code: crate::ioreturn::ReturnCode(*c),
             }
         } else {
             return None;
