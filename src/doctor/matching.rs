@@ -42,7 +42,7 @@ pub struct HostMatching {
 
 impl HostMatching {
     pub fn load(path: &Path) -> Result<HostMatching, DoctorError> {
-        let bytes = read(path)?;
+        let bytes = read(path, crate::input::SMALL_TEXT)?;
         parse(path, &bytes)
     }
 

@@ -426,6 +426,20 @@ pub fn log_check(log: &LogScan, code: Option<ReturnCode>, found: &mut Vec<Findin
         }
         return c;
     }
+    if !log.covers_open() {
+        // A log of activation or matching says nothing about an open (issue 17): no conclusion from it.
+        return Check::new(
+            "dext-log",
+            LOG,
+            Status::Warn,
+            format!(
+                "{} does not cover an open: no line concerns one",
+                log.source
+            ),
+        )
+        .evidence(format!("{} line(s) read: {}", log.lines, log.covered()))
+        .action("capture the log with the command below while the host opens the dext");
+    }
     let why = format!(
         "{} has no NewUserClient line and no kernel refusal: the open never reached the dext",
         log.source

@@ -10,6 +10,7 @@
 mod error;
 mod lab;
 mod load;
+pub mod plist_depth;
 mod plist_form;
 mod summary;
 mod text_form;
@@ -49,10 +50,7 @@ pub fn dump_path(dir: &Path) -> Result<PathBuf, DumpError> {
 
 /// A recorded `usb.json`: a JSON array of [`UsbView`].
 pub fn load_usb_json(path: &Path) -> Result<Vec<UsbView>, DumpError> {
-    let bytes = std::fs::read(path).map_err(|source| DumpError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = crate::input::read_capped(path, crate::input::RECORDING)?;
     serde_json::from_slice(&bytes).map_err(|e| {
         DumpError::syntax(
             path,
