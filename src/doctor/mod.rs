@@ -69,6 +69,8 @@ pub struct Inputs {
     pub sysext: Option<SysextList>,
     pub log: Option<LogScan>,
     pub crash: Option<crate::logs::CrashReport>,
+    /// Lines a pasted text dump had to skip, cut or guess.
+    pub registry_warnings: Vec<String>,
     pub code: Option<ReturnCode>,
     pub bundle_id: Option<String>,
     /// Said at the end of the report (what this mode could not do).
@@ -104,6 +106,7 @@ impl Inputs {
         if let Some(s) = &i.sysext {
             i.notes.extend(s.warnings.iter().cloned());
         }
+        i.notes.extend(i.registry_warnings.drain(..));
         Ok(i)
     }
 
@@ -112,13 +115,18 @@ impl Inputs {
             Some(c) => Some(crate::ioreturn::parse(c).map_err(DoctorError::Code)?),
             None => None,
         };
+        let tree = files.ioreg.as_deref().map(load_dump).transpose()?;
         Ok(Inputs {
-            registry: match &files.ioreg {
-                Some(p) => Some(RegistryDump {
+            registry_warnings: tree
+                .as_ref()
+                .map(|t| t.warnings.clone())
+                .unwrap_or_default(),
+            registry: match (&files.ioreg, &tree) {
+                (Some(p), Some(t)) => Some(RegistryDump {
                     source: p.display().to_string(),
-                    entries: load_dump(p)?.entries(),
+                    entries: t.entries(),
                 }),
-                None => None,
+                _ => None,
             },
             matching: files
                 .matching

@@ -7,6 +7,7 @@
 //!
 //! This module must not know the engine or scenarios beyond the factory interface.
 
+mod dexts;
 mod error;
 mod lab;
 mod load;
@@ -18,6 +19,7 @@ mod text_value;
 mod tree;
 mod usb_view;
 
+pub use dexts::{DextEntry, dext_entries};
 pub use error::{DumpError, Place};
 pub use lab::{ReplayLab, UsbSource};
 pub use load::{load_dump, parse_dump};

@@ -102,6 +102,7 @@ pub fn parse_plist(path: &Path, bytes: &[u8]) -> Result<DumpTree, DumpError> {
     Ok(DumpTree {
         source: path.to_path_buf(),
         roots,
+        warnings: Vec::new(),
     })
 }
 
