@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 /// Far above what a round takes (a second or two); only a hang reaches it.
 const WATCHDOG: Duration = Duration::from_secs(600);
-const CASES_PER_SEED: usize = 60;
+/// Mutations per fixture and round: a debug build (plain `cargo test`) is many times slower, so its
+/// short round is short; the soak runs in release.
+const CASES_PER_SEED: usize = if cfg!(debug_assertions) { 6 } else { 60 };
 
 fn soak() -> Duration {
     std::env::var("DEXTHIL_READER_FUZZ_SECS")
@@ -34,7 +36,11 @@ impl Rng {
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
     }
 }
 
@@ -84,25 +90,40 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
             }
             4 => {
                 // Delete a line.
-                let start = b[..at].iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1);
-                let end = b[at..].iter().position(|&c| c == b'\n').map_or(b.len(), |i| at + i + 1);
+                let start = b[..at]
+                    .iter()
+                    .rposition(|&c| c == b'\n')
+                    .map_or(0, |i| i + 1);
+                let end = b[at..]
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(b.len(), |i| at + i + 1);
                 b.drain(start..end);
             }
             5 => {
                 // Deep nesting of whatever opens a level in the readers.
-                let open = [&b"("[..], b"{", b"<array>", b"<dict><key>k</key>", b"\t[Array]\n"][rng.below(5)];
+                let open = [
+                    &b"("[..],
+                    b"{",
+                    b"<array>",
+                    b"<dict><key>k</key>",
+                    b"\t[Array]\n",
+                ][rng.below(5)];
                 let n = 1 + rng.below(5000);
                 let deep: Vec<u8> = open.iter().copied().cycle().take(open.len() * n).collect();
                 b.splice(at..at, deep);
             }
             6 => {
                 // A very long line.
-                let n = rng.below(200_000);
+                let n = rng.below(50_000);
                 b.splice(at..at, std::iter::repeat_n(b'x', n));
             }
             _ => {
                 // Shift a line's indentation (breaks the ioreg grid and codesign's tabs).
-                let start = b[..at].iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1);
+                let start = b[..at]
+                    .iter()
+                    .rposition(|&c| c == b'\n')
+                    .map_or(0, |i| i + 1);
                 b.splice(start..start, [b' '; 3]);
             }
         }
@@ -187,6 +208,7 @@ fn no_reader_panics_or_hangs_on_mutated_attachments() {
                 every_reader(bytes, &scratch);
                 for _ in 0..CASES_PER_SEED {
                     let case = mutate(&mut rng, bytes);
+
                     let r = std::panic::catch_unwind(|| every_reader(&case, &scratch));
                     if r.is_err() {
                         let keep = scratch.with_extension("panic");

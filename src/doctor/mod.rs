@@ -106,7 +106,7 @@ impl Inputs {
         if let Some(s) = &i.sysext {
             i.notes.extend(s.warnings.iter().cloned());
         }
-        i.notes.extend(i.registry_warnings.drain(..));
+        i.notes.append(&mut i.registry_warnings);
         Ok(i)
     }
 
