@@ -20,6 +20,10 @@ use crate::lab::Prop;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// A registry is a few dozen levels deep; the tree is walked and dropped recursively, so a paste nested
+/// deeper than this is refused with the line where it passes the limit.
+pub const MAX_TREE_DEPTH: usize = 512;
+
 /// Ids given to nodes whose line was cut before `id 0x...`: far above any real registry id.
 const MADE_UP_ID_BASE: u64 = 0xFFFF_0000_0000_0000;
 
@@ -37,6 +41,14 @@ pub fn parse_text(path: &Path, text: &str) -> Result<DumpTree, DumpError> {
     };
     for (i, raw) in text.lines().enumerate() {
         b.line(i + 1, raw.trim_end());
+        if b.stack.len() > MAX_TREE_DEPTH {
+            return Err(DumpError::syntax(
+                path,
+                i + 1,
+                None,
+                format!("nested more than {MAX_TREE_DEPTH} levels deep: not an `ioreg -l` dump"),
+            ));
+        }
     }
     if let Some(open) = b.block {
         b.warn(
