@@ -191,6 +191,16 @@ fn crash_reports_in_both_forms_name_the_process_exception_and_frames() {
         out.contains("DNPPrinterDriver::GetStatus(OSAction*) + 44"),
         "{out}"
     );
+    // The dext named by another input (the listing), not by --bundle-id.
+    let (code, out) = doctor(&[
+        &format!("{ATT}/sysext-spaces.txt"),
+        &format!("{ATT}/DNPPrinterDriver-2021-03-14-092702.crash"),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("the dext com.example.dexthil.DNPPrinterDriver crashed"),
+        "{out}"
+    );
     let (code, out) = doctor(&[
         "tests/fixtures/logs/DNPPrinterDriver-2025-03-14-092702.ips",
         "--bundle-id",

@@ -5,8 +5,8 @@
 
 mod support;
 
-use support::dexthil;
 use std::path::PathBuf;
+use support::dexthil;
 
 fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("dexthil-deep-{}", std::process::id()));
@@ -91,5 +91,8 @@ fn an_ioreg_paste_2000_levels_deep_is_placed() {
     std::fs::write(&p, text).unwrap();
     let (code, out) = dexthil(&["ioreg", p.to_str().unwrap()]);
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("deep.txt:513: nested more than 512 levels"), "{out}");
+    assert!(
+        out.contains("deep.txt:513: nested more than 512 levels"),
+        "{out}"
+    );
 }

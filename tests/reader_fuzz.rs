@@ -154,6 +154,7 @@ fn every_reader(bytes: &[u8], scratch: &Path) {
     // File readers: the journal, station and driver files.
     std::fs::write(scratch, bytes).unwrap();
     let _ = dexthil::report::journal::read_journal(scratch);
+    let _ = dexthil::backends::replay::load_usb_json(scratch);
     let _ = dexthil::station::load_station(scratch);
     let _ = dexthil::scenario::load_driver(scratch);
 }
@@ -181,6 +182,7 @@ fn no_reader_panics_or_hangs_on_mutated_attachments() {
         "tests/fixtures/attachments",
         "tests/fixtures/logs",
         "tests/fixtures/doctor",
+        "tests/fixtures/recordings",
         "ci/labs",
         "scenarios/drivers",
     ] {

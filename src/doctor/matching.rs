@@ -81,7 +81,9 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<HostMatching, DoctorError> {
                 path,
                 line,
                 Some(column),
-                format!("nested more than {MAX_PLIST_DEPTH} levels deep: not a matching dictionary"),
+                format!(
+                    "nested more than {MAX_PLIST_DEPTH} levels deep: not a matching dictionary"
+                ),
             ));
         }
         let v = plist::Value::from_reader(std::io::Cursor::new(bytes)).map_err(|e| {

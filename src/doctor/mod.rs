@@ -145,12 +145,17 @@ impl Inputs {
                 .transpose()?,
             sysext: files.sysext.as_deref().map(SysextList::load).transpose()?,
             log: files.log.as_deref().map(LogScan::load).transpose()?,
-            crash: files
-                .crash
-                .as_deref()
-                .map(crate::logs::crash::load)
-                .transpose()
-                .map_err(|e| DoctorError::Crash(Box::new(e)))?,
+            crash: match &files.crash {
+                Some(p) => {
+                    let text =
+                        String::from_utf8_lossy(&error::read(p, crate::input::CRASH)?).into_owned();
+                    Some(
+                        crate::logs::crash::parse_any(p, &text)
+                            .map_err(|e| DoctorError::Crash(Box::new(e)))?,
+                    )
+                }
+                None => None,
+            },
             code,
             bundle_id: files.bundle_id.clone(),
             notes: Vec::new(),
