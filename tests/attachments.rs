@@ -162,6 +162,10 @@ fn logs_in_every_style_find_the_open_and_an_activation_log_does_not_conclude() {
             "log-console.txt",
             "the open reached the dext's NewUserClient",
         ),
+        (
+            "../logs/dnp-open-refused.ndjson",
+            "the kernel refused the open",
+        ),
     ] {
         let (_, out) = doctor(&["--log", &format!("{ATT}/{f}")]);
         assert!(out.contains(what), "{f}: {out}");

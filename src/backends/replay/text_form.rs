@@ -36,6 +36,7 @@ pub fn parse_text(path: &Path, text: &str) -> Result<DumpTree, DumpError> {
         block: None,
         warnings: Vec::new(),
         orphans: BTreeMap::new(),
+        orphan_lines: Vec::new(),
         made_up: 0,
         seen_node: false,
     };
@@ -80,12 +81,10 @@ pub fn parse_text(path: &Path, text: &str) -> Result<DumpTree, DumpError> {
             properties: std::mem::take(&mut b.orphans),
             children: Vec::new(),
         });
-    } else if !b.orphans.is_empty() {
-        b.warnings.push(format!(
-            "{}: {} property line(s) before the first node line were skipped",
-            path.display(),
-            b.orphans.len()
-        ));
+    } else {
+        for line in std::mem::take(&mut b.orphan_lines) {
+            b.warn(line, "skipped: a property line before the first node line");
+        }
     }
     if b.roots.is_empty() {
         return Err(DumpError::syntax(
@@ -112,6 +111,7 @@ struct Builder<'p> {
     warnings: Vec<String>,
     /// Property lines met before any node line.
     orphans: BTreeMap<String, Prop>,
+    orphan_lines: Vec<usize>,
     made_up: u64,
     seen_node: bool,
 }
@@ -196,6 +196,7 @@ impl Builder<'_> {
             }
             None => {
                 self.orphans.insert(key, value);
+                self.orphan_lines.push(n);
             }
         }
     }
@@ -468,6 +469,12 @@ mod tests {
             read("    \"idVendor\" = 5202\n    \"IOObjectClass\" = \"IOUSBHostDevice\"\n");
         assert_eq!(only_props.roots[0].class, "IOUSBHostDevice");
         assert_eq!(only_props.warnings.len(), 1);
+        let late =
+            read("  \"idVendor\" = 5202\n+-o R  <class IORegistryEntry, id 0x1, retain 1>\n");
+        assert_eq!(
+            late.warnings,
+            ["p.txt:1: skipped: a property line before the first node line"]
+        );
     }
 
     #[test]
