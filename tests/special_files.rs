@@ -141,3 +141,20 @@ fn a_scenario_folder_with_a_fifo_and_a_symlink_loop_runs_what_it_holds() {
         "the scenario ran once, not once per loop level:\n{text}"
     );
 }
+
+#[test]
+fn a_scenario_whose_driver_file_is_a_fifo_is_refused_naming_the_driver() {
+    let dir = tempdir("driver");
+    std::fs::create_dir_all(dir.join("smoke")).unwrap();
+    std::fs::create_dir_all(dir.join("drivers")).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(
+        root.join("scenarios/smoke/cx-02.yaml"),
+        dir.join("smoke/cx-02.yaml"),
+    )
+    .unwrap();
+    mkfifo(&dir.join("drivers/dnp-printer.yaml"));
+    // The folder is the scenario root, so the driver lies inside it; the walk skips `drivers/`.
+    let corpus = dir.to_str().unwrap().to_string();
+    assert_refused(&["run", &corpus], "dnp-printer.yaml", &dir);
+}

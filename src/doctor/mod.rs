@@ -1,6 +1,8 @@
 //! `dexthil doctor`: why `IOServiceOpen` on a dext's service fails, from the files a user attaches to a bug
 //! report (an ioreg dump, the host's matching dictionary, codesign's entitlements of host and dext,
-//! `systemextensionsctl list`, the failing code, a captured kernel log), or live on a Mac.
+//! `systemextensionsctl list`, the failing code, a captured kernel log, a crash report), given by flag or
+//! as positional files and folders recognised by content ([`attachments`]), or live on a Mac. Every file
+//! is read through [`crate::input`] (no FIFO, device or oversized file).
 //!
 //! [`Inputs`] is what was given (any subset); [`diagnose`] turns it into a [`Report`]: checks in a fixed
 //! order, each pass / warn / fail / skipped with evidence and what to do, the code decoded through

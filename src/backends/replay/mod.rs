@@ -15,6 +15,7 @@ pub mod plist_depth;
 mod plist_form;
 mod summary;
 mod text_form;
+mod text_node;
 mod text_value;
 mod tree;
 mod usb_view;
