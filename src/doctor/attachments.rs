@@ -45,7 +45,9 @@ impl Attachment {
     }
 }
 
-/// Keys only a matching dictionary has at its top (IOKit `IOService::passiveMatch`, reference §3).
+/// Keys only a matching dictionary has at its top: xnu-11417 `iokit/IOKit/IOKitKeys.h` (`kIOProviderClassKey`,
+/// `kIOPropertyMatchKey`, `kIONameMatchKey`, `kIOParentMatchKey`, `kIOPathMatchKey`, `kIORegistryEntryIDKey`,
+/// `kIOPropertyExistsMatchKey`).
 const MATCHING_KEYS: &[&str] = &[
     "IOProviderClass",
     "IOPropertyMatch",

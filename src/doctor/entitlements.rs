@@ -1,7 +1,7 @@
 //! Entitlements in every form a person attaches: `codesign -d --entitlements - --xml <path>` output (an XML
 //! plist dictionary, binary plists too, possibly after the `Executable=...` lines codesign prints first),
 //! the older `--entitlements :-` / `-` output with its 8-byte blob header (magic `0xfade7171` and a
-//! length before the XML, Apple's `codesign` man page and `cs_blobs.h` CSMAGIC_EMBEDDED_ENTITLEMENTS), the
+//! length before the XML: xnu-11417 `osfmk/kern/cs_blobs.h` CSMAGIC_EMBEDDED_ENTITLEMENTS), the
 //! plain-text form newer codesign prints without `--xml` ([`super::entitlements_text`]), and a source
 //! `.entitlements` file (a plain plist). Keys and rules are from reference §2 (the `userclient-access`
 //! check in `IOUserServer::serviceNewUserClient`); a key one edit away from a real one is called out
@@ -146,8 +146,10 @@ fn without_plist(path: &Path, source: String, bytes: &[u8]) -> Result<Entitlemen
     empty("codesign printed no entitlements")
 }
 
-/// Entitlement keys a dext and its host use (reference §2 and Apple's DriverKit entitlement list:
-/// developer.apple.com/documentation/driverkit, "Requesting Entitlements for DriverKit Development").
+/// Entitlement keys a dext and its host use: the first four from reference §2; the rest from Apple's
+/// published DriverKit entitlement list (developer.apple.com/documentation/driverkit, "Requesting
+/// Entitlements for DriverKit Development"), UNCONFIRMED here against signed binaries. A key outside this
+/// list that is one or two edits from one in it is called a near miss, so the list only needs real keys.
 pub const KNOWN_KEYS: &[&str] = &[
     DRIVERKIT,
     USERCLIENT_ACCESS,
