@@ -36,9 +36,13 @@ pub fn recorded_devices(dir: &Path) -> Result<String, DumpError> {
     ))
 }
 
-/// `dexthil ioreg <dump>`: every USB device in a dump with its interfaces and dext services.
+/// `dexthil ioreg <dump>`: every USB device in a dump with its interfaces and dext services, and every
+/// dext service of any family. What a pasted text dump had to skip is said on stderr (and in the JSON).
 pub fn ioreg_summary(dump: &Path, json: bool) -> Result<String, DumpError> {
     let summary = DumpSummary::of(&load_dump(dump)?);
+    for w in &summary.warnings {
+        eprintln!("warning: {w}");
+    }
     Ok(if json {
         summary.to_json()
     } else {

@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod driver;
 pub mod engine;
 pub mod fuzz;
+pub mod input;
 pub mod inspect;
 pub mod ioreturn;
 pub mod lab;

@@ -211,6 +211,13 @@ struct DoctorCmd {
     /// A kernel log captured while the host opened (`/usr/bin/log stream ...`, see the report)
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
+    /// A crash report of the dext: `.ips` or the older `.crash` text
+    #[arg(long, value_name = "FILE")]
+    crash: Option<PathBuf>,
+    /// Attachments (files or folders of them), each recognised by its content: ioreg dump,
+    /// systemextensionsctl list, entitlements, matching dictionary, log, crash report
+    #[arg(value_name = "ATTACHMENT")]
+    attachments: Vec<PathBuf>,
     /// The dext's bundle id [default: the one dext the inputs name]
     #[arg(long, value_name = "ID")]
     bundle_id: Option<String>,
@@ -538,10 +545,15 @@ fn doctor(cmd: DoctorCmd) -> ExitCode {
         sysext: cmd.sysext,
         log: cmd.log,
         dext: cmd.dext.clone(),
+        crash: cmd.crash,
         code: cmd.code,
         bundle_id: cmd.bundle_id,
     };
-    let inputs = Inputs::load(&files).and_then(|i| {
+    if !cmd.live && Inputs::nothing_given(&files, &cmd.attachments) {
+        eprintln!("error: {}", doctor::NOTHING_GIVEN);
+        return Exit::BadInputOrLab.into();
+    }
+    let inputs = Inputs::load_with(&files, &cmd.attachments).and_then(|i| {
         if cmd.live {
             doctor::live::gather(i, &doctor::live::LiveOptions { dext: cmd.dext })
         } else {

@@ -170,9 +170,17 @@ fn ioreg_on_a_broken_dump_names_the_file_and_line() {
         .map(|e| e.expect("entry").path())
         .find(|p| p.to_string_lossy().contains("indent"))
         .expect("a broken-indentation fixture");
+    // Issue 17: a pasted dump with one bad line is still read; the line is a warning with its place.
     let (code, out) = dexthil(&["ioreg", broken.to_str().expect("utf-8 path")]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("warning: {}:52:", broken.display())),
+        "{out}"
+    );
+    let garbage = dir.join("garbage.bin");
+    let (code, out) = dexthil(&["ioreg", garbage.to_str().expect("utf-8 path")]);
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains(&format!("{}:", broken.display())), "{out}");
+    assert!(out.contains(&format!("{}:", garbage.display())), "{out}");
 }
 
 #[test]

@@ -88,6 +88,7 @@ fn library_report(case: &str) -> doctor::Report {
         dext: None,
         code: Some(code(case)),
         bundle_id: None,
+        ..Files::default()
     };
     doctor::diagnose(&Inputs::load(&files).expect("the case's files load"))
 }
@@ -224,11 +225,12 @@ fn json_carries_the_same_ranking_and_statuses() {
     assert_eq!(matching["status"], "fail");
 }
 
+/// Issue 15 item 7: with nothing to read doctor exits 2 and says what to pass, instead of a report of
+/// skipped checks that exits 0.
 #[test]
-fn no_inputs_at_all_skips_every_check_and_names_the_flags() {
+fn no_input_at_all_exits_2_saying_what_to_pass() {
     let (exit, out, err) = dexthil(&["doctor"]);
-    assert_eq!(exit, 0, "{out}{err}");
-    assert!(!out.contains("[FAIL]") && !out.contains("[pass]"), "{out}");
+    assert_eq!(exit, 2, "{out}{err}");
     for flag in [
         "--sysext",
         "--ioreg",
@@ -236,14 +238,12 @@ fn no_inputs_at_all_skips_every_check_and_names_the_flags() {
         "--host-entitlements",
         "--dext-entitlements",
         "--log",
+        "--crash",
         "--code",
+        "a folder",
     ] {
-        assert!(out.contains(flag), "{flag} not named: {out}");
+        assert!(err.contains(flag), "{flag} not named: {err}");
     }
-    assert!(
-        out.contains("/usr/bin/log stream --predicate 'process == \"kernel\""),
-        "{out}"
-    );
 }
 
 #[test]
@@ -290,11 +290,11 @@ fn bad_input_exits_2_naming_file_line_and_column() {
     let dir = std::env::temp_dir().join(format!("dexthil-doctor-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let sysext = dir.join("sysext.txt");
-    std::fs::write(&sysext, "1 extension(s)\n--- com.apple.system_extension.driver_extension\n*  *  T  x (1/1)  X  [activated enabled]\n").unwrap();
+    std::fs::write(&sysext, "this is not a listing\n").unwrap();
     let (exit, _, err) = dexthil(&["doctor", "--sysext", sysext.to_str().unwrap()]);
     assert_eq!(exit, 2, "{err}");
     assert!(
-        err.contains("sysext.txt:3:1: expected 6 tab-separated columns"),
+        err.contains("sysext.txt:1: not `systemextensionsctl list` output"),
         "{err}"
     );
 
@@ -533,12 +533,14 @@ fn the_seed_report_with_its_bundle_names_the_class_without_the_override() {
     // Without the bundle, the missing NewUserClient line still puts that cause first, as a hint.
     let (_, out, _) = run_case("f-personality-without-override", &[]);
     let first = first_cause(&out);
+    // The seed's log holds only Start lines: it does not cover the open, so it is no evidence either way
+    // (issue 17) and the code's own ranking puts the missing override first.
     assert!(
-        first.contains("no NewUserClient override") && first.contains("suggested by the evidence"),
+        first.contains("no NewUserClient override") && first.contains("possible for this code"),
         "{out}"
     );
     assert!(
-        out.contains("the open reached DNPPrinterBase (class DNPPrinterBase); if DNPPrinterBase does not override NewUserClient"),
+        out.contains("log.txt does not cover an open: no line concerns one"),
         "{out}"
     );
 }

@@ -366,9 +366,6 @@ fn every_malformed_dump_fails_with_its_file_and_line() {
     let cases = [
         ("truncated.plist", "not a complete XML plist"),
         ("garbage.bin", "is not text"),
-        ("bad-indent.txt", "broken indentation"),
-        ("unterminated-data.txt", "unterminated `<`"),
-        ("unclosed-block.txt", "unterminated `{`"),
         ("empty.txt", "the file is empty"),
     ];
     for (name, what) in cases {
@@ -388,18 +385,35 @@ fn every_malformed_dump_fails_with_its_file_and_line() {
     }
 }
 
+/// Issue 17: a pasted text dump with a bad line is read for everything else it holds; the bad line is a
+/// warning with its line number, never the end of the read.
 #[test]
-fn the_lines_of_malformed_text_point_at_the_fault() {
-    let e = load_dump(&fixture("malformed/bad-indent.txt")).unwrap_err();
-    assert!(
-        matches!(e, DumpError::Syntax { ref place, .. } if place.line == 52 && place.column == Some(11)),
-        "{e}"
-    );
-    let e = load_dump(&fixture("malformed/unterminated-data.txt")).unwrap_err();
-    assert!(
-        matches!(e, DumpError::Syntax { ref place, .. } if place.line == 45),
-        "{e}"
-    );
+fn malformed_text_loads_with_a_warning_at_the_fault() {
+    let cases = [
+        // A node shifted two columns right: it still reads, as a child of the node to its left.
+        ("bad-indent.txt", 52, "levels below"),
+        ("unterminated-data.txt", 45, "is cut or malformed"),
+        ("unclosed-block.txt", 0, "has no closing `}`"),
+    ];
+    for (name, line, what) in cases {
+        let path = fixture(&format!("malformed/{name}"));
+        let t = load_dump(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let w = t
+            .warnings
+            .iter()
+            .find(|w| w.contains(what))
+            .unwrap_or_else(|| panic!("{name}: no `{what}` warning in {:?}", t.warnings));
+        if line > 0 {
+            assert!(
+                w.starts_with(&format!("{}:{line}:", path.display())),
+                "{name}: {w}"
+            );
+        }
+        assert!(
+            t.entries().iter().any(|e| e.class == "IOUSBHostDevice"),
+            "{name}: the devices around the fault are kept"
+        );
+    }
 }
 
 #[test]
@@ -460,16 +474,26 @@ fn no_input_panics() {
             let _ = parse_dump(Path::new(name), &bytes[..cut]);
         }
     }
-    for text in [
-        "+-o",
-        "+-o   <class >",
-        "+-o X  <class A, id 0xzz>",
-        "  {\n",
-        "+-o X  <class A, id 0x1>\n  {\n  \"k\" = ((((((\n",
-    ] {
+    // Nothing usable: an error.
+    for text in ["+-o", "+-o   <class >", "  {\n"] {
         assert!(
             parse_dump(Path::new("h.txt"), text.as_bytes()).is_err(),
             "{text:?}"
+        );
+    }
+    // A node with one bad part: kept, and the bad part is a warning on line 1 or 3.
+    for (text, line) in [
+        ("+-o X  <class A, id 0xzz>", 1),
+        ("+-o X  <class A, id 0x1>\n  {\n  \"k\" = ((((((\n", 3),
+    ] {
+        let t = parse_dump(Path::new("h.txt"), text.as_bytes()).unwrap();
+        assert_eq!(t.roots[0].name, "X");
+        assert!(
+            t.warnings
+                .iter()
+                .any(|w| w.starts_with(&format!("h.txt:{line}:"))),
+            "{text:?}: {:?}",
+            t.warnings
         );
     }
 }

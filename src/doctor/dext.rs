@@ -89,7 +89,18 @@ impl DextBundle {
         } else {
             (path.to_path_buf(), None)
         };
-        let bytes = read(&info_plist)?;
+        let bytes = read(&info_plist, crate::input::SMALL_TEXT)?;
+        // Building a plist::Value recurses per level: refuse deep nesting first (issue 18).
+        use crate::backends::replay::plist_depth::{MAX_PLIST_DEPTH, check_depth};
+        if let Err(deep) = check_depth(&bytes, MAX_PLIST_DEPTH) {
+            let (line, column) = line_column(&bytes, deep.offset.unwrap_or(0));
+            return Err(DoctorError::syntax(
+                &info_plist,
+                line,
+                Some(column),
+                format!("nested more than {MAX_PLIST_DEPTH} levels deep: not a bundle's Info.plist"),
+            ));
+        }
         let plist = plist::Value::from_reader(std::io::Cursor::new(&bytes)).map_err(|e| {
             let text = e.to_string();
             let offset = text
@@ -170,7 +181,7 @@ impl DextBundle {
                         ),
                     ));
                 };
-                let data = read(exe)?;
+                let data = read(exe, crate::input::EXECUTABLE)?;
                 let symbols = dext_symbols::read(&data)
                     .map_err(|e| DoctorError::syntax(exe, 1, None, e.to_string()))?;
                 Some(Executable {

@@ -124,6 +124,17 @@ pub fn log_check(
         }
         return c;
     }
+    if !log.covers_open() {
+        // A log of activation or matching says nothing about an open (issue 17): no conclusion from it.
+        return Check::new(
+            "dext-log",
+            LOG,
+            Status::Warn,
+            format!("{} does not cover an open: no line concerns one", log.source),
+        )
+        .evidence(format!("{} line(s) read: {}", log.lines, log.covered()))
+        .action("capture the log with the command below while the host opens the dext");
+    }
     let why = format!(
         "{} has no NewUserClient line of the dext's and no kernel refusal: the dext's NewUserClient never ran",
         log.source

@@ -1,8 +1,14 @@
-//! Entitlements from `codesign -d --entitlements - --xml <path>` output: an XML plist dictionary (binary
-//! plists are read too), possibly after the `Executable=...` lines codesign prints first. Keys and rules
-//! are from reference §2 (the `userclient-access` check in `IOUserServer::serviceNewUserClient`).
+//! Entitlements in every form a person attaches: `codesign -d --entitlements - --xml <path>` output (an XML
+//! plist dictionary, binary plists too, possibly after the `Executable=...` lines codesign prints first),
+//! the older `--entitlements :-` / `-` output with its 8-byte blob header (magic `0xfade7171` and a
+//! length before the XML: xnu-11417 `osfmk/kern/cs_blobs.h` CSMAGIC_EMBEDDED_ENTITLEMENTS), the
+//! plain-text form newer codesign prints without `--xml` ([`super::entitlements_text`]), and a source
+//! `.entitlements` file (a plain plist). Keys and rules are from reference §2 (the `userclient-access`
+//! check in `IOUserServer::serviceNewUserClient`); a key one edit away from a real one is called out
+//! ([`near_misses`]), since the kernel only sees the exact spelling.
 
 use super::error::{DoctorError, line_column, read};
+use crate::backends::replay::plist_depth::{MAX_PLIST_DEPTH, check_depth};
 use crate::backends::replay::prop_from_plist;
 use crate::lab::Prop;
 use serde::Serialize;
@@ -29,7 +35,7 @@ pub struct Entitlements {
 
 impl Entitlements {
     pub fn load(path: &Path) -> Result<Entitlements, DoctorError> {
-        let bytes = read(path)?;
+        let bytes = read(path, crate::input::SMALL_TEXT)?;
         parse(path, &bytes)
     }
 
@@ -55,9 +61,26 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Entitlements, DoctorError> {
         .filter_map(|m| find(bytes, m))
         .min();
     let Some(start) = start else {
+        let text = String::from_utf8_lossy(bytes);
+        if super::entitlements_text::looks_like(&text) {
+            return Ok(Entitlements {
+                source,
+                values: super::entitlements_text::parse(path, &text)?,
+                note: None,
+            });
+        }
         return without_plist(path, source, bytes);
     };
     let body = &bytes[start..];
+    if let Err(deep) = check_depth(body, MAX_PLIST_DEPTH) {
+        let (line, column) = line_column(bytes, start + deep.offset.unwrap_or(0));
+        return Err(DoctorError::syntax(
+            path,
+            line,
+            Some(column),
+            format!("nested more than {MAX_PLIST_DEPTH} levels deep: not codesign's entitlements"),
+        ));
+    }
     let value = plist::Value::from_reader(std::io::Cursor::new(body)).map_err(|e| {
         let text = e.to_string();
         let offset = text
@@ -123,6 +146,49 @@ fn without_plist(path: &Path, source: String, bytes: &[u8]) -> Result<Entitlemen
     empty("codesign printed no entitlements")
 }
 
+/// Entitlement keys a dext and its host use: the first four from reference §2; the rest from Apple's
+/// published DriverKit entitlement list (developer.apple.com/documentation/driverkit, "Requesting
+/// Entitlements for DriverKit Development"), UNCONFIRMED here against signed binaries. A key outside this
+/// list that is one or two edits from one in it is called a near miss, so the list only needs real keys.
+pub const KNOWN_KEYS: &[&str] = &[
+    DRIVERKIT,
+    USERCLIENT_ACCESS,
+    ALLOW_ANY,
+    APP_SANDBOX,
+    "com.apple.developer.driverkit.transport.usb",
+    "com.apple.developer.driverkit.transport.pci",
+    "com.apple.developer.driverkit.transport.hid",
+    "com.apple.developer.driverkit.family.serial",
+    "com.apple.developer.driverkit.family.networking",
+    "com.apple.developer.driverkit.family.hid.device",
+    "com.apple.developer.driverkit.family.hid.eventservice",
+    "com.apple.developer.driverkit.family.audio",
+    "com.apple.developer.driverkit.family.scsicontroller",
+    "com.apple.developer.driverkit.allow-third-party-userclients",
+    "com.apple.developer.driverkit.communicates-with-drivers",
+    "com.apple.developer.system-extension.install",
+    "com.apple.security.get-task-allow",
+    "com.apple.application-identifier",
+    "com.apple.developer.team-identifier",
+];
+
+/// Keys one or two edits away from a key in [`KNOWN_KEYS`] (and not one themselves): `(found, meant)`.
+/// `user-client-access` for `userclient-access` is one insertion; the kernel ignores the misspelled key.
+pub fn near_misses(e: &Entitlements) -> Vec<(String, &'static str)> {
+    e.values
+        .keys()
+        .filter(|k| !KNOWN_KEYS.contains(&k.as_str()))
+        .filter_map(|k| {
+            KNOWN_KEYS
+                .iter()
+                .map(|known| (strsim::levenshtein(k, known), *known))
+                .filter(|(d, _)| (1..=2).contains(d))
+                .min()
+                .map(|(_, known)| (k.clone(), known))
+        })
+        .collect()
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -159,14 +225,40 @@ mod tests {
     }
 
     #[test]
-    fn the_text_form_is_refused_with_the_flag_to_use() {
+    fn the_text_form_is_read_and_a_cut_one_is_placed() {
+        let e = parse(
+            Path::new("h.txt"),
+            b"Executable=/x\n[Dict]\n\t[Key] com.apple.developer.driverkit.user-client-access\n\t[Value]\n\t\t[Bool] true\n",
+        )
+        .unwrap();
+        assert_eq!(
+            near_misses(&e),
+            [(
+                "com.apple.developer.driverkit.user-client-access".to_string(),
+                USERCLIENT_ACCESS
+            )]
+        );
         let err = parse(Path::new("h.txt"), b"Executable=/x\n[Dict]\n\t[Key] a\n")
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("h.txt:2:1: this is codesign's text form"),
+            err.starts_with("h.txt:3:2: the key `a` has no value"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_blob_header_form_is_read() {
+        let mut bytes = b"Executable=/x\n\xfa\xde\x71\x71\x00\x00\x01\x00".to_vec();
+        bytes.extend_from_slice(
+            xml("<key>com.apple.developer.driverkit</key><true/>")
+                .split_once('\n')
+                .unwrap()
+                .1
+                .as_bytes(),
+        );
+        let e = parse(Path::new("d.bin"), &bytes).unwrap();
+        assert!(e.is_true(DRIVERKIT));
     }
 
     #[test]

@@ -2,21 +2,21 @@
 //! expected there and how to capture the file again. Doctor never panics on input; these make it exit 2.
 
 use crate::backends::replay::{DumpError, Place};
-use std::path::{Path, PathBuf};
+use crate::input::Cap;
+use std::path::Path;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum DoctorError {
-    #[error("{}: cannot read the file: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] crate::input::InputError),
     /// The input was not what was expected at `place`.
     #[error("{place}: {what}")]
     Syntax { place: Place, what: String },
     #[error(transparent)]
     Dump(#[from] DumpError),
+    #[error(transparent)]
+    Crash(Box<crate::logs::CrashReportError>),
     #[error("--code: {0}")]
     Code(String),
     /// `--live` off a Mac, or a tool doctor runs could not be started.
@@ -42,17 +42,14 @@ impl DoctorError {
     }
 }
 
-/// Read a whole input file.
-pub(crate) fn read(path: &Path) -> Result<Vec<u8>, DoctorError> {
-    std::fs::read(path).map_err(|source| DoctorError::Read {
-        path: path.to_path_buf(),
-        source,
-    })
+/// Read a whole input file: a regular file, not over `cap` (see [`crate::input`]).
+pub(crate) fn read(path: &Path, cap: Cap) -> Result<Vec<u8>, DoctorError> {
+    Ok(crate::input::read_capped(path, cap)?)
 }
 
 /// Read a text input file; bytes that are not UTF-8 are placed.
-pub(crate) fn read_text(path: &Path) -> Result<String, DoctorError> {
-    let bytes = read(path)?;
+pub(crate) fn read_text(path: &Path, cap: Cap) -> Result<String, DoctorError> {
+    let bytes = read(path, cap)?;
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let (line, column) = line_column(e.as_bytes(), at);

@@ -4,7 +4,9 @@
 //! `--style ndjson` alike, since both keep the message text on one line.
 
 use super::error::read_text;
+use crate::logs::classify::{LineClass, classify, is_banner, message_of};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// What a kernel line says refused the open (reference §2).
@@ -56,11 +58,36 @@ pub struct LogScan {
     pub refusals: Vec<(Refusal, LogLine)>,
     /// Other `DK: ` lines, for context.
     pub dk: Vec<LogLine>,
+    /// How many lines concern each part of the dext's life ([`LineClass`]).
+    pub classes: BTreeMap<LineClass, usize>,
+}
+
+/// True when `text` reads as a captured log (any `log` style, Console's copy-paste).
+pub fn looks_like(text: &str) -> bool {
+    crate::logs::classify::looks_like(text)
 }
 
 impl LogScan {
+    /// True when some line concerns an open: only then may doctor conclude about one.
+    pub fn covers_open(&self) -> bool {
+        self.classes.contains_key(&LineClass::Open)
+    }
+
+    /// `activation 3, matching 2`: what the log does cover, for a report that it does not cover an open.
+    pub fn covered(&self) -> String {
+        if self.classes.is_empty() {
+            return "no line about the dext's activation, matching, open, dispatch or a crash"
+                .into();
+        }
+        self.classes
+            .iter()
+            .map(|(c, n)| format!("{} {n}", c.label()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     pub fn load(path: &Path) -> Result<LogScan, super::DoctorError> {
-        let text = read_text(path)?;
+        let text = read_text(path, crate::input::LOG)?;
         Ok(scan(&path.display().to_string(), &text))
     }
 
@@ -81,18 +108,31 @@ pub fn scan(source: &str, text: &str) -> LogScan {
         new_user_client: Vec::new(),
         refusals: Vec::new(),
         dk: Vec::new(),
+        classes: BTreeMap::new(),
     };
     for (i, raw) in text.lines().enumerate() {
         out.lines += 1;
+        if is_banner(raw) {
+            continue;
+        }
+        let Some(message) = message_of(raw) else {
+            continue;
+        };
+        let class = classify(&message);
+        if let Some(c) = class {
+            *out.classes.entry(c).or_default() += 1;
+        }
         let l = LogLine {
             line: i + 1,
             text: raw.trim().to_string(),
         };
-        if let Some(r) = Refusal::of(raw) {
+        if let Some(r) = Refusal::of(&message) {
             out.refusals.push((r, l));
-        } else if raw.to_ascii_lowercase().contains("newuserclient") {
+        } else if class == Some(LineClass::Open)
+            && message.to_ascii_lowercase().contains("newuserclient")
+        {
             out.new_user_client.push(l);
-        } else if raw.contains("DK: ") {
+        } else if message.contains("DK: ") {
             out.dk.push(l);
         }
     }

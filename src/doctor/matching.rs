@@ -42,7 +42,7 @@ pub struct HostMatching {
 
 impl HostMatching {
     pub fn load(path: &Path) -> Result<HostMatching, DoctorError> {
-        let bytes = read(path)?;
+        let bytes = read(path, crate::input::SMALL_TEXT)?;
         parse(path, &bytes)
     }
 
@@ -73,6 +73,19 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<HostMatching, DoctorError> {
         })?;
         json_prop(&v)
     } else {
+        // Building a plist::Value recurses per level: refuse deep nesting first (issue 18).
+        use crate::backends::replay::plist_depth::{MAX_PLIST_DEPTH, check_depth};
+        if let Err(deep) = check_depth(bytes, MAX_PLIST_DEPTH) {
+            let (line, column) = line_column(bytes, deep.offset.unwrap_or(0));
+            return Err(DoctorError::syntax(
+                path,
+                line,
+                Some(column),
+                format!(
+                    "nested more than {MAX_PLIST_DEPTH} levels deep: not a matching dictionary"
+                ),
+            ));
+        }
         let v = plist::Value::from_reader(std::io::Cursor::new(bytes)).map_err(|e| {
             let text = e.to_string();
             let offset = text

@@ -1,6 +1,8 @@
 //! `dexthil doctor`: why `IOServiceOpen` on a dext's service fails, from the files a user attaches to a bug
 //! report (an ioreg dump, the host's matching dictionary, codesign's entitlements of host and dext,
-//! `systemextensionsctl list`, the failing code, a captured kernel log), or live on a Mac.
+//! `systemextensionsctl list`, the failing code, a captured kernel log, a crash report), given by flag or
+//! as positional files and folders recognised by content ([`attachments`]), or live on a Mac. Every file
+//! is read through [`crate::input`] (no FIFO, device or oversized file).
 //!
 //! [`Inputs`] is what was given (any subset); [`diagnose`] turns it into a [`Report`]: checks in a fixed
 //! order, each pass / warn / fail / skipped with evidence and what to do, the code decoded through
@@ -10,13 +12,16 @@
 //!
 //! This module reads files and, in `live`, runs macOS tools; it knows nothing of scenarios or the engine.
 
+pub mod attachments;
 pub mod causes;
 pub mod dext;
 mod dext_checks;
 mod dext_log;
 pub mod dext_symbols;
 mod dext_user_client;
+mod crash_check;
 pub mod entitlements;
+pub mod entitlements_text;
 mod error;
 pub mod live;
 pub mod logs;
@@ -41,6 +46,12 @@ use crate::backends::replay::load_dump;
 use crate::ioreturn::ReturnCode;
 use std::path::PathBuf;
 
+/// What doctor says when it was given nothing to read (exit 2).
+pub const NOTHING_GIVEN: &str = "doctor needs something to read: give the bug report's attachments \
+(`dexthil doctor ioreg.txt sysext.txt host.entitlements ...` or a folder of them; each is recognised by its \
+content), or flags (--ioreg, --sysext, --host-entitlements, --dext-entitlements, --matching, --log, --crash, \
+--code), or --live on the Mac; see docs/doctor.md";
+
 /// The files (and values) of an offline run, as given on the command line.
 #[derive(Clone, Debug, Default)]
 pub struct Files {
@@ -52,6 +63,8 @@ pub struct Files {
     pub log: Option<PathBuf>,
     /// A `.dext` bundle or its Info.plist (`--dext`): personalities and the executable's symbols.
     pub dext: Option<PathBuf>,
+    /// An `.ips` or `.crash` crash report.
+    pub crash: Option<PathBuf>,
     /// As a person writes it: hex, decimal, or a name.
     pub code: Option<String>,
     pub bundle_id: Option<String>,
@@ -67,6 +80,9 @@ pub struct Inputs {
     pub sysext: Option<SysextList>,
     pub log: Option<LogScan>,
     pub dext: Option<DextBundle>,
+    pub crash: Option<crate::logs::CrashReport>,
+    /// Lines a pasted text dump had to skip, cut or guess.
+    pub registry_warnings: Vec<String>,
     pub code: Option<ReturnCode>,
     pub bundle_id: Option<String>,
     /// Said at the end of the report (what this mode could not do).
@@ -76,17 +92,54 @@ pub struct Inputs {
 impl Inputs {
     /// Read every file given; the first that does not load is the error (exit 2).
     pub fn load(files: &Files) -> Result<Inputs, DoctorError> {
+        Self::load_with(files, &[])
+    }
+
+    /// True when nothing at all was given: no file, no code, no bundle id.
+    pub fn nothing_given(files: &Files, positional: &[PathBuf]) -> bool {
+        positional.is_empty()
+            && files.ioreg.is_none()
+            && files.matching.is_none()
+            && files.host_entitlements.is_none()
+            && files.dext_entitlements.is_none()
+            && files.sysext.is_none()
+            && files.log.is_none()
+            && files.crash.is_none()
+            && files.dext.is_none()
+            && files.code.is_none()
+    }
+
+    /// [`Inputs::load`] after sorting `positional` files and folders into their slots by content
+    /// ([`attachments`]); what each was taken as, and what was skipped, is in the report's notes.
+    pub fn load_with(files: &Files, positional: &[PathBuf]) -> Result<Inputs, DoctorError> {
+        let mut files = files.clone();
+        let notes = attachments::sort_into(&mut files, positional)?;
+        let mut i = Self::load_files(&files)?;
+        i.notes.splice(0..0, notes);
+        if let Some(s) = &i.sysext {
+            i.notes.extend(s.warnings.iter().cloned());
+        }
+        i.notes.append(&mut i.registry_warnings);
+        Ok(i)
+    }
+
+    fn load_files(files: &Files) -> Result<Inputs, DoctorError> {
         let code = match &files.code {
             Some(c) => Some(crate::ioreturn::parse(c).map_err(DoctorError::Code)?),
             None => None,
         };
+        let tree = files.ioreg.as_deref().map(load_dump).transpose()?;
         Ok(Inputs {
-            registry: match &files.ioreg {
-                Some(p) => Some(RegistryDump {
+            registry_warnings: tree
+                .as_ref()
+                .map(|t| t.warnings.clone())
+                .unwrap_or_default(),
+            registry: match (&files.ioreg, &tree) {
+                (Some(p), Some(t)) => Some(RegistryDump {
                     source: p.display().to_string(),
-                    entries: load_dump(p)?.entries(),
+                    entries: t.entries(),
                 }),
-                None => None,
+                _ => None,
             },
             matching: files
                 .matching
@@ -106,6 +159,17 @@ impl Inputs {
             sysext: files.sysext.as_deref().map(SysextList::load).transpose()?,
             log: files.log.as_deref().map(LogScan::load).transpose()?,
             dext: files.dext.as_deref().map(DextBundle::load).transpose()?,
+            crash: match &files.crash {
+                Some(p) => {
+                    let text =
+                        String::from_utf8_lossy(&error::read(p, crate::input::CRASH)?).into_owned();
+                    Some(
+                        crate::logs::crash::parse_any(p, &text)
+                            .map_err(|e| DoctorError::Crash(Box::new(e)))?,
+                    )
+                }
+                None => None,
+            },
             code,
             bundle_id: files.bundle_id.clone(),
             notes: Vec::new(),
@@ -337,6 +401,22 @@ pub fn diagnose(i: &Inputs) -> Report {
         )),
     }
     checks.push(code_check(i.code));
+    match &i.crash {
+        Some(c) => checks.push(crash_check::check(c, b)),
+        None => checks.push(Check::skipped(
+            "dext-crash",
+            "a crash report of the dext",
+            "no crash report",
+            "--crash FILE: the dext's .ips (or .crash) from ~/Library/Logs/DiagnosticReports or /Library/Logs/DiagnosticReports",
+        )),
+    }
+    if let Some(c) = crash_check::entitlement_keys_check(
+        [&i.host_entitlements, &i.dext_entitlements]
+            .into_iter()
+            .flatten(),
+    ) {
+        checks.push(c);
+    }
 
     let prefix = service
         .as_ref()
@@ -362,6 +442,8 @@ pub fn diagnose(i: &Inputs) -> Report {
     read("system extensions", i.sysext.as_ref().map(|s| &s.source));
     read("log", i.log.as_ref().map(|l| &l.source));
     read("dext bundle", i.dext.as_ref().map(|d| &d.source));
+    let crash_source = i.crash.as_ref().map(|c| c.path.display().to_string());
+    read("crash report", crash_source.as_ref());
     let mut causes = causes::rank(i.code, &found);
     for c in &mut causes {
         c.action = c.action.replace("<IOUserClass>", &prefix);

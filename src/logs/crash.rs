@@ -152,7 +152,37 @@ pub fn parse(path: &Path, content: &str) -> Result<CrashReport, CrashReportError
     })
 }
 
+/// Read a crash report in either form from disk, through [`crate::input`] (a FIFO or a device is refused).
+pub fn load(path: &Path) -> Result<CrashReport, CrashReportError> {
+    let bytes =
+        crate::input::read_capped(path, crate::input::CRASH).map_err(|e| CrashReportError {
+            path: path.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: e.to_string(),
+        })?;
+    parse_any(path, &String::from_utf8_lossy(&bytes))
+}
+
+/// Either form: `.ips` when the first non-blank character opens a JSON object, else the `.crash` text.
+pub fn parse_any(path: &Path, content: &str) -> Result<CrashReport, CrashReportError> {
+    if content.trim_start().starts_with('{') {
+        parse(path, content)
+    } else {
+        super::crash_text::parse(path, content)
+    }
+}
+
 impl CrashReport {
+    /// True when the report is of a process with this name or bundle id (the `.ips` header's
+    /// `app_name` is the bundle id, the body's `procName` the executable name).
+    pub fn is_of(&self, bundle_id: &str) -> bool {
+        let short = bundle_id.rsplit('.').next().unwrap_or(bundle_id);
+        self.process
+            .as_deref()
+            .is_some_and(|p| p == bundle_id || p == short)
+    }
+
     /// The report as a person reads it beside a failure: where it is, what killed the process, the top of
     /// the crashed thread. One line each.
     pub fn summary_lines(&self) -> Vec<String> {
@@ -219,8 +249,9 @@ pub fn newest_report(dirs: &[PathBuf], names: &[String], since: SystemTime) -> O
             if modified < since || best.as_ref().is_some_and(|(t, _)| *t >= modified) {
                 continue;
             }
-            let report = std::fs::read_to_string(&path)
+            let report = crate::input::read_capped(&path, crate::input::CRASH)
                 .map_err(|e| e.to_string())
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .and_then(|t| parse(&path, &t).map_err(|e| e.to_string()));
             match report {
                 Ok(r) if r.is_crash_of(names) => best = Some((modified, r)),

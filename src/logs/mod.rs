@@ -7,7 +7,9 @@
 //! `/usr/bin/log` lives in the macOS backend. This module knows no backend and no scenario.
 
 mod buffer;
+pub mod classify;
 pub mod crash;
+pub mod crash_text;
 pub mod ndjson;
 pub mod stream;
 mod timestamp;

@@ -38,6 +38,9 @@ pub enum JournalError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A FIFO, a device, a directory or a file over the size cap (crate::input).
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
     #[error("{}:{line}:{column}: not a journal event: {message}", path.display())]
     BadLine {
         path: PathBuf,
@@ -351,9 +354,10 @@ pub struct JournalRead {
 /// Read a journal. A last line without its newline that does not parse is a write cut short by a kill:
 /// it is dropped and reported in [`JournalRead::truncated`]; any other bad line is an error with its place.
 pub fn read_journal(path: &Path) -> Result<JournalRead, JournalError> {
-    let text = std::fs::read_to_string(path).map_err(|source| JournalError::Read {
+    let bytes = crate::input::read_capped(path, crate::input::JOURNAL)?;
+    let text = String::from_utf8(bytes).map_err(|e| JournalError::Read {
         path: path.to_path_buf(),
-        source,
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()),
     })?;
     let ends_whole = text.ends_with('\n');
     let lines: Vec<&str> = text.lines().collect();

@@ -58,23 +58,24 @@ pub(crate) fn parse_file<T: DeserializeOwned>(diag: &mut Diag, path: &Path) -> O
 
 /// The file's bytes, refusing (before reading it all, so `/dev/zero` or a huge file costs nothing)
 /// anything over [`limits::MAX_FILE_BYTES`].
+/// Opened through [`crate::input`], so a FIFO or a device is refused instead of blocking or growing.
 fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
-    if file.metadata().is_ok_and(|m| m.is_dir()) {
-        return Err("cannot read the file: it is a directory".to_string());
-    }
-    let mut bytes = Vec::new();
-    file.take(limits::MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read the file: {e}"))?;
-    if bytes.len() as u64 > limits::MAX_FILE_BYTES {
-        return Err(format!(
+    use crate::input::{Cap, InputError, read_capped};
+    let cap = Cap {
+        bytes: limits::MAX_FILE_BYTES,
+        what: "scenario, driver and station files",
+    };
+    read_capped(path, cap).map_err(|e| match e {
+        InputError::Open { source, .. } => format!("cannot read the file: {source}"),
+        InputError::Directory { .. } => "cannot read the file: it is a directory".to_string(),
+        InputError::Special { kind, .. } => format!(
+            "not a regular file (it is {kind}): refusing to read it, since it could block or never end"
+        ),
+        InputError::TooLarge { .. } => format!(
             "the file is larger than {} KiB: scenario and driver files are small; is this the right file?",
             limits::MAX_FILE_BYTES / 1024
-        ));
-    }
-    Ok(bytes)
+        ),
+    })
 }
 
 pub fn load_driver(path: &Path) -> Result<Driver, LoadErrors> {
@@ -204,29 +205,25 @@ fn load_one(
 }
 
 /// Every `*.yaml` under `dir`, sorted, skipping `drivers/` directories.
+/// Special files (a FIFO named `x.yaml`) are skipped with a warning and each real folder is visited once
+/// ([`crate::input::walk`]).
 fn walk(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            errors.push(LoadError {
-                span: Span::new(Arc::new(dir.to_path_buf()), 0, 0),
-                message: format!("cannot read the directory: {e}"),
-                hint: None,
-            });
-            return;
-        }
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for p in paths {
-        if p.is_dir() {
-            if p.file_name().is_some_and(|n| n != DRIVERS_DIR) {
-                walk(&p, out, errors);
-            }
-        } else if p.extension().is_some_and(|e| e == "yaml") {
-            out.push(p);
-        }
+    let w = crate::input::walk(dir, &|p| p.file_name().is_some_and(|n| n != DRIVERS_DIR));
+    for (d, e) in w.errors {
+        errors.push(LoadError {
+            span: Span::new(Arc::new(d), 0, 0),
+            message: format!("cannot read the directory: {e}"),
+            hint: None,
+        });
     }
+    for warning in w.warnings {
+        tracing::warn!("{warning}");
+    }
+    out.extend(
+        w.files
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml")),
+    );
 }
 
 pub fn load_corpus(paths: &[PathBuf]) -> Result<Vec<Scenario>, LoadErrors> {

@@ -27,11 +27,8 @@ impl fmt::Display for Place {
 
 #[derive(Debug, Error)]
 pub enum DumpError {
-    #[error("{}: cannot read the file: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] crate::input::InputError),
     #[error(
         "{}:1: the file is empty: expected the output of `ioreg -a -l` (a plist) or `ioreg -l` (text)",
         path.display()

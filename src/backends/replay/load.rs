@@ -9,10 +9,7 @@ use std::path::Path;
 
 /// Read and parse one dump file (`ioreg -a -l` plist, XML or binary, or `ioreg -l` text).
 pub fn load_dump(path: &Path) -> Result<DumpTree, DumpError> {
-    let bytes = std::fs::read(path).map_err(|source| DumpError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = crate::input::read_capped(path, crate::input::DUMP)?;
     parse_dump(path, &bytes)
 }
 

@@ -7,16 +7,20 @@
 //!
 //! This module must not know the engine or scenarios beyond the factory interface.
 
+mod dexts;
 mod error;
 mod lab;
 mod load;
+pub mod plist_depth;
 mod plist_form;
 mod summary;
 mod text_form;
+mod text_node;
 mod text_value;
 mod tree;
 mod usb_view;
 
+pub use dexts::{DextEntry, dext_entries};
 pub use error::{DumpError, Place};
 pub use lab::{ReplayLab, UsbSource};
 pub use load::{load_dump, parse_dump};
@@ -49,10 +53,7 @@ pub fn dump_path(dir: &Path) -> Result<PathBuf, DumpError> {
 
 /// A recorded `usb.json`: a JSON array of [`UsbView`].
 pub fn load_usb_json(path: &Path) -> Result<Vec<UsbView>, DumpError> {
-    let bytes = std::fs::read(path).map_err(|source| DumpError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = crate::input::read_capped(path, crate::input::RECORDING)?;
     serde_json::from_slice(&bytes).map_err(|e| {
         DumpError::syntax(
             path,

@@ -41,6 +41,23 @@ const CF_EPOCH_FROM_UNIX: f64 = 978_307_200.0;
 /// Parse a plist dump held in `bytes` (XML or binary), read from `path`.
 pub fn parse_plist(path: &Path, bytes: &[u8]) -> Result<DumpTree, DumpError> {
     let binary = bytes.starts_with(b"bplist");
+    if let Err(deep) = super::plist_depth::check_depth(bytes, super::plist_depth::MAX_PLIST_DEPTH) {
+        let what = format!(
+            "nested more than {} levels deep: not a registry dump",
+            super::plist_depth::MAX_PLIST_DEPTH
+        );
+        return Err(match deep.offset {
+            Some(o) => {
+                let (line, column) = line_column(bytes, o as u64);
+                DumpError::syntax(path, line, column, what)
+            }
+            None => DumpError::Binary {
+                path: path.to_path_buf(),
+                offset: None,
+                what,
+            },
+        });
+    }
     let value = Value::from_reader(Cursor::new(bytes)).map_err(|e| {
         let text = e.to_string();
         let offset = byte_offset(&text);
@@ -85,6 +102,7 @@ pub fn parse_plist(path: &Path, bytes: &[u8]) -> Result<DumpTree, DumpError> {
     Ok(DumpTree {
         source: path.to_path_buf(),
         roots,
+        warnings: Vec::new(),
     })
 }
 

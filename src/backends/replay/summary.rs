@@ -2,6 +2,7 @@
 //! ids, locationID and the port path it encodes, serial, interfaces with their class triple and the dext
 //! services matched on them, and the dext servers (`IOUserServer`) present. Keys from reference §5.
 
+use super::dexts::{DextEntry, dext_entries, render_dexts};
 use super::tree::{DumpTree, RegNode};
 use crate::lab::Prop;
 use crate::usb::location;
@@ -12,6 +13,10 @@ use std::fmt::Write as _;
 pub struct DumpSummary {
     pub devices: Vec<DeviceSummary>,
     pub user_servers: Vec<UserServerSummary>,
+    /// Every dext-backed entry, USB or not ([`super::dexts`]).
+    pub dexts: Vec<DextEntry>,
+    /// Lines a pasted text dump had to skip, cut or guess (`file:line: ...`).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -107,13 +112,15 @@ fn services(nodes: &[RegNode], out: &mut Vec<DextService>) {
     }
 }
 
+/// `AppleUSBDevice` and `IOUSBDevice` are the names older macOS gave the device entry (IOUSBFamily).
 fn is_usb_device(n: &RegNode) -> bool {
-    conforms(n, "IOUSBHostDevice") || conforms(n, "IOUSBDevice")
+    conforms(n, "IOUSBHostDevice") || conforms(n, "IOUSBDevice") || conforms(n, "AppleUSBDevice")
 }
 
 fn is_interface(n: &RegNode) -> bool {
     conforms(n, "IOUSBHostInterface")
         || conforms(n, "IOUSBInterface")
+        || conforms(n, "AppleUSBInterface")
         || n.properties.contains_key("bInterfaceNumber")
             && !n.properties.contains_key("IOUserClass")
 }
@@ -191,6 +198,8 @@ impl DumpSummary {
         DumpSummary {
             devices: summarize(tree),
             user_servers: user_servers(tree),
+            dexts: dext_entries(tree),
+            warnings: tree.warnings.clone(),
         }
     }
 
@@ -234,7 +243,9 @@ fn service_line(out: &mut String, indent: &str, s: &DextService) {
 pub fn render(summary: &DumpSummary) -> String {
     let mut out = String::new();
     if summary.devices.is_empty() {
-        out.push_str("no USB devices (IOUSBHostDevice) in this dump\n");
+        out.push_str(
+            "no USB devices (IOUSBHostDevice, IOUSBDevice, AppleUSBDevice) in this dump\n",
+        );
     }
     for d in &summary.devices {
         let _ = writeln!(
@@ -285,6 +296,7 @@ pub fn render(summary: &DumpSummary) -> String {
             }
         }
     }
+    render_dexts(&mut out, &summary.dexts);
     if summary.user_servers.is_empty() {
         out.push_str("no IOUserServer objects (no dext running) in this dump\n");
     } else {

@@ -1,38 +1,92 @@
-//! The text users paste (`ioreg -l`, `ioreg -lw0`) into a [`DumpTree`].
+//! The text users paste (`ioreg -l`, `ioreg -lw0`, `-p IOUSB`, `-c`, `-n`, `-r`, `-t`, excerpts and
+//! `grep`-filtered output) into a [`DumpTree`].
 //!
 //! Shape (IOKitTools `ioreg.c`, reference §5): a node line is `+-o Name@loc  <class C, id 0x.., registered,
 //! matched, active, busy 0 (12 ms), retain 20>` behind two columns per depth (`| ` or `  `); with `-l` a
-//! `{` … `}` block of `"key" = value` lines follows, its braces four columns right of the node's `+-o`
-//! (behind the node's own `| ` or `  ` column, where its children's `+-o` will stand).
-//! Lines before the first node (a pasted shell prompt) are ignored; after it every line must fit.
+//! `{` … `}` block of `"key" = value` lines follows.
+//!
+//! A paste is read for everything it still holds (issue 17): nesting is taken from the column of each
+//! `+-o` (a node is the child of the nearest open node to its left), so an excerpt whose first node is
+//! deeper than a later one, or a `-r`/`-c` dump with several tops, reads as a forest; a node line cut at
+//! the terminal width keeps what it has (an id is made up when the cut took it); a property whose value
+//! never closes is kept as the text that was pasted; property lines without `{ }` (grep) belong to the node
+//! above them. Each line skipped, cut or guessed is a warning with its line number in
+//! [`DumpTree::warnings`]. Only a paste with no node line and no property at all is refused.
 
 use super::error::DumpError;
+use super::text_node::header;
 use super::text_value::parse_property_line;
 use super::tree::{DumpTree, RegNode, known_class_chain};
+use crate::lab::Prop;
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// A registry is a few dozen levels deep; the tree is walked and dropped recursively, so a paste nested
+/// deeper than this is refused with the line where it passes the limit.
+pub const MAX_TREE_DEPTH: usize = 512;
+
+/// Ids given to nodes whose line was cut before `id 0x...`: far above any real registry id.
+const MADE_UP_ID_BASE: u64 = 0xFFFF_0000_0000_0000;
 
 /// Parse the text form held in `text`, read from `path`.
 pub fn parse_text(path: &Path, text: &str) -> Result<DumpTree, DumpError> {
     let mut b = Builder {
         path,
-        base: None,
         stack: Vec::new(),
         roots: Vec::new(),
         block: None,
+        warnings: Vec::new(),
+        orphans: BTreeMap::new(),
+        orphan_lines: Vec::new(),
+        made_up: 0,
+        seen_node: false,
     };
     for (i, raw) in text.lines().enumerate() {
-        b.line(i + 1, raw.trim_end())?;
+        b.line(i + 1, raw.trim_end());
+        if b.stack.len() > MAX_TREE_DEPTH {
+            return Err(DumpError::syntax(
+                path,
+                i + 1,
+                None,
+                format!("nested more than {MAX_TREE_DEPTH} levels deep: not an `ioreg -l` dump"),
+            ));
+        }
     }
     if let Some(open) = b.block {
-        return Err(DumpError::syntax(
-            path,
-            open.line,
-            Some(open.column),
-            "unterminated `{`: this property block has no closing `}`",
-        ));
+        b.warn(
+            open,
+            "the property block opened here has no closing `}` (the paste ends inside it): kept what it has",
+        );
     }
     b.close_to(0);
+    if b.roots.is_empty() && !b.orphans.is_empty() {
+        // grep output of property lines only: one entry holds them, so they can still be looked at.
+        let class = b
+            .orphans
+            .get("IOObjectClass")
+            .and_then(Prop::as_str)
+            .unwrap_or("IORegistryEntry")
+            .to_string();
+        b.warnings.push(format!(
+            "{}: no `+-o` node line: the {} property line(s) are kept under one made-up entry",
+            path.display(),
+            b.orphans.len()
+        ));
+        b.roots.push(RegNode {
+            id: MADE_UP_ID_BASE,
+            name: "(pasted properties)".into(),
+            location: None,
+            class_chain: known_class_chain(&class),
+            class,
+            registered: false,
+            properties: std::mem::take(&mut b.orphans),
+            children: Vec::new(),
+        });
+    } else {
+        for line in std::mem::take(&mut b.orphan_lines) {
+            b.warn(line, "skipped: a property line before the first node line");
+        }
+    }
     if b.roots.is_empty() {
         return Err(DumpError::syntax(
             path,
@@ -44,131 +98,177 @@ pub fn parse_text(path: &Path, text: &str) -> Result<DumpTree, DumpError> {
     Ok(DumpTree {
         source: path.to_path_buf(),
         roots: b.roots,
+        warnings: b.warnings,
     })
-}
-
-struct OpenBlock {
-    line: usize,
-    column: usize,
 }
 
 struct Builder<'p> {
     path: &'p Path,
-    /// Column of the first node's `+-o`: depth 0.
-    base: Option<usize>,
     /// The open nodes, outermost first, with the column of their `+-o`.
     stack: Vec<(RegNode, usize)>,
     roots: Vec<RegNode>,
-    block: Option<OpenBlock>,
+    /// Line of the open `{`.
+    block: Option<usize>,
+    warnings: Vec<String>,
+    /// Property lines met before any node line.
+    orphans: BTreeMap<String, Prop>,
+    orphan_lines: Vec<usize>,
+    made_up: u64,
+    seen_node: bool,
 }
 
 impl Builder<'_> {
-    fn err(&self, line: usize, column: usize, what: impl Into<String>) -> DumpError {
-        DumpError::syntax(self.path, line, Some(column + 1), what)
+    fn warn(&mut self, line: usize, what: impl AsRef<str>) {
+        self.warnings
+            .push(format!("{}:{line}: {}", self.path.display(), what.as_ref()));
     }
 
-    fn line(&mut self, n: usize, line: &str) -> Result<(), DumpError> {
+    fn line(&mut self, n: usize, line: &str) {
         let content_at = line.find(|c| c != ' ' && c != '|').unwrap_or(line.len());
         let content = &line[content_at..];
         if let Some(rest) = content.strip_prefix("+-o ") {
-            if let Some(open) = &self.block {
-                return Err(self.err(
-                    n,
-                    content_at,
-                    format!(
-                        "a node line inside the property block opened on line {}: expected `}}` first",
-                        open.line
-                    ),
-                ));
+            if let Some(open) = self.block.take() {
+                self.warn(
+                    open,
+                    format!("the property block opened here has no closing `}}` before the node on line {n}"),
+                );
             }
             return self.node_line(n, content_at, rest);
         }
         if content.is_empty() {
-            return Ok(());
+            return;
         }
-        let Some((_, node_col)) = self.stack.last() else {
-            if content == "{" || content.starts_with('"') {
-                return Err(self.err(
-                    n,
-                    content_at,
-                    "a property block without a node: expected a `+-o Name  <class ...>` line before it",
-                ));
-            }
-            return Ok(());
-        };
-        let node_col = *node_col;
-        match (content, &self.block) {
-            ("{", None) => {
-                if content_at != node_col + 4 {
-                    return Err(self.err(
+        match content {
+            "{" => {
+                if self.stack.is_empty() {
+                    self.warn(
                         n,
-                        content_at,
-                        format!(
-                            "a property block at column {} does not belong to the node above (its `{{` belongs at column {})",
-                            content_at + 1,
-                            node_col + 5
-                        ),
-                    ));
+                        "a property block before any node line: its properties are skipped",
+                    );
                 }
-                self.block = Some(OpenBlock {
-                    line: n,
-                    column: content_at + 1,
-                });
-                Ok(())
+                self.block = Some(n);
+                return;
             }
-            ("}", Some(_)) => {
+            "}" => {
                 self.block = None;
-                Ok(())
+                return;
             }
-            (_, Some(_)) if content.starts_with('"') => {
-                let (key, value) = parse_property_line(content, content_at)
-                    .map_err(|e| self.err(n, e.column, e.what))?;
-                if let Some((node, _)) = self.stack.last_mut() {
-                    node.properties.insert(key, value);
+            _ => {}
+        }
+        if content.starts_with('"') {
+            return self.property_line(n, content_at, content);
+        }
+        if self.seen_node || self.block.is_some() {
+            self.warn(
+                n,
+                format!(
+                    "skipped: expected a `+-o` node line, `{{`, `}}` or a `\"key\" = value` line, found `{}`",
+                    clip(content)
+                ),
+            );
+        }
+        // Before the first node: a shell prompt or the command line that was pasted with the output.
+    }
+
+    fn property_line(&mut self, n: usize, at: usize, content: &str) {
+        let (key, value) = match parse_property_line(content, at) {
+            Ok(kv) => kv,
+            Err(e) => match cut_property(content) {
+                Some((key, raw)) => {
+                    self.warn(
+                        n,
+                        format!(
+                            "the value of \"{key}\" is cut or malformed (column {}: {}): kept as the text pasted",
+                            e.column + 1,
+                            e.what
+                        ),
+                    );
+                    (key, Prop::Str(raw))
                 }
-                Ok(())
+                None => {
+                    self.warn(n, format!("skipped: {} (column {})", e.what, e.column + 1));
+                    return;
+                }
+            },
+        };
+        match self.stack.last_mut() {
+            Some((node, _)) => {
+                node.properties.insert(key, value);
             }
-            (_, Some(_)) => Err(self.err(
-                n,
-                content_at,
-                "expected a `\"key\" = value` line or `}` in a property block",
-            )),
-            (_, None) => Err(self.err(
-                n,
-                content_at,
-                "expected a `+-o` node line or a `{` property block",
-            )),
+            None => {
+                self.orphans.insert(key, value);
+                self.orphan_lines.push(n);
+            }
         }
     }
 
-    fn node_line(&mut self, n: usize, col: usize, rest: &str) -> Result<(), DumpError> {
-        let base = *self.base.get_or_insert(col);
-        if col < base || !(col - base).is_multiple_of(2) {
-            return Err(self.err(
+    fn node_line(&mut self, n: usize, col: usize, rest: &str) {
+        self.seen_node = true;
+        let (node, cut) = match header(rest) {
+            Ok(node) => (node, None),
+            Err((_, what)) => match self.salvage(rest) {
+                Some(node) => (node, Some(what)),
+                None => {
+                    self.warn(n, format!("skipped: {what}"));
+                    return;
+                }
+            },
+        };
+        if let Some(what) = cut {
+            self.warn(
                 n,
-                col,
                 format!(
-                    "broken indentation: `+-o` at column {} is not on the two-column grid of the first node (column {})",
-                    col + 1,
-                    base + 1
+                    "the node line is cut ({what}): kept `{}` with what it shows",
+                    node.display_name()
                 ),
-            ));
+            );
         }
-        let depth = (col - base) / 2;
-        if depth > self.stack.len() {
-            return Err(self.err(
+        // The parent is the nearest open node to the left; anything at or right of this column is closed.
+        let depth = self.stack.iter().take_while(|(_, c)| *c < col).count();
+        if let Some((_, parent_col)) = depth.checked_sub(1).map(|d| &self.stack[d])
+            && col > parent_col + 2
+        {
+            let levels = (col - parent_col) / 2;
+            self.warn(
                 n,
-                col,
-                format!(
-                    "broken indentation: this node is {} levels deeper than the node above; a child is one level (two columns) deeper",
-                    depth - self.stack.len() + 1
-                ),
-            ));
+                format!("this node is {levels} levels below the node above it: the levels between are not in the paste"),
+            );
         }
-        let node = header(rest).map_err(|(at, what)| self.err(n, col + 4 + at, what))?;
         self.close_to(depth);
         self.stack.push((node, col));
-        Ok(())
+    }
+
+    /// A node line cut before its `>`: keep the name, the class if it shows, and an id (made up if cut).
+    fn salvage(&mut self, rest: &str) -> Option<RegNode> {
+        let lt = rest.find("  <class ").or_else(|| rest.find("  <"))?;
+        let mut fixed = rest.to_string();
+        if !fixed.ends_with('>') {
+            fixed.push('>');
+        }
+        if let Ok(node) = header(&fixed) {
+            return Some(node);
+        }
+        let inner = &rest[lt + 3..];
+        let class = inner
+            .strip_prefix("class ")
+            .map(|c| c.split([',', '>']).next().unwrap_or("").trim())
+            .filter(|c| !c.is_empty())?;
+        self.made_up += 1;
+        let id_field = fixed.replace('>', "");
+        let with_id = format!("{id_field}, id 0x{:x}>", MADE_UP_ID_BASE + self.made_up);
+        header(&with_id).ok().or_else(|| {
+            let full_name = &rest[..lt];
+            Some(RegNode {
+                id: MADE_UP_ID_BASE + self.made_up,
+                name: full_name.to_string(),
+                location: None,
+                class: class.to_string(),
+                class_chain: known_class_chain(class),
+                registered: false,
+                properties: BTreeMap::new(),
+                children: Vec::new(),
+            })
+        })
     }
 
     /// Pop open nodes until `depth` remain, attaching each to its parent.
@@ -185,71 +285,21 @@ impl Builder<'_> {
     }
 }
 
-/// `Name@loc  <class C, id 0x.., registered, matched, active, busy 0 (12 ms), retain 20>`.
-/// Errors carry the byte offset into `rest`.
-fn header(rest: &str) -> Result<RegNode, (usize, String)> {
-    let Some(lt) = rest.find("  <class ") else {
-        return Err((
-            0,
-            "expected `Name  <class ...>` after `+-o` (two spaces, then the class)".into(),
-        ));
-    };
-    let full_name = &rest[..lt];
-    let attrs_at = lt + 3;
-    let Some(inner) = rest[attrs_at..].strip_suffix('>') else {
-        return Err((
-            rest.len(),
-            "unterminated `<class ...`: expected `>` at the end of the node line (record with `ioreg -lw0` so lines are not cut)".into(),
-        ));
-    };
-    let (name, location) = match full_name.rsplit_once('@') {
-        Some((n, l)) if !n.is_empty() => (n.to_string(), Some(l.to_string())),
-        _ => (full_name.to_string(), None),
-    };
-    let mut class = None;
-    let mut id = None;
-    let (mut registered, mut active, mut service) = (false, true, false);
-    for field in inner.split(", ") {
-        if let Some(c) = field.strip_prefix("class ") {
-            class = Some(c);
-        } else if let Some(hex) = field.strip_prefix("id 0x") {
-            id = u64::from_str_radix(hex, 16).ok();
-        } else {
-            match field {
-                "registered" => (registered, service) = (true, true),
-                "!registered" => service = true,
-                "inactive" => active = false,
-                _ => {}
-            }
-        }
+/// `"key" = <whatever is left>` of a line whose value did not parse.
+fn cut_property(content: &str) -> Option<(String, String)> {
+    let rest = content.strip_prefix('"')?;
+    let (key, after) = rest.split_once('"')?;
+    let value = after.trim_start().strip_prefix('=')?.trim();
+    Some((key.to_string(), value.to_string()))
+}
+
+/// The first 60 characters of a line, for a warning.
+fn clip(s: &str) -> String {
+    let mut out: String = s.chars().take(60).collect();
+    if s.chars().count() > 60 {
+        out.push('…');
     }
-    let Some(class) = class.filter(|c| !c.is_empty()) else {
-        return Err((
-            attrs_at,
-            "expected `class <name>` first inside `<...>`".into(),
-        ));
-    };
-    let Some(id) = id else {
-        return Err((attrs_at, "expected `id 0x<hex>` inside `<...>`".into()));
-    };
-    // With `-i` the class is printed as its inheritance, base first: `IORegistryEntry:IOService:IOUserService`.
-    let (class, class_chain) = match class.rsplit_once(':') {
-        Some((_, most_derived)) => (
-            most_derived.to_string(),
-            class.split(':').rev().map(String::from).collect(),
-        ),
-        None => (class.to_string(), known_class_chain(class)),
-    };
-    Ok(RegNode {
-        id,
-        name,
-        location,
-        class,
-        class_chain,
-        registered: service && registered && active,
-        properties: BTreeMap::new(),
-        children: Vec::new(),
-    })
+    out
 }
 
 #[cfg(test)]
@@ -300,40 +350,106 @@ mod tests {
         assert!(!other.registered);
     }
 
-    fn error_of(text: &str) -> String {
-        parse_text(Path::new("bad.txt"), text)
-            .unwrap_err()
-            .to_string()
+    fn read(text: &str) -> DumpTree {
+        parse_text(Path::new("p.txt"), text).unwrap()
     }
 
     #[test]
-    fn a_child_two_levels_deeper_is_refused_with_its_line() {
-        let text = "+-o Root  <class IORegistryEntry, id 0x1, retain 1>\n    +-o X  <class IOService, id 0x2, retain 1>\n";
-        let e = error_of(text);
-        assert!(e.starts_with("bad.txt:2:5: broken indentation"), "{e}");
-    }
-
-    #[test]
-    fn a_block_without_a_node_or_never_closed() {
-        let e = error_of("{\n  \"a\" = 1\n}\n");
-        assert!(
-            e.starts_with("bad.txt:1:1: a property block without a node"),
-            "{e}"
+    fn a_child_two_levels_deeper_is_kept_with_a_warning() {
+        let t = read(
+            "+-o Root  <class IORegistryEntry, id 0x1, retain 1>\n    +-o X  <class IOService, id 0x2, retain 1>\n",
         );
-        let e =
-            error_of("+-o R  <class IORegistryEntry, id 0x1, retain 1>\n    {\n      \"a\" = 1\n");
-        assert!(e.starts_with("bad.txt:2:5: unterminated `{`"), "{e}");
+        assert_eq!(t.roots[0].children[0].name, "X");
+        assert!(
+            t.warnings[0].starts_with("p.txt:2: this node is 2 levels below"),
+            "{:?}",
+            t.warnings
+        );
     }
 
     #[test]
-    fn a_cut_header_line_says_to_use_w0() {
-        let e = error_of("+-o DS620@01120000  <class IOUSBHostDevice, id 0x100000abc, regis\n");
-        assert!(e.starts_with("bad.txt:1:"), "{e}");
-        assert!(e.contains("-lw0"), "{e}");
+    fn an_excerpt_whose_first_node_is_deeper_reads_as_a_forest() {
+        let t = read(
+            "    +-o A  <class IOService, id 0x2, retain 1>\n      +-o B  <class IOService, id 0x3, retain 1>\n  +-o C  <class IOService, id 0x4, retain 1>\n",
+        );
+        assert_eq!(t.roots.len(), 2);
+        assert_eq!(t.roots[0].children[0].name, "B");
+        assert_eq!(t.roots[1].name, "C");
+        assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+    }
+
+    #[test]
+    fn a_cut_value_is_kept_as_text_and_reading_goes_on() {
+        let t = read(
+            "+-o D  <class IOUSBHostDevice, id 0x2, retain 1>\n  {\n    \"USB Product Name\" = \"DS62\n    \"idVendor\" = 5202\n  }\n",
+        );
+        let d = &t.roots[0];
+        assert_eq!(d.properties["USB Product Name"], Prop::Str("\"DS62".into()));
+        assert_eq!(d.properties["idVendor"], Prop::Int(5202));
+        assert!(
+            t.warnings[0].starts_with("p.txt:3: the value of \"USB Product Name\" is cut"),
+            "{:?}",
+            t.warnings
+        );
+    }
+
+    #[test]
+    fn grep_filtered_lines_belong_to_the_node_above() {
+        let t = read(
+            "+-o DS620@01120000  <class IOUSBHostDevice, id 0xabc, registered, matched, active, busy 0 (1 ms), retain 9>\n    \"idVendor\" = 5202\n    \"idProduct\" = 35074\n",
+        );
+        assert_eq!(t.roots[0].properties["idProduct"], Prop::Int(35074));
+        let only_props =
+            read("    \"idVendor\" = 5202\n    \"IOObjectClass\" = \"IOUSBHostDevice\"\n");
+        assert_eq!(only_props.roots[0].class, "IOUSBHostDevice");
+        assert_eq!(only_props.warnings.len(), 1);
+        let late =
+            read("  \"idVendor\" = 5202\n+-o R  <class IORegistryEntry, id 0x1, retain 1>\n");
+        assert_eq!(
+            late.warnings,
+            ["p.txt:1: skipped: a property line before the first node line"]
+        );
+    }
+
+    #[test]
+    fn a_cut_header_line_keeps_the_node_and_says_to_use_w0_nowhere_else() {
+        let t = read("+-o DS620@01120000  <class IOUSBHostDevice, id 0x100000abc, regis\n");
+        assert_eq!(t.roots[0].class, "IOUSBHostDevice");
+        assert_eq!(t.roots[0].id, 0x100000abc);
+        let t = read("+-o DS620@01120000  <class IOUSBHostDev\n");
+        assert_eq!(t.roots[0].class, "IOUSBHostDev");
+        assert!(t.roots[0].id >= MADE_UP_ID_BASE);
+        assert!(
+            t.warnings[0].contains("p.txt:1: the node line is cut"),
+            "{:?}",
+            t.warnings
+        );
+    }
+
+    #[test]
+    fn a_block_never_closed_is_a_warning_and_a_stray_line_is_skipped() {
+        let t = read(
+            "+-o R  <class IORegistryEntry, id 0x1, retain 1>\n    {\n      \"a\" = 1\n    garbage\n",
+        );
+        assert_eq!(t.roots[0].properties["a"], Prop::Int(1));
+        assert_eq!(t.warnings.len(), 2, "{:?}", t.warnings);
+        assert!(
+            t.warnings[0].starts_with("p.txt:4: skipped"),
+            "{:?}",
+            t.warnings
+        );
+        assert!(
+            t.warnings[1].starts_with("p.txt:2: the property block"),
+            "{:?}",
+            t.warnings
+        );
     }
 
     #[test]
     fn empty_or_nodeless_text_is_an_error() {
-        assert!(error_of("\n\n").contains("no registry entry found"));
+        let e = parse_text(Path::new("bad.txt"), "\n\nhello\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no registry entry found"), "{e}");
     }
 }

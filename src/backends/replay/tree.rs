@@ -12,6 +12,8 @@ pub struct DumpTree {
     /// The file it came from, for messages.
     pub source: PathBuf,
     pub roots: Vec<RegNode>,
+    /// `file:line: ...` for each line a pasted text dump had to skip, cut or guess; empty for a plist.
+    pub warnings: Vec<String>,
 }
 
 /// One registry entry as a dump shows it.
@@ -154,6 +156,7 @@ mod tests {
         let tree = DumpTree {
             source: "x".into(),
             roots: vec![root],
+            warnings: Vec::new(),
         };
         let paths: Vec<_> = tree.entries().into_iter().map(|e| e.path).collect();
         assert_eq!(
