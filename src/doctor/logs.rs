@@ -141,11 +141,15 @@ pub fn scan(source: &str, text: &str) -> LogScan {
 
 /// The command that captures the dext's log (reference §6): the dext's `os_log` goes through the kernel,
 /// so it shows under `process == "kernel"`; `/usr/bin/log` because zsh has a builtin `log`; debug level
-/// because info and debug lines are hidden otherwise.
+/// because info and debug lines are hidden otherwise. The predicate is the lab's own
+/// ([`crate::logs::ndjson::default_predicate`]): the kernel's refusals are named after the *user client*
+/// (`DK: <uc>-0x..:UC ...`) or its kernel class (`IOUC ...`), never after the service's class, so matching
+/// the prefix alone would miss exactly the lines doctor reads (xnu `IOUserServer::serviceNewUserClient`).
 pub fn capture_command(prefix: &str) -> String {
+    let predicate = crate::logs::ndjson::default_predicate(prefix);
     format!(
-        "/usr/bin/log stream --predicate 'process == \"kernel\" AND eventMessage CONTAINS \"{}\"' --level debug",
-        prefix.replace('\'', "").replace('"', "\\\"")
+        "/usr/bin/log stream --predicate '{}' --level debug",
+        predicate.replace('\'', "")
     )
 }
 
@@ -172,7 +176,7 @@ mod tests {
     fn the_capture_command_uses_the_full_path_and_the_kernel_process() {
         assert_eq!(
             capture_command("DNPPrinterDriver"),
-            "/usr/bin/log stream --predicate 'process == \"kernel\" AND eventMessage CONTAINS \"DNPPrinterDriver\"' --level debug"
+            "/usr/bin/log stream --predicate 'process == \"kernel\" AND (eventMessage CONTAINS \"DNPPrinterDriver\" OR eventMessage BEGINSWITH \"DK: \" OR eventMessage BEGINSWITH \"IOUC \")' --level debug"
         );
     }
 }
