@@ -2,12 +2,14 @@
 //! core-foundation), and the libusb view of the bus. A thin FFI layer: every decision that can be made
 //! without a Mac lives in `backends::iokit` and `usb`, tested everywhere.
 //!
-//! Compiled only on macOS; the gate is in `backends/mod.rs`.
+//! Compiled on macOS, and on Linux against the darwin double (`--features darwin-double`); the gate is in
+//! `backends/mod.rs`. IOKit and Mach declarations come through `sys` only.
 
 mod logs;
 mod object;
 mod props;
 mod registry;
+pub mod sys;
 mod userclient;
 mod watch;
 
@@ -20,20 +22,80 @@ use crate::scenario::Scenario;
 use crate::usb::libusb::LibusbBus;
 use std::sync::Arc;
 
+/// The libusb view of the bus: libusb itself, or (only under the darwin double, on a machine where libusb
+/// cannot start) no bus at all. The double never fakes a USB device.
+pub enum UsbSide {
+    Libusb(LibusbBus),
+    #[cfg(not(target_os = "macos"))]
+    Absent(String),
+}
+
+impl UsbSide {
+    pub fn set_replug_plan(&self, plan: Vec<crate::usb::libusb::ReplugPlan>) {
+        if let UsbSide::Libusb(bus) = self {
+            bus.set_replug_plan(plan)
+        }
+    }
+}
+
+impl crate::lab::UsbBus for UsbSide {
+    fn devices(&self) -> Result<Vec<crate::lab::UsbView>, LabError> {
+        match self {
+            UsbSide::Libusb(bus) => bus.devices(),
+            #[cfg(not(target_os = "macos"))]
+            UsbSide::Absent(_) => Ok(Vec::new()),
+        }
+    }
+    fn replug(&self, device: &crate::lab::UsbView) -> Result<(), LabError> {
+        match self {
+            UsbSide::Libusb(bus) => bus.replug(device),
+            #[cfg(not(target_os = "macos"))]
+            UsbSide::Absent(why) => Err(LabError::Unsupported {
+                backend: "macos",
+                what: "replug",
+                why: why.clone(),
+            }),
+        }
+    }
+    fn wait_usb(
+        &self,
+        pred: &(dyn Fn(&crate::lab::UsbView) -> bool + Sync),
+        present: bool,
+        deadline: std::time::Instant,
+    ) -> Result<Option<crate::lab::UsbView>, crate::lab::WaitError> {
+        match self {
+            UsbSide::Libusb(bus) => bus.wait_usb(pred, present, deadline),
+            #[cfg(not(target_os = "macos"))]
+            UsbSide::Absent(_) if !present => Ok(None),
+            #[cfg(not(target_os = "macos"))]
+            UsbSide::Absent(why) => Err(LabError::Unsupported {
+                backend: "macos",
+                what: "wait for a USB device",
+                why: why.clone(),
+            }
+            .into()),
+        }
+    }
+}
+
 /// The whole real lab: one per process, shared by every scenario.
 pub struct MacosLab {
-    pub usb: LibusbBus,
+    pub usb: UsbSide,
     pub registry: IoRegistry,
     pub clients: IoUserClients,
 }
 
 impl MacosLab {
     pub fn new() -> Result<Self, LabError> {
-        Ok(MacosLab {
-            usb: LibusbBus::new()?,
+        Ok(Self::with_usb(UsbSide::Libusb(LibusbBus::new()?)))
+    }
+
+    pub fn with_usb(usb: UsbSide) -> Self {
+        MacosLab {
+            usb,
             registry: IoRegistry,
             clients: IoUserClients::default(),
-        })
+        }
     }
 }
 

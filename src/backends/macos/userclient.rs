@@ -9,13 +9,12 @@ use crate::ioreturn::ReturnCode;
 use crate::lab::{
     CallArgs, CallOutcome, ConnectionId, LabError, OpenOutcome, OpenRequest, UserClients,
 };
-use io_kit_sys::types::io_connect_t;
-use io_kit_sys::{
+use super::sys::{
     IOConnectCallAsyncMethod, IOConnectCallMethod, IONotificationPortCreate,
     IONotificationPortDestroy, IONotificationPortGetMachPort, IONotificationPortRef,
-    IOServiceClose, IOServiceOpen,
+    IOServiceClose, IOServiceOpen, MACH_RCV_MSG, MACH_RCV_TIMEOUT, io_connect_t, mach_msg,
+    mach_msg_header_t, mach_task_self,
 };
-use mach2::message::{MACH_RCV_MSG, MACH_RCV_TIMEOUT, mach_msg, mach_msg_header_t};
 use std::collections::BTreeMap;
 use std::os::raw::c_void;
 use std::sync::Mutex;
@@ -109,7 +108,7 @@ impl UserClients for IoUserClients {
         let kr = unsafe {
             IOServiceOpen(
                 service.raw(),
-                mach2::traps::mach_task_self(),
+                mach_task_self(),
                 request.open_type,
                 &mut connect,
             )

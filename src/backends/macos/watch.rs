@@ -9,11 +9,10 @@ use core_foundation_sys::dictionary::CFDictionaryRef;
 use core_foundation_sys::runloop::{
     CFRunLoopAddSource, CFRunLoopGetCurrent, CFRunLoopRunInMode, kCFRunLoopDefaultMode,
 };
-use io_kit_sys::keys::{kIOFirstMatchNotification, kIOTerminatedNotification};
-use io_kit_sys::types::io_iterator_t;
-use io_kit_sys::{
+use super::sys::{
     IONotificationPortCreate, IONotificationPortDestroy, IONotificationPortGetRunLoopSource,
-    IOServiceAddMatchingNotification,
+    IOServiceAddMatchingNotification, io_iterator_t, kIOFirstMatchNotification,
+    kIOTerminatedNotification,
 };
 use std::os::raw::c_void;
 use std::sync::Arc;
