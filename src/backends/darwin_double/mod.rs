@@ -30,6 +30,8 @@ pub mod runloop;
 pub mod served;
 
 #[cfg(test)]
+pub mod testing;
+#[cfg(test)]
 mod tests;
 
 use super::LabFactory;

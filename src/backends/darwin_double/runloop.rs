@@ -2,7 +2,8 @@
 //! `CFRunLoop.c`, swift-corelibs-foundation): one run loop per thread, sources added per mode and retained
 //! by the run loop, `CFRunLoopRunInMode` serving the sources' Mach ports until its timeout, a stop, or
 //! (when asked) the first source handled, and `CFRunLoopStop` waking it. A stop asked while the loop is not
-//! running is kept for its next run (`__CFRunLoopSetStopped` is checked and cleared on entry).
+//! running is lost: the stop flag lives in the per-run data that each run replaces on entry
+//! (`__CFRunLoopPushPerRunData` clears `stopped`).
 
 #![allow(non_snake_case)]
 
@@ -219,21 +220,35 @@ pub extern "C" fn CFRunLoopRunInMode(mode: CFTypeRef, seconds: f64, return_after
     };
     let mode = mode_text(mode);
     let until = Instant::now() + Duration::from_secs_f64(seconds.clamp(0.0, 1.0e9));
+    st.stopped.store(false, Ordering::Release);
+    RUNNING.fetch_add(1, Ordering::AcqRel);
+    let code = run(st, &mode, until, return_after_source_handled != 0);
+    RUNNING.fetch_sub(1, Ordering::AcqRel);
+    record_exit(code)
+}
+
+/// How many threads are inside `CFRunLoopRunInMode` now (for tests).
+pub fn running() -> usize {
+    RUNNING.load(Ordering::Acquire)
+}
+static RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn run(st: &RunLoopState, mode: &str, until: Instant, return_after_source_handled: bool) -> i32 {
     loop {
         if st.stopped.swap(false, Ordering::AcqRel) {
-            return record_exit(RUN_STOPPED);
+            return RUN_STOPPED;
         }
         let ports: Vec<u32> = {
             let all = lock(&st.sources);
             all.iter()
-                .filter(|(_, m)| *m == mode)
+                .filter(|(_, m)| m == mode)
                 .filter_map(|(s, _)| source(*s, "CFRunLoopRunInMode"))
                 .filter(|s| s.valid.load(Ordering::Acquire))
                 .map(|s| s.port)
                 .collect()
         };
         if ports.is_empty() {
-            return record_exit(RUN_FINISHED);
+            return RUN_FINISHED;
         }
         let mut handled = false;
         for port in ports {
@@ -242,11 +257,11 @@ pub extern "C" fn CFRunLoopRunInMode(mode: CFTypeRef, seconds: f64, return_after
                 handled = true;
             }
         }
-        if handled && return_after_source_handled != 0 {
-            return record_exit(RUN_HANDLED_SOURCE);
+        if handled && return_after_source_handled {
+            return RUN_HANDLED_SOURCE;
         }
         if Instant::now() >= until {
-            return record_exit(RUN_TIMED_OUT);
+            return RUN_TIMED_OUT;
         }
         // Woken by any message or stop; re-checked at most every 50 ms in case a wake-up raced the sleep.
         mach::wait_for_wake(until.min(Instant::now() + Duration::from_millis(50)));

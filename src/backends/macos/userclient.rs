@@ -89,6 +89,22 @@ impl IoUserClients {
         self.connections.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The Mach port a connection's completions arrive on, once an async call has made one.
+    pub fn wake_port(&self, connection: ConnectionId) -> Option<u32> {
+        let all = self.lock();
+        let port = all.get(&connection)?.port.as_ref()?;
+        // SAFETY: the port is valid while the connection is (we hold the lock).
+        Some(unsafe { IONotificationPortGetMachPort(port.0) })
+    }
+
+    /// Completions received so far on a connection, oldest first (not drained).
+    pub fn peek_completions(&self, connection: ConnectionId) -> Vec<Completion> {
+        self.lock()
+            .get(&connection)
+            .map(|c| c.completions.clone())
+            .unwrap_or_default()
+    }
+
     /// Completions received so far on a connection, oldest first (drained).
     pub fn take_completions(&self, connection: ConnectionId) -> Vec<Completion> {
         self.lock()
