@@ -111,6 +111,36 @@ pub fn class_chain(
     chain
 }
 
+/// The property through which user space sees another class name (IOKitUser `IOKitLib.c`,
+/// `kIOClassNameOverrideKey`).
+pub const CLASS_NAME_OVERRIDE_KEY: &str = "IOClassNameOverride";
+
+/// User-space names and the kernel classes that carry them, as real dumps show (reference §5:
+/// IOUSBHostDevice reads as IOUSBDevice, IOUSBHostInterface as IOUSBInterface).
+pub const OVERRIDDEN_CLASSES: &[(&str, &str)] = &[
+    ("IOUSBDevice", "IOUSBHostDevice"),
+    ("IOUSBInterface", "IOUSBHostInterface"),
+];
+
+/// The real class of an entry. `IOObjectGetClass` answers the `IOClassNameOverride` property when the entry
+/// has one (IOKitUser `IOKitLib.c`, `_IOObjectGetClass` with options 0), so a class equal to the override
+/// is replaced by the kernel class known to carry that name, once `IOObjectConformsTo` (which answers
+/// for the kernel's class chain) confirms it. Anything else is kept as read.
+pub fn real_class(
+    read: &str,
+    override_name: Option<&str>,
+    conforms: impl Fn(&str) -> bool,
+) -> String {
+    if override_name == Some(read) {
+        for (user, kernel) in OVERRIDDEN_CLASSES {
+            if *user == read && conforms(kernel) {
+                return kernel.to_string();
+            }
+        }
+    }
+    read.to_string()
+}
+
 /// What the FFI reads of one entry, before it becomes a [`RegEntry`].
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RawEntry {
@@ -230,6 +260,25 @@ mod tests {
         assert_eq!(int_bits(u64::MAX as i128), Some(-1));
         assert_eq!(int_bits(-3), Some(-3));
         assert_eq!(int_bits(1i128 << 70), None);
+    }
+
+    #[test]
+    fn an_overridden_class_name_gives_way_to_the_kernel_class_it_stands_for() {
+        let usb_host = |c: &str| c == "IOUSBHostDevice" || c == "IOService";
+        assert_eq!(
+            real_class("IOUSBDevice", Some("IOUSBDevice"), usb_host),
+            "IOUSBHostDevice"
+        );
+        // Not an override, or an override the kernel class does not confirm: kept as read.
+        assert_eq!(real_class("IOUSBDevice", None, usb_host), "IOUSBDevice");
+        assert_eq!(
+            real_class("IOUSBDevice", Some("IOUSBDevice"), |_| false),
+            "IOUSBDevice"
+        );
+        assert_eq!(
+            real_class("AppleUSBHub", Some("AppleUSBHub"), usb_host),
+            "AppleUSBHub"
+        );
     }
 
     #[test]

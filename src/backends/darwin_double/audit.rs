@@ -75,7 +75,10 @@ fn site(by: &str, bt: &Option<Backtrace>) -> String {
     if mine.is_empty() {
         format!("handed out by {by}")
     } else {
-        format!("handed out by {by}, created at:\n      {}", mine.join("\n      "))
+        format!(
+            "handed out by {by}, created at:\n      {}",
+            mine.join("\n      ")
+        )
     }
 }
 
@@ -121,7 +124,11 @@ pub fn check_live(handle: Handle, by: &str) -> bool {
 fn describe_dead(handle: Handle, by: &str) -> String {
     let b = book();
     match b.records.get(&handle) {
-        Some(r) => format!("{by} used a {} after its last release; it was {}", r.kind, site(r.by, &r.created)),
+        Some(r) => format!(
+            "{by} used a {} after its last release; it was {}",
+            r.kind,
+            site(r.by, &r.created)
+        ),
         None => format!("{by} was given {handle:?}, which the double never handed out"),
     }
 }
@@ -166,7 +173,14 @@ pub fn released(handle: Handle, by: &str, forget: impl Fn(Handle)) -> bool {
 pub fn error(text: String) {
     let at = backtraces().then(Backtrace::force_capture);
     let text = match at {
-        Some(bt) => format!("{text}; {}", site("the call", &Some(bt)).replacen("handed out by the call, created at", "called from", 1)),
+        Some(bt) => format!(
+            "{text}; {}",
+            site("the call", &Some(bt)).replacen(
+                "handed out by the call, created at",
+                "called from",
+                1
+            )
+        ),
         None => text,
     };
     book().errors.push(text);
@@ -181,7 +195,13 @@ pub fn check() -> Vec<String> {
         .records
         .values()
         .filter(|r| !r.released && r.epoch == epoch)
-        .map(|r| format!("a {} was never released; it was {}", r.kind, site(r.by, &r.created)))
+        .map(|r| {
+            format!(
+                "a {} was never released; it was {}",
+                r.kind,
+                site(r.by, &r.created)
+            )
+        })
         .collect();
     leaks.sort();
     let mut errors = std::mem::take(&mut b.errors);

@@ -9,7 +9,9 @@ use super::cf_object::{
     make, type_id,
 };
 use core_foundation_sys::array::CFArrayCallBacks;
-use core_foundation_sys::base::{Boolean, CFAllocatorRef, CFHashCode, CFIndex, CFRange, CFTypeID, CFTypeRef};
+use core_foundation_sys::base::{
+    Boolean, CFAllocatorRef, CFHashCode, CFIndex, CFRange, CFTypeID, CFTypeRef,
+};
 use core_foundation_sys::dictionary::{CFDictionaryKeyCallBacks, CFDictionaryValueCallBacks};
 use core_foundation_sys::string::CFStringRef;
 use std::os::raw::c_void;
@@ -50,22 +52,24 @@ pub static kCFTypeDictionaryKeyCallBacks: CFDictionaryKeyCallBacks = CFDictionar
 };
 /// The double does not copy string keys; retaining them is equivalent for immutable strings.
 #[unsafe(no_mangle)]
-pub static kCFCopyStringDictionaryKeyCallBacks: CFDictionaryKeyCallBacks = CFDictionaryKeyCallBacks {
-    version: 0,
-    retain: retain_cb,
-    release: release_cb,
-    copyDescription: describe_cb,
-    equal: equal_cb,
-    hash: hash_cb,
-};
+pub static kCFCopyStringDictionaryKeyCallBacks: CFDictionaryKeyCallBacks =
+    CFDictionaryKeyCallBacks {
+        version: 0,
+        retain: retain_cb,
+        release: release_cb,
+        copyDescription: describe_cb,
+        equal: equal_cb,
+        hash: hash_cb,
+    };
 #[unsafe(no_mangle)]
-pub static kCFTypeDictionaryValueCallBacks: CFDictionaryValueCallBacks = CFDictionaryValueCallBacks {
-    version: 0,
-    retain: retain_cb,
-    release: release_cb,
-    copyDescription: describe_cb,
-    equal: equal_cb,
-};
+pub static kCFTypeDictionaryValueCallBacks: CFDictionaryValueCallBacks =
+    CFDictionaryValueCallBacks {
+        version: 0,
+        retain: retain_cb,
+        release: release_cb,
+        copyDescription: describe_cb,
+        equal: equal_cb,
+    };
 
 /// The retaining callbacks (what the double's own registry collections use).
 pub const CF_TYPE: ElementCallbacks = ElementCallbacks {
@@ -80,7 +84,11 @@ fn array_callbacks(cb: *const CFArrayCallBacks) -> ElementCallbacks {
     }
     // SAFETY: a non-NULL pointer to the caller's callbacks.
     let cb = unsafe { &*cb };
-    ElementCallbacks { retain: Some(cb.retain), release: Some(cb.release), equal: Some(cb.equal) }
+    ElementCallbacks {
+        retain: Some(cb.retain),
+        release: Some(cb.release),
+        equal: Some(cb.equal),
+    }
 }
 
 fn key_callbacks(cb: *const CFDictionaryKeyCallBacks) -> ElementCallbacks {
@@ -89,7 +97,11 @@ fn key_callbacks(cb: *const CFDictionaryKeyCallBacks) -> ElementCallbacks {
     }
     // SAFETY: a non-NULL pointer to the caller's callbacks.
     let cb = unsafe { &*cb };
-    ElementCallbacks { retain: Some(cb.retain), release: Some(cb.release), equal: Some(cb.equal) }
+    ElementCallbacks {
+        retain: Some(cb.retain),
+        release: Some(cb.release),
+        equal: Some(cb.equal),
+    }
 }
 
 fn value_callbacks(cb: *const CFDictionaryValueCallBacks) -> ElementCallbacks {
@@ -98,14 +110,27 @@ fn value_callbacks(cb: *const CFDictionaryValueCallBacks) -> ElementCallbacks {
     }
     // SAFETY: a non-NULL pointer to the caller's callbacks.
     let cb = unsafe { &*cb };
-    ElementCallbacks { retain: Some(cb.retain), release: Some(cb.release), equal: Some(cb.equal) }
+    ElementCallbacks {
+        retain: Some(cb.retain),
+        release: Some(cb.release),
+        equal: Some(cb.equal),
+    }
 }
 
 /// A new array that takes one reference of each of `items` (already retained for it).
-pub fn new_array(items: Vec<*const c_void>, callbacks: ElementCallbacks, by: &'static str) -> CFTypeRef {
+pub fn new_array(
+    items: Vec<*const c_void>,
+    callbacks: ElementCallbacks,
+    by: &'static str,
+) -> CFTypeRef {
     make(
         type_id::ARRAY,
-        Value::Array(Collection { items: Mutex::new(items), keys: ElementCallbacks::NONE, values: callbacks, mutable: false }),
+        Value::Array(Collection {
+            items: Mutex::new(items),
+            keys: ElementCallbacks::NONE,
+            values: callbacks,
+            mutable: false,
+        }),
         "CFArray",
         by,
     )
@@ -119,8 +144,17 @@ pub fn new_dictionary(
 ) -> CFTypeRef {
     make(
         type_id::DICTIONARY,
-        Value::Dictionary(Collection { items: Mutex::new(pairs), keys: CF_TYPE, values: CF_TYPE, mutable }),
-        if mutable { "CFMutableDictionary" } else { "CFDictionary" },
+        Value::Dictionary(Collection {
+            items: Mutex::new(pairs),
+            keys: CF_TYPE,
+            values: CF_TYPE,
+            mutable,
+        }),
+        if mutable {
+            "CFMutableDictionary"
+        } else {
+            "CFDictionary"
+        },
         by,
     )
 }
@@ -132,7 +166,10 @@ fn array(a: CFTypeRef, by: &'static str) -> Option<&'static Collection<*const c_
     }
 }
 
-pub fn dictionary(d: CFTypeRef, by: &'static str) -> Option<&'static Collection<(*const c_void, *const c_void)>> {
+pub fn dictionary(
+    d: CFTypeRef,
+    by: &'static str,
+) -> Option<&'static Collection<(*const c_void, *const c_void)>> {
     match &get_typed(d, type_id::DICTIONARY, by)?.value {
         Value::Dictionary(c) => Some(c),
         _ => None,
@@ -156,7 +193,10 @@ pub unsafe extern "C" fn CFArrayCreate(
         Vec::new()
     } else {
         // SAFETY: the caller passes `count` values.
-        unsafe { std::slice::from_raw_parts(values, count as usize) }.iter().map(|v| cb.retain(*v)).collect()
+        unsafe { std::slice::from_raw_parts(values, count as usize) }
+            .iter()
+            .map(|v| cb.retain(*v))
+            .collect()
     };
     new_array(items, cb, "CFArrayCreate")
 }
@@ -175,7 +215,10 @@ pub extern "C" fn CFArrayGetValueAtIndex(a: CFTypeRef, i: CFIndex) -> *const c_v
     match usize::try_from(i).ok().and_then(|i| items.get(i)) {
         Some(v) => *v,
         None => {
-            super::audit::error(format!("CFArrayGetValueAtIndex: index {i} of an array of {}", items.len()));
+            super::audit::error(format!(
+                "CFArrayGetValueAtIndex: index {i} of an array of {}",
+                items.len()
+            ));
             std::ptr::null()
         }
     }
@@ -188,7 +231,12 @@ pub unsafe extern "C" fn CFArrayGetValues(a: CFTypeRef, range: CFRange, out: *mu
     };
     let items = lock(&c.items);
     let start = range.location.max(0) as usize;
-    for (k, v) in items.iter().skip(start).take(range.length.max(0) as usize).enumerate() {
+    for (k, v) in items
+        .iter()
+        .skip(start)
+        .take(range.length.max(0) as usize)
+        .enumerate()
+    {
         // SAFETY: the caller passes room for `range.length` values.
         unsafe { *out.add(k) = *v };
     }
@@ -224,7 +272,12 @@ pub unsafe extern "C" fn CFDictionaryCreate(
     }
     make(
         type_id::DICTIONARY,
-        Value::Dictionary(Collection { items: Mutex::new(pairs), keys: kc, values: vc, mutable: false }),
+        Value::Dictionary(Collection {
+            items: Mutex::new(pairs),
+            keys: kc,
+            values: vc,
+            mutable: false,
+        }),
         "CFDictionary",
         "CFDictionaryCreate",
     )
@@ -251,14 +304,26 @@ pub unsafe extern "C" fn CFDictionaryCreateMutable(
 }
 
 #[unsafe(no_mangle)]
-pub extern "C" fn CFDictionaryCreateMutableCopy(_alloc: CFAllocatorRef, _capacity: CFIndex, d: CFTypeRef) -> CFTypeRef {
+pub extern "C" fn CFDictionaryCreateMutableCopy(
+    _alloc: CFAllocatorRef,
+    _capacity: CFIndex,
+    d: CFTypeRef,
+) -> CFTypeRef {
     let Some(c) = dictionary(d, "CFDictionaryCreateMutableCopy") else {
         return std::ptr::null();
     };
-    let pairs = lock(&c.items).iter().map(|(k, v)| (c.keys.retain(*k), c.values.retain(*v))).collect();
+    let pairs = lock(&c.items)
+        .iter()
+        .map(|(k, v)| (c.keys.retain(*k), c.values.retain(*v)))
+        .collect();
     make(
         type_id::DICTIONARY,
-        Value::Dictionary(Collection { items: Mutex::new(pairs), keys: c.keys, values: c.values, mutable: true }),
+        Value::Dictionary(Collection {
+            items: Mutex::new(pairs),
+            keys: c.keys,
+            values: c.values,
+            mutable: true,
+        }),
         "CFMutableDictionary",
         "CFDictionaryCreateMutableCopy",
     )
@@ -270,7 +335,11 @@ pub extern "C" fn CFDictionaryGetCount(d: CFTypeRef) -> CFIndex {
 }
 
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn CFDictionaryGetKeysAndValues(d: CFTypeRef, keys: *mut *const c_void, values: *mut *const c_void) {
+pub unsafe extern "C" fn CFDictionaryGetKeysAndValues(
+    d: CFTypeRef,
+    keys: *mut *const c_void,
+    values: *mut *const c_void,
+) {
     let Some(c) = dictionary(d, "CFDictionaryGetKeysAndValues") else {
         return;
     };
@@ -290,11 +359,18 @@ pub unsafe extern "C" fn CFDictionaryGetKeysAndValues(d: CFTypeRef, keys: *mut *
 /// The value for `key` under the get rule.
 pub fn lookup(d: CFTypeRef, key: *const c_void, by: &'static str) -> Option<*const c_void> {
     let c = dictionary(d, by)?;
-    lock(&c.items).iter().find(|(k, _)| c.keys.equal(*k, key)).map(|(_, v)| *v)
+    lock(&c.items)
+        .iter()
+        .find(|(k, _)| c.keys.equal(*k, key))
+        .map(|(_, v)| *v)
 }
 
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn CFDictionaryGetValueIfPresent(d: CFTypeRef, key: *const c_void, value: *mut *const c_void) -> Boolean {
+pub unsafe extern "C" fn CFDictionaryGetValueIfPresent(
+    d: CFTypeRef,
+    key: *const c_void,
+    value: *mut *const c_void,
+) -> Boolean {
     match lookup(d, key, "CFDictionaryGetValueIfPresent") {
         Some(v) => {
             if !value.is_null() {
@@ -318,7 +394,14 @@ pub extern "C" fn CFDictionaryContainsKey(d: CFTypeRef, key: *const c_void) -> B
 }
 
 /// Set, add or replace: `add` keeps an existing value, `replace` needs one (CFDictionary.h).
-fn put(d: CFTypeRef, key: *const c_void, value: *const c_void, add: bool, replace: bool, by: &'static str) {
+fn put(
+    d: CFTypeRef,
+    key: *const c_void,
+    value: *const c_void,
+    add: bool,
+    replace: bool,
+    by: &'static str,
+) {
     let Some(c) = dictionary(d, by) else {
         return;
     };

@@ -8,7 +8,9 @@
 #![allow(non_upper_case_globals, non_snake_case)]
 
 use super::audit::{self, Handle};
-use core_foundation_sys::base::{Boolean, CFAllocatorRef, CFHashCode, CFIndex, CFTypeID, CFTypeRef};
+use core_foundation_sys::base::{
+    Boolean, CFAllocatorRef, CFHashCode, CFIndex, CFTypeID, CFTypeRef,
+};
 use std::borrow::Cow;
 use std::collections::hash_map::DefaultHasher;
 use std::ffi::CStr;
@@ -36,8 +38,14 @@ pub mod type_id {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Number {
     /// Any integer type, kept with the `CFNumberType` it was made with.
-    Int { value: i64, number_type: isize },
-    Float { value: f64, number_type: isize },
+    Int {
+        value: i64,
+        number_type: isize,
+    },
+    Float {
+        value: f64,
+        number_type: isize,
+    },
 }
 
 /// Retain / release / equal / hash of a collection's elements: the callbacks passed at creation, or none
@@ -143,7 +151,8 @@ pub fn get(ptr: CFTypeRef, by: &'static str) -> Option<&'static Object> {
     }
     if super::cf_values::is_constant(ptr)
         || super::runloop::is_run_loop(ptr)
-        || audit::check_live(Handle::Cf(ptr as usize), by) {
+        || audit::check_live(Handle::Cf(ptr as usize), by)
+    {
         // SAFETY: a constant, or an object the audit knows as live (its memory is kept past release).
         Some(unsafe { &*(ptr as *const Object) })
     } else {
@@ -207,7 +216,9 @@ pub extern "C" fn CFRelease(cf: CFTypeRef) {
     if o.is_constant() {
         return;
     }
-    if o.refs.fetch_sub(1, Ordering::AcqRel) == 1 && audit::released(Handle::Cf(cf as usize), "CFRelease", forget) {
+    if o.refs.fetch_sub(1, Ordering::AcqRel) == 1
+        && audit::released(Handle::Cf(cf as usize), "CFRelease", forget)
+    {
         drop_contents(o);
     }
 }
@@ -240,7 +251,9 @@ pub fn equal(a: CFTypeRef, b: CFTypeRef) -> bool {
     }
     match (&x.value, &y.value) {
         (Value::String(p), Value::String(q)) => p == q,
-        (Value::Number(p), Value::Number(q)) => number_f64(*p) == number_f64(*q) && number_i64(*p) == number_i64(*q),
+        (Value::Number(p), Value::Number(q)) => {
+            number_f64(*p) == number_f64(*q) && number_i64(*p) == number_i64(*q)
+        }
         (Value::Boolean(p), Value::Boolean(q)) => p == q,
         (Value::Data(p), Value::Data(q)) => p == q,
         (Value::Date(p), Value::Date(q)) => p == q,
@@ -251,7 +264,8 @@ pub fn equal(a: CFTypeRef, b: CFTypeRef) -> bool {
         (Value::Dictionary(p), Value::Dictionary(q)) => {
             let (p, q) = (lock(&p.items).clone(), lock(&q.items).clone());
             p.len() == q.len()
-                && p.iter().all(|(k, v)| q.iter().any(|(k2, v2)| equal(*k, *k2) && equal(*v, *v2)))
+                && p.iter()
+                    .all(|(k, v)| q.iter().any(|(k2, v2)| equal(*k, *k2) && equal(*v, *v2)))
         }
         _ => false,
     }
@@ -320,7 +334,8 @@ pub static ALLOCATOR: Object = Object::constant(type_id::ALLOCATOR, Value::Alloc
 #[unsafe(no_mangle)]
 pub static kCFAllocatorDefault: Exported = Exported(&ALLOCATOR as *const Object as *const c_void);
 #[unsafe(no_mangle)]
-pub static kCFAllocatorSystemDefault: Exported = Exported(&ALLOCATOR as *const Object as *const c_void);
+pub static kCFAllocatorSystemDefault: Exported =
+    Exported(&ALLOCATOR as *const Object as *const c_void);
 #[unsafe(no_mangle)]
 pub static kCFAllocatorMalloc: Exported = Exported(&ALLOCATOR as *const Object as *const c_void);
 #[unsafe(no_mangle)]

@@ -58,7 +58,12 @@ pub static kCFRunLoopCommonModes: Exported =
 /// A new CFString (one reference, the caller's).
 pub fn new_string(text: String, by: &'static str) -> CFTypeRef {
     let c = CString::new(text.replace('\0', "")).unwrap_or_default();
-    make(type_id::STRING, Value::String(Cow::Owned(c)), "CFString", by)
+    make(
+        type_id::STRING,
+        Value::String(Cow::Owned(c)),
+        "CFString",
+        by,
+    )
 }
 
 /// The text of a CFString under the get rule.
@@ -72,7 +77,9 @@ pub fn string_of(ptr: CFTypeRef, by: &'static str) -> Option<&'static str> {
 fn encoding_ok(encoding: CFStringEncoding, by: &str) -> bool {
     let ok = encoding == kCFStringEncodingUTF8 || encoding == ASCII;
     if !ok {
-        audit::error(format!("{by}: the double speaks UTF-8 only, got encoding {encoding:#x}"));
+        audit::error(format!(
+            "{by}: the double speaks UTF-8 only, got encoding {encoding:#x}"
+        ));
     }
     ok
 }
@@ -154,7 +161,10 @@ pub unsafe extern "C" fn CFStringGetCString(
     let Some(text) = string_of(s, "CFStringGetCString") else {
         return 0;
     };
-    if !encoding_ok(encoding, "CFStringGetCString") || buffer.is_null() || size <= text.len() as CFIndex {
+    if !encoding_ok(encoding, "CFStringGetCString")
+        || buffer.is_null()
+        || size <= text.len() as CFIndex
+    {
         return 0;
     }
     // SAFETY: `size` bytes are writable and the text plus NUL fits.
@@ -194,7 +204,11 @@ pub unsafe extern "C" fn CFStringGetBytes(
     let end = (start + range.length.max(0) as usize).min(units.len());
     let part = String::from_utf16_lossy(&units[start..end]);
     let bytes = part.as_bytes();
-    let n = if buffer.is_null() { bytes.len() } else { bytes.len().min(max_len.max(0) as usize) };
+    let n = if buffer.is_null() {
+        bytes.len()
+    } else {
+        bytes.len().min(max_len.max(0) as usize)
+    };
     if !buffer.is_null() {
         // SAFETY: `max_len` bytes are writable and n <= max_len.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), buffer, n) };
@@ -209,7 +223,10 @@ pub unsafe extern "C" fn CFStringGetBytes(
 /// `CFStringCompare` without options: byte order (enough for equality, which is what IOKitLib asks).
 #[unsafe(no_mangle)]
 pub extern "C" fn CFStringCompare(a: CFTypeRef, b: CFTypeRef, _options: usize) -> CFIndex {
-    match (string_of(a, "CFStringCompare"), string_of(b, "CFStringCompare")) {
+    match (
+        string_of(a, "CFStringCompare"),
+        string_of(b, "CFStringCompare"),
+    ) {
         (Some(x), Some(y)) => x.cmp(y) as CFIndex,
         _ => 0,
     }
@@ -221,8 +238,14 @@ pub extern "C" fn CFNumberGetTypeID() -> CFTypeID {
 }
 
 fn is_float_type(t: CFNumberType) -> bool {
-    [kCFNumberFloat32Type, kCFNumberFloat64Type, kCFNumberFloatType, kCFNumberDoubleType, kCFNumberCGFloatType]
-        .contains(&t)
+    [
+        kCFNumberFloat32Type,
+        kCFNumberFloat64Type,
+        kCFNumberFloatType,
+        kCFNumberDoubleType,
+        kCFNumberCGFloatType,
+    ]
+    .contains(&t)
 }
 
 /// How many bytes a `CFNumberType` reads and writes (LP64).
@@ -230,7 +253,13 @@ fn width(t: CFNumberType) -> Option<usize> {
     Some(match t {
         x if x == kCFNumberSInt8Type || x == kCFNumberCharType => 1,
         x if x == kCFNumberSInt16Type || x == kCFNumberShortType => 2,
-        x if x == kCFNumberSInt32Type || x == kCFNumberIntType || x == kCFNumberFloat32Type || x == kCFNumberFloatType => 4,
+        x if x == kCFNumberSInt32Type
+            || x == kCFNumberIntType
+            || x == kCFNumberFloat32Type
+            || x == kCFNumberFloatType =>
+        {
+            4
+        }
         x if x == kCFNumberSInt64Type
             || x == kCFNumberLongType
             || x == kCFNumberLongLongType
@@ -238,7 +267,10 @@ fn width(t: CFNumberType) -> Option<usize> {
             || x == kCFNumberNSIntegerType
             || x == kCFNumberFloat64Type
             || x == kCFNumberDoubleType
-            || x == kCFNumberCGFloatType => 8,
+            || x == kCFNumberCGFloatType =>
+        {
+            8
+        }
         _ => return None,
     })
 }
@@ -255,7 +287,9 @@ pub unsafe extern "C" fn CFNumberCreate(
     value: *const c_void,
 ) -> CFTypeRef {
     let Some(w) = width(number_type) else {
-        audit::error(format!("CFNumberCreate: unknown CFNumberType {number_type}"));
+        audit::error(format!(
+            "CFNumberCreate: unknown CFNumberType {number_type}"
+        ));
         return std::ptr::null();
     };
     if value.is_null() {
@@ -264,8 +298,15 @@ pub unsafe extern "C" fn CFNumberCreate(
     // SAFETY: the caller passes a value of the type's width.
     let n = unsafe {
         if is_float_type(number_type) {
-            let v = if w == 4 { *(value as *const f32) as f64 } else { *(value as *const f64) };
-            Number::Float { value: v, number_type: number_type as isize }
+            let v = if w == 4 {
+                *(value as *const f32) as f64
+            } else {
+                *(value as *const f64)
+            };
+            Number::Float {
+                value: v,
+                number_type: number_type as isize,
+            }
         } else {
             let v = match w {
                 1 => *(value as *const i8) as i64,
@@ -273,7 +314,10 @@ pub unsafe extern "C" fn CFNumberCreate(
                 4 => *(value as *const i32) as i64,
                 _ => *(value as *const i64),
             };
-            Number::Int { value: v, number_type: number_type as isize }
+            Number::Int {
+                value: v,
+                number_type: number_type as isize,
+            }
         }
     };
     new_number(n, "CFNumberCreate")
@@ -289,19 +333,28 @@ fn number_of(n: CFTypeRef, by: &'static str) -> Option<Number> {
 #[unsafe(no_mangle)]
 pub extern "C" fn CFNumberGetType(n: CFTypeRef) -> CFNumberType {
     match number_of(n, "CFNumberGetType") {
-        Some(Number::Int { number_type, .. } | Number::Float { number_type, .. }) => number_type as CFNumberType,
+        Some(Number::Int { number_type, .. } | Number::Float { number_type, .. }) => {
+            number_type as CFNumberType
+        }
         None => 0,
     }
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn CFNumberIsFloatType(n: CFTypeRef) -> Boolean {
-    matches!(number_of(n, "CFNumberIsFloatType"), Some(Number::Float { .. })) as Boolean
+    matches!(
+        number_of(n, "CFNumberIsFloatType"),
+        Some(Number::Float { .. })
+    ) as Boolean
 }
 
 /// `CFNumberGetValue`: converts to the asked type; false when the value did not fit exactly (CFNumber.h).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn CFNumberGetValue(n: CFTypeRef, number_type: CFNumberType, out: *mut c_void) -> Boolean {
+pub unsafe extern "C" fn CFNumberGetValue(
+    n: CFTypeRef,
+    number_type: CFNumberType,
+    out: *mut c_void,
+) -> Boolean {
     let (Some(v), Some(w)) = (number_of(n, "CFNumberGetValue"), width(number_type)) else {
         return 0;
     };
@@ -322,10 +375,22 @@ pub unsafe extern "C" fn CFNumberGetValue(n: CFTypeRef, number_type: CFNumberTyp
         }
         let exact = matches!(v, Number::Int { .. }) || f.fract() == 0.0;
         let fits = match w {
-            1 => { *(out as *mut i8) = i as i8; i8::try_from(i).is_ok() }
-            2 => { *(out as *mut i16) = i as i16; i16::try_from(i).is_ok() }
-            4 => { *(out as *mut i32) = i as i32; i32::try_from(i).is_ok() }
-            _ => { *(out as *mut i64) = i; true }
+            1 => {
+                *(out as *mut i8) = i as i8;
+                i8::try_from(i).is_ok()
+            }
+            2 => {
+                *(out as *mut i16) = i as i16;
+                i16::try_from(i).is_ok()
+            }
+            4 => {
+                *(out as *mut i32) = i as i32;
+                i32::try_from(i).is_ok()
+            }
+            _ => {
+                *(out as *mut i64) = i;
+                true
+            }
         };
         (exact && fits) as Boolean
     }
@@ -338,8 +403,10 @@ pub extern "C" fn CFBooleanGetTypeID() -> CFTypeID {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn CFBooleanGetValue(b: CFTypeRef) -> Boolean {
-    matches!(get_typed(b, type_id::BOOLEAN, "CFBooleanGetValue").map(|o| &o.value), Some(Value::Boolean(true)))
-        as Boolean
+    matches!(
+        get_typed(b, type_id::BOOLEAN, "CFBooleanGetValue").map(|o| &o.value),
+        Some(Value::Boolean(true))
+    ) as Boolean
 }
 
 #[unsafe(no_mangle)]
@@ -352,7 +419,11 @@ pub fn new_data(bytes: Vec<u8>, by: &'static str) -> CFTypeRef {
 }
 
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn CFDataCreate(_alloc: CFAllocatorRef, bytes: *const u8, length: CFIndex) -> CFTypeRef {
+pub unsafe extern "C" fn CFDataCreate(
+    _alloc: CFAllocatorRef,
+    bytes: *const u8,
+    length: CFIndex,
+) -> CFTypeRef {
     let v = if bytes.is_null() || length <= 0 {
         Vec::new()
     } else {
@@ -419,4 +490,3 @@ pub extern "C" fn CFAbsoluteTimeGetCurrent() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64() - FROM_1970)
 }
-

@@ -48,10 +48,17 @@ pub unsafe extern "C" fn IOServiceOpen(
         return err(code::kIOReturnBadArgument);
     };
     if owning_task != TASK_SELF || connect.is_null() {
-        super::audit::error(format!("IOServiceOpen got task {owning_task:#x}, not mach_task_self()"));
+        super::audit::error(format!(
+            "IOServiceOpen got task {owning_task:#x}, not mach_task_self()"
+        ));
         return err(code::kIOReturnBadArgument);
     }
-    let outcome = match served::lab().and_then(|l| l.open(&OpenRequest { entry: e.id, open_type })) {
+    let outcome = match served::lab().and_then(|l| {
+        l.open(&OpenRequest {
+            entry: e.id,
+            open_type,
+        })
+    }) {
         Ok(o) => o,
         Err(e) => {
             tracing::info!("darwin double: the served lab could not open: {e}");
@@ -60,7 +67,13 @@ pub unsafe extern "C" fn IOServiceOpen(
     };
     match outcome.connection {
         Some(c) if outcome.code.0 == 0 => {
-            let name = objects::hand_out(Kind::Connection { connection: c, service: e.id }, "IOServiceOpen");
+            let name = objects::hand_out(
+                Kind::Connection {
+                    connection: c,
+                    service: e.id,
+                },
+                "IOServiceOpen",
+            );
             // SAFETY: out pointer from the caller.
             unsafe { *connect = name };
             0
@@ -79,18 +92,32 @@ pub extern "C" fn IOServiceClose(connect: io_object_t) -> kern_return_t {
     .flatten() else {
         return err(code::kIOReturnBadArgument);
     };
-    let kr = served::lab().and_then(|l| l.close(c)).map_or(err(code::kIOReturnError), |r| r.0 as kern_return_t);
+    let kr = served::lab()
+        .and_then(|l| l.close(c))
+        .map_or(err(code::kIOReturnError), |r| r.0 as kern_return_t);
     let _ = objects::release(connect, "IOServiceClose");
     kr
 }
 
 /// A completion as `_sendAsyncResult64` builds it for a 64-bit reference: Mach header (msgh_id 53), the
 /// notify header (content size, type 150, the reference with word 0 zeroed), the result, the arguments.
-pub fn completion_message(wake_port: u32, reference: &[u64; ASYNC_REF_COUNT], result: u32, args: &[u64]) -> Vec<u8> {
+pub fn completion_message(
+    wake_port: u32,
+    reference: &[u64; ASYNC_REF_COUNT],
+    result: u32,
+    args: &[u64],
+) -> Vec<u8> {
     let args = &args[..args.len().min(MAX_ASYNC_ARGS)];
     let size = (24 + 72 + 4 + 8 * args.len()) as u32;
     let mut m = Vec::with_capacity(size as usize);
-    for w in [0u32, size, wake_port, 0, 0, super::notify::NOTIFICATION_MESSAGE_ID as u32] {
+    for w in [
+        0u32,
+        size,
+        wake_port,
+        0,
+        0,
+        super::notify::NOTIFICATION_MESSAGE_ID as u32,
+    ] {
         m.extend_from_slice(&w.to_le_bytes());
     }
     m.extend_from_slice(&((4 + 8 * args.len()) as u32).to_le_bytes());
@@ -108,7 +135,10 @@ pub fn completion_message(wake_port: u32, reference: &[u64; ASYNC_REF_COUNT], re
 
 /// The kernel sends a completion to `wake_port`; false when the queue was full (dropped) or the port gone.
 pub fn send_completion(wake_port: u32, result: u32, args: &[u64]) -> bool {
-    mach::kernel_send(wake_port, completion_message(wake_port, &[0; ASYNC_REF_COUNT], result, args))
+    mach::kernel_send(
+        wake_port,
+        completion_message(wake_port, &[0; ASYNC_REF_COUNT], result, args),
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -138,14 +168,26 @@ unsafe fn call(
     }
     // SAFETY: each pointer is valid for the count passed with it (the caller's contract).
     let (scalars_in, struct_in, out_cap, struct_cap) = unsafe {
-        let scalars_in = if input.is_null() { Vec::new() } else { std::slice::from_raw_parts(input, input_count as usize).to_vec() };
+        let scalars_in = if input.is_null() {
+            Vec::new()
+        } else {
+            std::slice::from_raw_parts(input, input_count as usize).to_vec()
+        };
         let struct_in = if input_struct.is_null() || input_struct_count == 0 {
             Vec::new()
         } else {
             std::slice::from_raw_parts(input_struct as *const u8, input_struct_count).to_vec()
         };
-        let out_cap = if output_count.is_null() { 0 } else { (*output_count).min(SCALAR_MAX as u32) };
-        let struct_cap = if output_struct_count.is_null() { 0 } else { *output_struct_count };
+        let out_cap = if output_count.is_null() {
+            0
+        } else {
+            (*output_count).min(SCALAR_MAX as u32)
+        };
+        let struct_cap = if output_struct_count.is_null() {
+            0
+        } else {
+            *output_struct_count
+        };
         (scalars_in, struct_in, out_cap, struct_cap)
     };
     if struct_in.len() > INBAND_MAX || struct_cap > INBAND_MAX {
@@ -178,7 +220,11 @@ unsafe fn call(
         if !output_struct_count.is_null() {
             let n = outcome.struct_out.len().min(struct_cap);
             if !output_struct.is_null() {
-                std::ptr::copy_nonoverlapping(outcome.struct_out.as_ptr(), output_struct as *mut u8, n);
+                std::ptr::copy_nonoverlapping(
+                    outcome.struct_out.as_ptr(),
+                    output_struct as *mut u8,
+                    n,
+                );
             }
             *output_struct_count = n;
         }
@@ -186,7 +232,10 @@ unsafe fn call(
     if let Some((port, reference)) = wake
         && outcome.code.0 == 0
     {
-        mach::kernel_send(port, completion_message(port, &reference, 0, &outcome.scalars_out));
+        mach::kernel_send(
+            port,
+            completion_message(port, &reference, 0, &outcome.scalars_out),
+        );
     }
     outcome.code.0 as kern_return_t
 }
@@ -207,8 +256,18 @@ pub unsafe extern "C" fn IOConnectCallMethod(
     // SAFETY: forwarded with the caller's contract.
     unsafe {
         call(
-            connection, selector, None, input, input_count, input_struct, input_struct_count, output,
-            output_count, output_struct, output_struct_count, "IOConnectCallMethod",
+            connection,
+            selector,
+            None,
+            input,
+            input_count,
+            input_struct,
+            input_struct_count,
+            output,
+            output_count,
+            output_struct,
+            output_struct_count,
+            "IOConnectCallMethod",
         )
     }
 }
@@ -229,7 +288,10 @@ pub unsafe extern "C" fn IOConnectCallAsyncMethod(
     output_struct: *mut c_void,
     output_struct_count: *mut usize,
 ) -> kern_return_t {
-    if mach::queue_state(wake_port).is_none() || reference.is_null() || reference_count as usize > ASYNC_REF_COUNT {
+    if mach::queue_state(wake_port).is_none()
+        || reference.is_null()
+        || reference_count as usize > ASYNC_REF_COUNT
+    {
         super::audit::error(format!(
             "IOConnectCallAsyncMethod: wake port {wake_port:#x} is not a receive right of this task, or the reference is bad"
         ));
@@ -237,12 +299,24 @@ pub unsafe extern "C" fn IOConnectCallAsyncMethod(
     }
     let mut refs = [0u64; ASYNC_REF_COUNT];
     // SAFETY: `reference_count` words are readable.
-    unsafe { std::ptr::copy_nonoverlapping(reference, refs.as_mut_ptr(), reference_count as usize) };
+    unsafe {
+        std::ptr::copy_nonoverlapping(reference, refs.as_mut_ptr(), reference_count as usize)
+    };
     // SAFETY: forwarded with the caller's contract.
     unsafe {
         call(
-            connection, selector, Some((wake_port, refs)), input, input_count, input_struct, input_struct_count,
-            output, output_count, output_struct, output_struct_count, "IOConnectCallAsyncMethod",
+            connection,
+            selector,
+            Some((wake_port, refs)),
+            input,
+            input_count,
+            input_struct,
+            input_struct_count,
+            output,
+            output_count,
+            output_struct,
+            output_struct_count,
+            "IOConnectCallAsyncMethod",
         )
     }
 }

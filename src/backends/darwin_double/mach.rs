@@ -9,8 +9,8 @@
 
 use crate::backends::macos::sys::apple_types::{
     MACH_PORT_QLIMIT_DEFAULT, MACH_RCV_INVALID_NAME, MACH_RCV_MSG, MACH_RCV_TIMED_OUT,
-    MACH_RCV_TIMEOUT, MACH_RCV_TOO_LARGE, mach_msg_header_t, mach_msg_option_t,
-    mach_msg_return_t, mach_msg_size_t, mach_msg_timeout_t, mach_port_name_t, mach_port_t,
+    MACH_RCV_TIMEOUT, MACH_RCV_TOO_LARGE, mach_msg_header_t, mach_msg_option_t, mach_msg_return_t,
+    mach_msg_size_t, mach_msg_timeout_t, mach_port_name_t, mach_port_t,
 };
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -90,7 +90,10 @@ pub fn kernel_send(name: u32, msg: Vec<u8>) -> bool {
 
 /// Messages waiting on a port, and how many the kernel dropped on it (for tests).
 pub fn queue_state(name: u32) -> Option<(usize, usize)> {
-    ports().by_name.get(&name).map(|p| (p.queue.len(), p.dropped))
+    ports()
+        .by_name
+        .get(&name)
+        .map(|p| (p.queue.len(), p.dropped))
 }
 
 /// Take the next message of `name` within `wait` (`None` = do not wait). Err: the port does not exist.
@@ -102,17 +105,25 @@ pub fn receive(name: u32, wait: Option<Duration>) -> Result<Option<Vec<u8>>, ()>
         if let Some(m) = port.queue.pop_front() {
             return Ok(Some(m));
         }
-        let left = deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(Instant::now()));
+        let left = deadline.map_or(Duration::ZERO, |d| {
+            d.saturating_duration_since(Instant::now())
+        });
         if left.is_zero() {
             return Ok(None);
         }
-        all = WAKE.wait_timeout(all, left).unwrap_or_else(|p| p.into_inner()).0;
+        all = WAKE
+            .wait_timeout(all, left)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
     }
 }
 
 /// Whether a message waits on `name`.
 pub fn has_message(name: u32) -> bool {
-    ports().by_name.get(&name).is_some_and(|p| !p.queue.is_empty())
+    ports()
+        .by_name
+        .get(&name)
+        .is_some_and(|p| !p.queue.is_empty())
 }
 
 /// Wait on [`WAKE`] up to `until` (run loops use it).

@@ -23,29 +23,50 @@ impl Rules {
     pub fn read(dict: &BTreeMap<String, Prop>) -> Rules {
         let strings = |p: &Prop| match p {
             Prop::Str(s) => vec![s.clone()],
-            Prop::Array(a) => a.iter().filter_map(|x| x.as_str().map(String::from)).collect(),
+            Prop::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect(),
             _ => Vec::new(),
         };
         Rules {
-            provider_class: dict.get("IOProviderClass").and_then(Prop::as_str).map(String::from),
+            provider_class: dict
+                .get("IOProviderClass")
+                .and_then(Prop::as_str)
+                .map(String::from),
             names: dict.get("IONameMatch").map(strings),
             property_match: dict.get("IOPropertyMatch").map(|p| match p {
                 Prop::Dict(d) => vec![d.clone()],
                 Prop::Array(a) => a.iter().filter_map(|x| x.as_dict().cloned()).collect(),
                 _ => Vec::new(),
             }),
-            entry_id: dict.get("IORegistryEntryID").and_then(Prop::as_int).map(|v| v as u64),
-            parent: dict.get("IOParentMatch").and_then(Prop::as_dict).map(|d| Box::new(Rules::read(d))),
+            entry_id: dict
+                .get("IORegistryEntryID")
+                .and_then(Prop::as_int)
+                .map(|v| v as u64),
+            parent: dict
+                .get("IOParentMatch")
+                .and_then(Prop::as_dict)
+                .map(|d| Box::new(Rules::read(d))),
         }
     }
 
     /// Whether `e` matches; `all` holds the registry by id, for `IOParentMatch`.
     pub fn matches(&self, e: &RegEntry, all: &HashMap<EntryId, RegEntry>) -> bool {
-        let own = self.provider_class.as_deref().is_none_or(|c| e.class == c || e.class_chain.iter().any(|x| x == c))
-            && self.names.as_ref().is_none_or(|ns| ns.iter().any(|n| *n == e.name))
+        let own = self
+            .provider_class
+            .as_deref()
+            .is_none_or(|c| e.class == c || e.class_chain.iter().any(|x| x == c))
+            && self
+                .names
+                .as_ref()
+                .is_none_or(|ns| ns.iter().any(|n| *n == e.name))
             && self.entry_id.is_none_or(|id| id == e.id)
             && self.property_match.as_ref().is_none_or(|tables| {
-                tables.iter().any(|t| t.iter().all(|(k, v)| e.properties.get(k).is_some_and(|p| equal(p, v))))
+                tables.iter().any(|t| {
+                    t.iter()
+                        .all(|(k, v)| e.properties.get(k).is_some_and(|p| equal(p, v)))
+                })
             });
         own && self.parent.as_ref().is_none_or(|rules| {
             let mut at = e.parent;
@@ -70,7 +91,9 @@ impl Rules {
 pub fn equal(have: &Prop, want: &Prop) -> bool {
     match (have, want) {
         (Prop::Int(a), Prop::Int(b)) => *a as u64 == *b as u64,
-        (Prop::Array(a), Prop::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| equal(x, y)),
+        (Prop::Array(a), Prop::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| equal(x, y))
+        }
         (Prop::Dict(a), Prop::Dict(b)) => {
             a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| equal(v, w)))
         }
@@ -93,7 +116,10 @@ mod tests {
             path: String::new(),
             registered: true,
             properties: BTreeMap::from([
-                ("IOClassNameOverride".into(), Prop::Str("IOUSBDevice".into())),
+                (
+                    "IOClassNameOverride".into(),
+                    Prop::Str("IOUSBDevice".into()),
+                ),
                 ("locationID".into(), Prop::Int(0x8011_0000)),
             ]),
         }
@@ -104,24 +130,48 @@ mod tests {
         let root = entry(1, None, "IOPlatformExpertDevice", "Root");
         let dev = entry(2, Some(1), "IOUSBHostDevice", "DS620");
         let intf = entry(3, Some(2), "IOUSBHostInterface", "IOUSBHostInterface");
-        let all: HashMap<_, _> = [&root, &dev, &intf].iter().map(|e| (e.id, (*e).clone())).collect();
-        let by_class = |c: &str| Rules { provider_class: Some(c.into()), ..Rules::default() };
+        let all: HashMap<_, _> = [&root, &dev, &intf]
+            .iter()
+            .map(|e| (e.id, (*e).clone()))
+            .collect();
+        let by_class = |c: &str| Rules {
+            provider_class: Some(c.into()),
+            ..Rules::default()
+        };
         assert!(by_class("IOUSBHostDevice").matches(&dev, &all));
         assert!(by_class("IOService").matches(&dev, &all));
-        assert!(!by_class("IOUSBDevice").matches(&dev, &all), "an override is user space only");
+        assert!(
+            !by_class("IOUSBDevice").matches(&dev, &all),
+            "an override is user space only"
+        );
         let grandchild_of_root = Rules {
-            parent: Some(Box::new(Rules { entry_id: Some(1), ..Rules::default() })),
+            parent: Some(Box::new(Rules {
+                entry_id: Some(1),
+                ..Rules::default()
+            })),
             ..Rules::default()
         };
-        assert!(grandchild_of_root.matches(&intf, &all), "any ancestor, not only the parent");
+        assert!(
+            grandchild_of_root.matches(&intf, &all),
+            "any ancestor, not only the parent"
+        );
         assert!(!grandchild_of_root.matches(&root, &all));
         let negative = Rules {
-            property_match: Some(vec![BTreeMap::from([("locationID".into(), Prop::Int(0x8011_0000_i64 as i32 as i128))])]),
+            property_match: Some(vec![BTreeMap::from([(
+                "locationID".into(),
+                Prop::Int(0x8011_0000_i64 as i32 as i128),
+            )])]),
             ..Rules::default()
         };
-        assert!(!negative.matches(&dev, &all), "a sign-extended 32-bit value is another 64-bit number");
+        assert!(
+            !negative.matches(&dev, &all),
+            "a sign-extended 32-bit value is another 64-bit number"
+        );
         let right = Rules {
-            property_match: Some(vec![BTreeMap::from([("locationID".into(), Prop::Int(0x8011_0000))])]),
+            property_match: Some(vec![BTreeMap::from([(
+                "locationID".into(),
+                Prop::Int(0x8011_0000),
+            )])]),
             names: Some(vec!["Other".into(), "DS620".into()]),
             ..Rules::default()
         };

@@ -80,11 +80,18 @@ impl DoubleFactory {
     /// Check the ownership audit of the scenario served last; its errors are kept for the end of the run.
     fn check_previous(&self) {
         let errors = audit::check();
-        let name = self.previous.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let name = self
+            .previous
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         if errors.is_empty() {
             return;
         }
-        let who = name.map_or_else(|| "before any scenario".to_string(), |n| format!("in scenario {n}"));
+        let who = name.map_or_else(
+            || "before any scenario".to_string(),
+            |n| format!("in scenario {n}"),
+        );
         let mut all = self.errors.lock().unwrap_or_else(|p| p.into_inner());
         for e in errors {
             eprintln!("darwin double: ownership error {who}: {e}");
@@ -98,7 +105,9 @@ impl LabFactory for DoubleFactory {
         LAB_NAME
     }
     fn use_station(&self, station: &crate::station::Station) {
-        self.lab.usb.set_replug_plan(crate::station::replug_plan(station));
+        self.lab
+            .usb
+            .set_replug_plan(crate::station::replug_plan(station));
     }
     fn lab_for(&self, scenario: &Scenario) -> Result<Arc<dyn Lab>, LabError> {
         self.lab_for_attempt(scenario, 1)
@@ -125,7 +134,9 @@ impl LabFactory for DoubleFactory {
                 None
             }
             None => {
-                let sim = Arc::new(crate::backends::sim::SimLab::for_attempt(scenario, attempt)?);
+                let sim = Arc::new(crate::backends::sim::SimLab::for_attempt(
+                    scenario, attempt,
+                )?);
                 served::serve(Some(sim.clone()));
                 Some(sim)
             }
@@ -164,7 +175,10 @@ fn ioreg_from_env() -> Result<Option<Arc<dyn Lab>>, LabError> {
     };
     let tree = crate::backends::replay::load_dump(&path)
         .map_err(|e| LabError::Other(format!("{IOREG_ENV}: {e}")))?;
-    Ok(Some(Arc::new(crate::backends::replay::ReplayLab::new(&tree, Some(Vec::new())))))
+    Ok(Some(Arc::new(crate::backends::replay::ReplayLab::new(
+        &tree,
+        Some(Vec::new()),
+    ))))
 }
 
 /// libusb when it starts here; otherwise no bus (this machine has no USB for libusb to see).
@@ -172,8 +186,12 @@ fn usb_side() -> UsbSide {
     match crate::usb::libusb::LibusbBus::new() {
         Ok(bus) => UsbSide::Libusb(bus),
         Err(e) => {
-            eprintln!("note: libusb cannot start here ({e}): the darwin double runs with no USB bus");
-            UsbSide::Absent(format!("libusb cannot start on this machine ({e}) and the double fakes no USB device"))
+            eprintln!(
+                "note: libusb cannot start here ({e}): the darwin double runs with no USB bus"
+            );
+            UsbSide::Absent(format!(
+                "libusb cannot start on this machine ({e}) and the double fakes no USB device"
+            ))
         }
     }
 }

@@ -73,7 +73,9 @@ fn notify_port(p: IONotificationPortRef, by: &'static str) -> Option<u32> {
         Some(name) if audit::check_live(Handle::Port(name), by) => Some(name),
         Some(_) => None,
         None => {
-            audit::error(format!("{by} was given a notification port the double never made"));
+            audit::error(format!(
+                "{by} was given a notification port the double never made"
+            ));
             None
         }
     }
@@ -84,7 +86,11 @@ pub extern "C" fn IONotificationPortCreate(_main_port: mach_port_t) -> IONotific
     let port = mach::allocate_receive_port();
     let handle = Box::into_raw(Box::new(0u8)) as IONotificationPortRef;
     lock(&PORTS).insert(handle as usize, NotifyPort { port, source: None });
-    audit::created(Handle::Port(port), "IONotificationPortRef", "IONotificationPortCreate");
+    audit::created(
+        Handle::Port(port),
+        "IONotificationPortRef",
+        "IONotificationPortCreate",
+    );
     handle
 }
 
@@ -113,7 +119,10 @@ pub extern "C" fn IONotificationPortGetRunLoopSource(p: IONotificationPortRef) -
     let port = notify_port(p, "IONotificationPortGetRunLoopSource");
     let mut all = lock(&PORTS);
     match (port, all.get_mut(&(p as usize))) {
-        (Some(port), Some(np)) => *np.source.get_or_insert_with(|| runloop::new_source(port) as usize) as CFTypeRef,
+        (Some(port), Some(np)) => {
+            *np.source
+                .get_or_insert_with(|| runloop::new_source(port) as usize) as CFTypeRef
+        }
         _ => std::ptr::null(),
     }
 }
@@ -132,7 +141,9 @@ pub unsafe extern "C" fn IOServiceAddMatchingNotification(
     refcon: *mut c_void,
     notification: *mut io_object_t,
 ) -> kern_return_t {
-    let rules = (!matching.is_null()).then(|| rules_of(matching, "IOServiceAddMatchingNotification")).flatten();
+    let rules = (!matching.is_null())
+        .then(|| rules_of(matching, "IOServiceAddMatchingNotification"))
+        .flatten();
     // IOKitLib.h: consumes one reference of `matching`, whatever it returns.
     if !matching.is_null() {
         CFRelease(matching);
@@ -140,11 +151,16 @@ pub unsafe extern "C" fn IOServiceAddMatchingNotification(
     let port = notify_port(p, "IOServiceAddMatchingNotification");
     // SAFETY: the caller passes a NUL-terminated notification type.
     let kind = (!notification_type.is_null())
-        .then(|| unsafe { CStr::from_ptr(notification_type) }.to_bytes().to_vec())
+        .then(|| {
+            unsafe { CStr::from_ptr(notification_type) }
+                .to_bytes()
+                .to_vec()
+        })
         .and_then(|t| match t.as_slice() {
-            b"IOServiceFirstMatch" | b"IOServiceMatched" | b"IOServicePublish" | b"IOServiceFirstPublish" => {
-                Some(Kind2::FirstMatch)
-            }
+            b"IOServiceFirstMatch"
+            | b"IOServiceMatched"
+            | b"IOServicePublish"
+            | b"IOServiceFirstPublish" => Some(Kind2::FirstMatch),
             b"IOServiceTerminate" => Some(Kind2::Terminated),
             _ => None,
         });
@@ -156,8 +172,18 @@ pub unsafe extern "C" fn IOServiceAddMatchingNotification(
     }
     let now = matching_entries(&rules);
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    let pending = if kind == Kind2::FirstMatch { now.clone().into() } else { Default::default() };
-    let iterator = objects::hand_out(Kind::Iterator { pending, notification: Some(id) }, "IOServiceAddMatchingNotification");
+    let pending = if kind == Kind2::FirstMatch {
+        now.clone().into()
+    } else {
+        Default::default()
+    };
+    let iterator = objects::hand_out(
+        Kind::Iterator {
+            pending,
+            notification: Some(id),
+        },
+        "IOServiceAddMatchingNotification",
+    );
     lock(&NOTIFICATIONS).insert(
         id,
         Notification {
@@ -172,7 +198,9 @@ pub unsafe extern "C" fn IOServiceAddMatchingNotification(
         },
     );
     KERNEL.call_once(|| {
-        let _ = std::thread::Builder::new().name("darwin-double-kernel".into()).spawn(kernel_loop);
+        let _ = std::thread::Builder::new()
+            .name("darwin-double-kernel".into())
+            .spawn(kernel_loop);
     });
     // SAFETY: out pointer from the caller.
     unsafe { *notification = iterator };
@@ -206,10 +234,23 @@ fn message(n: &Notification, id: u64) -> Vec<u8> {
     m.extend_from_slice(&0u32.to_le_bytes()); // voucher
     m.extend_from_slice(&NOTIFICATION_MESSAGE_ID.to_le_bytes());
     m.extend_from_slice(&4u32.to_le_bytes()); // notify header: size of the content
-    let t = if n.kind == Kind2::Terminated { TERMINATED_TYPE } else { PUBLISH_TYPE };
+    let t = if n.kind == Kind2::Terminated {
+        TERMINATED_TYPE
+    } else {
+        PUBLISH_TYPE
+    };
     m.extend_from_slice(&t.to_le_bytes());
     // reference: [0] reserved, [1] callback, [2] refcon (IOKitLib's kIOMatchingCallout*Index), [3] our id.
-    for r in [0u64, n.callback as usize as u64, n.refcon as u64, id, 0, 0, 0, 0] {
+    for r in [
+        0u64,
+        n.callback as usize as u64,
+        n.refcon as u64,
+        id,
+        0,
+        0,
+        0,
+        0,
+    ] {
         m.extend_from_slice(&r.to_le_bytes());
     }
     m.extend_from_slice(&n.iterator.to_le_bytes());
@@ -219,18 +260,31 @@ fn message(n: &Notification, id: u64) -> Vec<u8> {
 /// One look at the registry: add what arrived or left to each notification's iterator, and tell the armed
 /// ones.
 pub fn look() {
-    let ids: Vec<(u64, Rules)> = lock(&NOTIFICATIONS).iter().map(|(id, n)| (*id, n.rules.clone())).collect();
+    let ids: Vec<(u64, Rules)> = lock(&NOTIFICATIONS)
+        .iter()
+        .map(|(id, n)| (*id, n.rules.clone()))
+        .collect();
     for (id, rules) in ids {
-        let now: BTreeMap<EntryId, RegEntry> = matching_entries(&rules).into_iter().map(|e| (e.id, e)).collect();
+        let now: BTreeMap<EntryId, RegEntry> = matching_entries(&rules)
+            .into_iter()
+            .map(|e| (e.id, e))
+            .collect();
         let mut all = lock(&NOTIFICATIONS);
         let Some(n) = all.get_mut(&id) else { continue };
         let news: Vec<RegEntry> = match n.kind {
-            Kind2::FirstMatch => now.iter().filter(|(k, _)| !n.known.contains_key(k)).map(|(_, e)| e.clone()).collect(),
+            Kind2::FirstMatch => now
+                .iter()
+                .filter(|(k, _)| !n.known.contains_key(k))
+                .map(|(_, e)| e.clone())
+                .collect(),
             Kind2::Terminated => n
                 .known
                 .iter()
                 .filter(|(k, _)| !now.contains_key(k))
-                .map(|(_, e)| RegEntry { registered: false, ..e.clone() })
+                .map(|(_, e)| RegEntry {
+                    registered: false,
+                    ..e.clone()
+                })
                 .collect(),
         };
         n.known = now;
@@ -260,15 +314,23 @@ fn kernel_loop() {
 
 /// Serve one message taken off a notification port by a run loop: call the notification's callback.
 pub fn dispatch(msg: &[u8]) {
-    let u32_at = |o: usize| msg.get(o..o + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-    let u64_at = |o: usize| msg.get(o..o + 8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
+    let u32_at = |o: usize| {
+        msg.get(o..o + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let u64_at = |o: usize| {
+        msg.get(o..o + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+    };
     if u32_at(20) != Some(NOTIFICATION_MESSAGE_ID as u32) {
         return;
     }
     let (Some(id), Some(iterator)) = (u64_at(24 + 8 + 3 * 8), u32_at(96)) else {
         return;
     };
-    let found = lock(&NOTIFICATIONS).get(&id).map(|n| (n.callback, n.refcon, n.iterator == iterator));
+    let found = lock(&NOTIFICATIONS)
+        .get(&id)
+        .map(|n| (n.callback, n.refcon, n.iterator == iterator));
     if let Some((callback, refcon, true)) = found {
         // SAFETY: the callback and refcon the caller registered, with the notification's iterator.
         unsafe { callback(refcon as *mut c_void, iterator) };

@@ -24,9 +24,15 @@ pub enum Kind {
     /// A registry entry, with what it looked like when handed out (a terminated entry still answers).
     Entry(RegEntry),
     /// What `IOIteratorNext` will hand out; a notification's iterator also names its notification.
-    Iterator { pending: VecDeque<RegEntry>, notification: Option<u64> },
+    Iterator {
+        pending: VecDeque<RegEntry>,
+        notification: Option<u64>,
+    },
     /// An open user client of the served lab.
-    Connection { connection: ConnectionId, service: EntryId },
+    Connection {
+        connection: ConnectionId,
+        service: EntryId,
+    },
 }
 
 struct Obj {
@@ -71,7 +77,10 @@ pub fn entry(name: io_object_t, by: &'static str) -> Option<RegEntry> {
         Kind::Entry(e) => Some(e.clone()),
         _ => None,
     })??;
-    Some(served::live_entry(seen.id).unwrap_or(RegEntry { registered: false, ..seen }))
+    Some(served::live_entry(seen.id).unwrap_or(RegEntry {
+        registered: false,
+        ..seen
+    }))
 }
 
 /// Drop one reference; the last one releases the name. Returns what was released, if it was the last.
@@ -110,12 +119,20 @@ pub extern "C" fn IOObjectRetain(object: io_object_t) -> kern_return_t {
 /// refused as a misuse rather than guessed at.
 #[unsafe(no_mangle)]
 pub extern "C" fn IOObjectRelease(object: io_object_t) -> kern_return_t {
-    if with(object, "IOObjectRelease", |k| matches!(k, Kind::Connection { .. })) == Some(true) {
-        audit::error("IOObjectRelease was given an io_connect_t: close it with IOServiceClose".into());
+    if with(object, "IOObjectRelease", |k| {
+        matches!(k, Kind::Connection { .. })
+    }) == Some(true)
+    {
+        audit::error(
+            "IOObjectRelease was given an io_connect_t: close it with IOServiceClose".into(),
+        );
         return code::kIOReturnBadArgument as kern_return_t;
     }
     match release(object, "IOObjectRelease") {
-        Ok(Some(Kind::Iterator { notification: Some(n), .. })) => {
+        Ok(Some(Kind::Iterator {
+            notification: Some(n),
+            ..
+        })) => {
             super::notify::iterator_released(n);
             0
         }
@@ -129,7 +146,10 @@ pub extern "C" fn IOObjectRelease(object: io_object_t) -> kern_return_t {
 #[unsafe(no_mangle)]
 pub extern "C" fn IOIteratorNext(iterator: io_object_t) -> io_object_t {
     let step = with(iterator, "IOIteratorNext", |k| match k {
-        Kind::Iterator { pending, notification } => Some((pending.pop_front(), *notification)),
+        Kind::Iterator {
+            pending,
+            notification,
+        } => Some((pending.pop_front(), *notification)),
         _ => None,
     })
     .flatten();
@@ -141,7 +161,9 @@ pub extern "C" fn IOIteratorNext(iterator: io_object_t) -> io_object_t {
         }
         Some((None, None)) => 0,
         None => {
-            audit::error(format!("IOIteratorNext was given {iterator:#x}, which is not an iterator"));
+            audit::error(format!(
+                "IOIteratorNext was given {iterator:#x}, which is not an iterator"
+            ));
             0
         }
     }
@@ -187,7 +209,9 @@ pub extern "C" fn IOObjectCopyClass(object: io_object_t) -> CFTypeRef {
         return std::ptr::null();
     }
     // SAFETY: write_name NUL-terminated the buffer.
-    let text = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned();
+    let text = unsafe { CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .into_owned();
     new_string(text, "IOObjectCopyClass")
 }
 
@@ -204,11 +228,17 @@ pub extern "C" fn IOObjectCopySuperclassForClass(class_name: CFTypeRef) -> CFTyp
 }
 
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn IOObjectConformsTo(object: io_object_t, class_name: *const c_char) -> boolean_t {
+pub unsafe extern "C" fn IOObjectConformsTo(
+    object: io_object_t,
+    class_name: *const c_char,
+) -> boolean_t {
     if class_name.is_null() {
         return 0;
     }
     // SAFETY: the caller passes a NUL-terminated io_name_t.
-    let class = unsafe { CStr::from_ptr(class_name) }.to_string_lossy().into_owned();
-    entry(object, "IOObjectConformsTo").is_some_and(|e| served::user_conforms(&e, &class)) as boolean_t
+    let class = unsafe { CStr::from_ptr(class_name) }
+        .to_string_lossy()
+        .into_owned();
+    entry(object, "IOObjectConformsTo").is_some_and(|e| served::user_conforms(&e, &class))
+        as boolean_t
 }

@@ -26,7 +26,14 @@ fn err(c: u32) -> kern_return_t {
 
 /// `{ key: value }` as a new mutable dictionary, as IOKitLib's helpers make them.
 fn one_key(key: &str, value: CFTypeRef, by: &'static str) -> CFTypeRef {
-    new_dictionary(vec![(new_string(key.into(), by) as *const c_void, value as *const c_void)], true, by)
+    new_dictionary(
+        vec![(
+            new_string(key.into(), by) as *const c_void,
+            value as *const c_void,
+        )],
+        true,
+        by,
+    )
 }
 
 fn c_text(p: *const c_char) -> Option<String> {
@@ -38,7 +45,11 @@ fn c_text(p: *const c_char) -> Option<String> {
 #[unsafe(no_mangle)]
 pub extern "C" fn IOServiceMatching(name: *const c_char) -> CFTypeRef {
     match c_text(name) {
-        Some(n) => one_key("IOProviderClass", new_string(n, "IOServiceMatching"), "IOServiceMatching"),
+        Some(n) => one_key(
+            "IOProviderClass",
+            new_string(n, "IOServiceMatching"),
+            "IOServiceMatching",
+        ),
         None => std::ptr::null(),
     }
 }
@@ -47,7 +58,11 @@ pub extern "C" fn IOServiceMatching(name: *const c_char) -> CFTypeRef {
 #[unsafe(no_mangle)]
 pub extern "C" fn IOServiceNameMatching(name: *const c_char) -> CFTypeRef {
     match c_text(name) {
-        Some(n) => one_key("IONameMatch", new_string(n, "IOServiceNameMatching"), "IOServiceNameMatching"),
+        Some(n) => one_key(
+            "IONameMatch",
+            new_string(n, "IOServiceNameMatching"),
+            "IOServiceNameMatching",
+        ),
         None => std::ptr::null(),
     }
 }
@@ -56,7 +71,10 @@ pub extern "C" fn IOServiceNameMatching(name: *const c_char) -> CFTypeRef {
 #[unsafe(no_mangle)]
 pub extern "C" fn IORegistryEntryIDMatching(id: u64) -> CFTypeRef {
     let n = new_number(
-        super::cf_object::Number::Int { value: id as i64, number_type: kCFNumberSInt64Type as isize },
+        super::cf_object::Number::Int {
+            value: id as i64,
+            number_type: kCFNumberSInt64Type as isize,
+        },
         "IORegistryEntryIDMatching",
     );
     one_key("IORegistryEntryID", n, "IORegistryEntryIDMatching")
@@ -74,7 +92,9 @@ pub fn rules_of(dict: CFTypeRef, by: &'static str) -> Option<Rules> {
 pub fn matching_entries(rules: &Rules) -> Vec<RegEntry> {
     let all = served::registered();
     let by_id: HashMap<EntryId, RegEntry> = all.iter().map(|e| (e.id, e.clone())).collect();
-    all.into_iter().filter(|e| rules.matches(e, &by_id)).collect()
+    all.into_iter()
+        .filter(|e| rules.matches(e, &by_id))
+        .collect()
 }
 
 #[unsafe(no_mangle)]
@@ -93,7 +113,13 @@ pub unsafe extern "C" fn IOServiceGetMatchingServices(
         return err(code::kIOReturnBadArgument);
     };
     let pending = matching_entries(&rules).into();
-    let it = objects::hand_out(Kind::Iterator { pending, notification: None }, "IOServiceGetMatchingServices");
+    let it = objects::hand_out(
+        Kind::Iterator {
+            pending,
+            notification: None,
+        },
+        "IOServiceGetMatchingServices",
+    );
     // SAFETY: out pointer from the caller.
     unsafe { *existing = it };
     0
@@ -141,7 +167,11 @@ pub extern "C" fn IORegistryEntryGetLocationInPlane(
 }
 
 #[unsafe(no_mangle)]
-pub extern "C" fn IORegistryEntryGetPath(entry: io_object_t, plane: *const c_char, path: *mut c_char) -> kern_return_t {
+pub extern "C" fn IORegistryEntryGetPath(
+    entry: io_object_t,
+    plane: *const c_char,
+    path: *mut c_char,
+) -> kern_return_t {
     let Some(e) = objects::entry(entry, "IORegistryEntryGetPath") else {
         return err(code::kIOReturnBadArgument);
     };
@@ -153,7 +183,10 @@ pub extern "C" fn IORegistryEntryGetPath(entry: io_object_t, plane: *const c_cha
 }
 
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn IORegistryEntryGetRegistryEntryID(entry: io_object_t, id: *mut u64) -> kern_return_t {
+pub unsafe extern "C" fn IORegistryEntryGetRegistryEntryID(
+    entry: io_object_t,
+    id: *mut u64,
+) -> kern_return_t {
     match objects::entry(entry, "IORegistryEntryGetRegistryEntryID") {
         Some(e) if !id.is_null() => {
             // SAFETY: out pointer from the caller.
@@ -193,7 +226,9 @@ pub extern "C" fn IORegistryEntryCreateCFProperty(
     let Some(k) = string_of(key, "IORegistryEntryCreateCFProperty") else {
         return std::ptr::null();
     };
-    match objects::entry(entry, "IORegistryEntryCreateCFProperty").and_then(|e| e.properties.get(k).cloned()) {
+    match objects::entry(entry, "IORegistryEntryCreateCFProperty")
+        .and_then(|e| e.properties.get(k).cloned())
+    {
         Some(p) => served::prop_to_cf(&p, "IORegistryEntryCreateCFProperty"),
         None => std::ptr::null(),
     }
@@ -211,9 +246,17 @@ pub unsafe extern "C" fn IORegistryEntryGetChildIterator(
     if !plane_ok(plane) || iterator.is_null() {
         return err(code::kIOReturnBadArgument);
     }
-    let children = served::lab().and_then(|l| l.children(e.id)).unwrap_or_default();
+    let children = served::lab()
+        .and_then(|l| l.children(e.id))
+        .unwrap_or_default();
     let pending = children.into_iter().filter(|c| c.registered).collect();
-    let it = objects::hand_out(Kind::Iterator { pending, notification: None }, "IORegistryEntryGetChildIterator");
+    let it = objects::hand_out(
+        Kind::Iterator {
+            pending,
+            notification: None,
+        },
+        "IORegistryEntryGetChildIterator",
+    );
     // SAFETY: out pointer from the caller.
     unsafe { *iterator = it };
     0
@@ -243,5 +286,7 @@ pub unsafe extern "C" fn IORegistryEntryGetParentEntry(
 
 #[unsafe(no_mangle)]
 pub extern "C" fn IORegistryEntryInPlane(entry: io_object_t, plane: *const c_char) -> boolean_t {
-    (plane_ok(plane) && objects::entry(entry, "IORegistryEntryInPlane").is_some_and(|e| e.registered)) as boolean_t
+    (plane_ok(plane)
+        && objects::entry(entry, "IORegistryEntryInPlane").is_some_and(|e| e.registered))
+        as boolean_t
 }

@@ -94,7 +94,10 @@ fn mode_text(mode: CFTypeRef) -> String {
 pub fn new_source(port: u32) -> CFTypeRef {
     make(
         type_id::RUN_LOOP_SOURCE,
-        Value::RunLoopSource(Arc::new(SourceState { port, valid: AtomicBool::new(true) })),
+        Value::RunLoopSource(Arc::new(SourceState {
+            port,
+            valid: AtomicBool::new(true),
+        })),
         "CFRunLoopSource",
         "IONotificationPortGetRunLoopSource",
     )
@@ -110,7 +113,11 @@ pub fn invalidate(src: CFTypeRef) {
         if let Some(st) = state(rl as CFTypeRef, "CFRunLoopSourceInvalidate") {
             let removed: Vec<CFTypeRef> = {
                 let mut all = lock(&st.sources);
-                let gone = all.iter().filter(|(s, _)| *s == src).map(|(s, _)| *s).collect();
+                let gone = all
+                    .iter()
+                    .filter(|(s, _)| *s == src)
+                    .map(|(s, _)| *s)
+                    .collect();
                 all.retain(|(s, _)| *s != src);
                 gone
             };
@@ -154,7 +161,10 @@ pub extern "C" fn CFRunLoopGetMain() -> CFTypeRef {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn CFRunLoopAddSource(rl: CFTypeRef, src: CFTypeRef, mode: CFTypeRef) {
-    let (Some(st), Some(_)) = (state(rl, "CFRunLoopAddSource"), source(src, "CFRunLoopAddSource")) else {
+    let (Some(st), Some(_)) = (
+        state(rl, "CFRunLoopAddSource"),
+        source(src, "CFRunLoopAddSource"),
+    ) else {
         return;
     };
     let mode = mode_text(mode);
@@ -179,10 +189,17 @@ pub extern "C" fn CFRunLoopRemoveSource(rl: CFTypeRef, src: CFTypeRef, mode: CFT
 }
 
 #[unsafe(no_mangle)]
-pub extern "C" fn CFRunLoopContainsSource(rl: CFTypeRef, src: CFTypeRef, mode: CFTypeRef) -> Boolean {
+pub extern "C" fn CFRunLoopContainsSource(
+    rl: CFTypeRef,
+    src: CFTypeRef,
+    mode: CFTypeRef,
+) -> Boolean {
     let mode = mode_text(mode);
-    state(rl, "CFRunLoopContainsSource")
-        .is_some_and(|st| lock(&st.sources).iter().any(|(s, m)| *s == src && *m == mode)) as Boolean
+    state(rl, "CFRunLoopContainsSource").is_some_and(|st| {
+        lock(&st.sources)
+            .iter()
+            .any(|(s, m)| *s == src && *m == mode)
+    }) as Boolean
 }
 
 #[unsafe(no_mangle)]
@@ -213,7 +230,11 @@ fn record_exit(code: i32) -> i32 {
 }
 
 #[unsafe(no_mangle)]
-pub extern "C" fn CFRunLoopRunInMode(mode: CFTypeRef, seconds: f64, return_after_source_handled: Boolean) -> i32 {
+pub extern "C" fn CFRunLoopRunInMode(
+    mode: CFTypeRef,
+    seconds: f64,
+    return_after_source_handled: Boolean,
+) -> i32 {
     let rl = CFRunLoopGetCurrent();
     let Some(st) = state(rl, "CFRunLoopRunInMode") else {
         return RUN_FINISHED;
@@ -271,5 +292,8 @@ fn run(st: &RunLoopState, mode: &str, until: Instant, return_after_source_handle
 #[unsafe(no_mangle)]
 pub extern "C" fn CFRunLoopRun() {
     let mode = &super::cf_values::RUN_LOOP_DEFAULT_MODE as *const Object as *const c_void;
-    while !matches!(CFRunLoopRunInMode(mode, 1.0e10, 0), RUN_STOPPED | RUN_FINISHED) {}
+    while !matches!(
+        CFRunLoopRunInMode(mode, 1.0e10, 0),
+        RUN_STOPPED | RUN_FINISHED
+    ) {}
 }

@@ -56,7 +56,9 @@ pub fn user_class(e: &RegEntry) -> &str {
 /// `IOObjectConformsTo`: the kernel's conformance (the real class chain, `io_object_conforms_to`), and,
 /// failing that, the override name (IOKitUser `IOKitLib.c`, `_IOObjectConformsTo`).
 pub fn user_conforms(e: &RegEntry, class: &str) -> bool {
-    e.class == class || e.class_chain.iter().any(|c| c == class) || e.string(CLASS_NAME_OVERRIDE_KEY) == Some(class)
+    e.class == class
+        || e.class_chain.iter().any(|c| c == class)
+        || e.string(CLASS_NAME_OVERRIDE_KEY) == Some(class)
 }
 
 /// `io_object_get_superclass`: the kernel knows its classes' superclasses; the double knows those of every
@@ -64,8 +66,14 @@ pub fn user_conforms(e: &RegEntry, class: &str) -> bool {
 pub fn superclass_of(class: &str) -> Option<String> {
     let all = lab().ok()?.find(&crate::lab::Matching::default()).ok()?;
     all.iter().find_map(|e| {
-        let chain: Vec<&String> = std::iter::once(&e.class).chain(e.class_chain.iter().filter(|c| **c != e.class)).collect();
-        chain.iter().position(|c| *c == class).and_then(|i| chain.get(i + 1)).map(|c| c.to_string())
+        let chain: Vec<&String> = std::iter::once(&e.class)
+            .chain(e.class_chain.iter().filter(|c| **c != e.class))
+            .collect();
+        chain
+            .iter()
+            .position(|c| *c == class)
+            .and_then(|i| chain.get(i + 1))
+            .map(|c| c.to_string())
     })
 }
 
@@ -75,9 +83,15 @@ pub fn superclass_of(class: &str) -> Option<String> {
 /// bits (signed or unsigned) is served as 32-bit, as IOUSBHostFamily's 32-bit keys (`locationID`) are.
 pub fn registry_number(v: i128) -> Number {
     if (i32::MIN as i128..=u32::MAX as i128).contains(&v) {
-        Number::Int { value: v as u32 as i32 as i64, number_type: kCFNumberSInt32Type as isize }
+        Number::Int {
+            value: v as u32 as i32 as i64,
+            number_type: kCFNumberSInt32Type as isize,
+        }
     } else {
-        Number::Int { value: crate::backends::iokit::int_bits(v).unwrap_or(v as i64), number_type: kCFNumberSInt64Type as isize }
+        Number::Int {
+            value: crate::backends::iokit::int_bits(v).unwrap_or(v as i64),
+            number_type: kCFNumberSInt64Type as isize,
+        }
     }
 }
 
@@ -90,7 +104,11 @@ pub fn prop_to_cf(p: &Prop, by: &'static str) -> CFTypeRef {
         Prop::Str(s) => new_string(s.clone(), by),
         Prop::Data(d) => new_data(d.clone(), by),
         Prop::Date(t) => new_date(*t, by),
-        Prop::Array(items) => new_array(items.iter().map(|i| prop_to_cf(i, by)).collect(), CF_TYPE, by),
+        Prop::Array(items) => new_array(
+            items.iter().map(|i| prop_to_cf(i, by)).collect(),
+            CF_TYPE,
+            by,
+        ),
         Prop::Dict(map) => dict_to_cf(map, false, by),
     }
 }
@@ -99,7 +117,12 @@ pub fn prop_to_cf(p: &Prop, by: &'static str) -> CFTypeRef {
 pub fn dict_to_cf(map: &BTreeMap<String, Prop>, mutable: bool, by: &'static str) -> CFTypeRef {
     let pairs = map
         .iter()
-        .map(|(k, v)| (new_string(k.clone(), by) as *const c_void, prop_to_cf(v, by) as *const c_void))
+        .map(|(k, v)| {
+            (
+                new_string(k.clone(), by) as *const c_void,
+                prop_to_cf(v, by) as *const c_void,
+            )
+        })
         .collect();
     new_dictionary(pairs, mutable, by)
 }
@@ -113,11 +136,21 @@ pub fn cf_to_prop(v: CFTypeRef, by: &'static str) -> Option<Prop> {
         Value::String(s) => Prop::Str(s.to_str().ok()?.to_string()),
         Value::Data(d) => Prop::Data(d.clone()),
         Value::Date(t) => Prop::Date(*t),
-        Value::Array(c) => Prop::Array(lock(&c.items).iter().filter_map(|i| cf_to_prop(*i, by)).collect()),
+        Value::Array(c) => Prop::Array(
+            lock(&c.items)
+                .iter()
+                .filter_map(|i| cf_to_prop(*i, by))
+                .collect(),
+        ),
         Value::Dictionary(c) => Prop::Dict(
             lock(&c.items)
                 .iter()
-                .filter_map(|(k, v)| Some((super::cf_values::string_of(*k, by)?.to_string(), cf_to_prop(*v, by)?)))
+                .filter_map(|(k, v)| {
+                    Some((
+                        super::cf_values::string_of(*k, by)?.to_string(),
+                        cf_to_prop(*v, by)?,
+                    ))
+                })
                 .collect(),
         ),
         _ => return None,

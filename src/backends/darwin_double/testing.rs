@@ -23,9 +23,13 @@ pub fn session() -> MutexGuard<'static, ()> {
 
 /// Serve `tests/fixtures/darwin-double/override.plist` (a DS620 with class overrides, locationID bit 31 set).
 pub fn serve_override_fixture() {
-    let tree = crate::backends::replay::load_dump(&repo("tests/fixtures/darwin-double/override.plist"))
-        .expect("the fixture loads");
-    let lab: Arc<dyn Lab> = Arc::new(crate::backends::replay::ReplayLab::new(&tree, Some(Vec::new())));
+    let tree =
+        crate::backends::replay::load_dump(&repo("tests/fixtures/darwin-double/override.plist"))
+            .expect("the fixture loads");
+    let lab: Arc<dyn Lab> = Arc::new(crate::backends::replay::ReplayLab::new(
+        &tree,
+        Some(Vec::new()),
+    ));
     served::serve(Some(lab));
 }
 

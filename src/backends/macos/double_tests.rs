@@ -93,7 +93,9 @@ fn open_sample_with_callback(clients: &IoUserClients) -> (u64, u32) {
         ..CallArgs::default()
     };
     assert_eq!(clients.call(conn, &register).unwrap().code.0, 0);
-    let port = clients.wake_port(conn).expect("an async call made a wake port");
+    let port = clients
+        .wake_port(conn)
+        .expect("an async call made a wake port");
     (conn, port)
 }
 

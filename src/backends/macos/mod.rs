@@ -34,8 +34,10 @@ pub enum UsbSide {
 
 impl UsbSide {
     pub fn set_replug_plan(&self, plan: Vec<crate::usb::libusb::ReplugPlan>) {
-        if let UsbSide::Libusb(bus) = self {
-            bus.set_replug_plan(plan)
+        match self {
+            UsbSide::Libusb(bus) => bus.set_replug_plan(plan),
+            #[cfg(not(target_os = "macos"))]
+            UsbSide::Absent(_) => {}
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Ownership of IOKit objects and CF values: each is released exactly once, by its wrapper's `Drop`.
 
-use core_foundation_sys::base::{CFRelease, CFTypeRef};
 use super::sys::{IOIteratorNext, IOObjectRelease, io_iterator_t, io_object_t};
+use core_foundation_sys::base::{CFRelease, CFTypeRef};
 
 /// An `io_object_t` this process holds one reference to.
 pub struct IoObject(io_object_t);

@@ -110,7 +110,8 @@ pub struct IONotificationPort {
 #[cfg(not(target_os = "macos"))]
 pub type IONotificationPortRef = *mut IONotificationPort;
 #[cfg(not(target_os = "macos"))]
-pub type IOServiceMatchingCallback = unsafe extern "C" fn(refcon: *mut c_void, iterator: io_iterator_t);
+pub type IOServiceMatchingCallback =
+    unsafe extern "C" fn(refcon: *mut c_void, iterator: io_iterator_t);
 #[cfg(target_os = "macos")]
 pub use io_kit_sys::{IONotificationPortRef, IOServiceMatchingCallback};
 

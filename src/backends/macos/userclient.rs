@@ -3,17 +3,17 @@
 
 use super::object::IoObject;
 use super::registry::object_for;
-use crate::backends::iokit::{self, ASYNC_REF64_COUNT, Completion};
-use crate::dispatch;
-use crate::ioreturn::ReturnCode;
-use crate::lab::{
-    CallArgs, CallOutcome, ConnectionId, LabError, OpenOutcome, OpenRequest, UserClients,
-};
 use super::sys::{
     IOConnectCallAsyncMethod, IOConnectCallMethod, IONotificationPortCreate,
     IONotificationPortDestroy, IONotificationPortGetMachPort, IONotificationPortRef,
     IOServiceClose, IOServiceOpen, MACH_RCV_MSG, MACH_RCV_TIMEOUT, io_connect_t, mach_msg,
     mach_msg_header_t, mach_task_self,
+};
+use crate::backends::iokit::{self, ASYNC_REF64_COUNT, Completion};
+use crate::dispatch;
+use crate::ioreturn::ReturnCode;
+use crate::lab::{
+    CallArgs, CallOutcome, ConnectionId, LabError, OpenOutcome, OpenRequest, UserClients,
 };
 use std::collections::BTreeMap;
 use std::os::raw::c_void;

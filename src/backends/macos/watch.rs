@@ -3,16 +3,16 @@
 
 use super::object::IoIter;
 use super::registry::matching_dict;
+use super::sys::{
+    IONotificationPortCreate, IONotificationPortDestroy, IONotificationPortGetRunLoopSource,
+    IOServiceAddMatchingNotification, io_iterator_t, kIOFirstMatchNotification,
+    kIOTerminatedNotification,
+};
 use crate::lab::{LabError, Matching};
 use crate::usb::libusb::Changes;
 use core_foundation_sys::dictionary::CFDictionaryRef;
 use core_foundation_sys::runloop::{
     CFRunLoopAddSource, CFRunLoopGetCurrent, CFRunLoopRunInMode, kCFRunLoopDefaultMode,
-};
-use super::sys::{
-    IONotificationPortCreate, IONotificationPortDestroy, IONotificationPortGetRunLoopSource,
-    IOServiceAddMatchingNotification, io_iterator_t, kIOFirstMatchNotification,
-    kIOTerminatedNotification,
 };
 use std::os::raw::c_void;
 use std::sync::Arc;
