@@ -56,12 +56,21 @@ pub fn match_plan(m: &Matching) -> MatchPlan {
     }
 }
 
-/// A CFNumber as extracted: `CFNumberIsFloatType`, and the value read as `kCFNumberSInt64Type` or
-/// `kCFNumberFloat64Type`.
+/// A CFNumber as extracted: `CFNumberIsFloatType`, its `CFNumberGetType`, and the value read as
+/// `kCFNumberSInt64Type` or `kCFNumberFloat64Type`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum CfNumber {
+    /// A 32-bit (or narrower) integer CFNumber: `IOCFUnserializeBinary` (IOKitUser `IOCFSerialize.c`)
+    /// makes one of `kCFNumberSInt32Type` for every OSNumber of 32 bits or fewer, from its low 32 bits.
+    Int32(i32),
     Int(i64),
     Float(f64),
+}
+
+/// Whether a `CFNumberType` is an integer type of 32 bits or fewer (`CFNumber.h`: SInt8, SInt16, SInt32,
+/// Char, Short, Int).
+pub fn is_narrow_int_type(number_type: u32) -> bool {
+    matches!(number_type, 1..=3 | 7..=9)
 }
 
 /// Keys whose values are unsigned 64-bit in the kernel (`IORegistryEntryGetRegistryEntryID` is a `uint64_t`).
@@ -75,8 +84,13 @@ pub const UNSIGNED_KEYS: &[&str] = &[REGISTRY_ENTRY_ID_KEY, "sessionID"];
 /// ([`UNSIGNED_KEYS`]) the bits are reinterpreted as u64, every other negative value is kept as read.
 /// Floats do not come from OSNumber (integers only); one that is integral is kept as an integer, any other
 /// as its decimal text, since [`Prop`] has no float.
+///
+/// The kernel's OSNumber has no sign: a 32-bit value reaches user space as a *signed* SInt32 (issue 19,
+/// defect 4), so a `locationID` of 0x80000000 or more reads back negative; the low 32 bits are taken as
+/// unsigned, which is what the kernel holds.
 pub fn number_prop(key: &str, n: CfNumber) -> Prop {
     match n {
+        CfNumber::Int32(v) => Prop::Int(v as u32 as i128),
         CfNumber::Int(v) if v < 0 && UNSIGNED_KEYS.contains(&key) => Prop::Int(v as u64 as i128),
         CfNumber::Int(v) => Prop::Int(v as i128),
         CfNumber::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Prop::Int(f as i128),
@@ -257,6 +271,11 @@ mod tests {
             number_prop("x", CfNumber::Float(0.5)),
             Prop::Str("0.5".into())
         );
+        assert_eq!(
+            number_prop("locationID", CfNumber::Int32(0x8010_0000u32 as i32)),
+            Prop::Int(0x8010_0000)
+        );
+        assert!(is_narrow_int_type(3) && !is_narrow_int_type(4) && !is_narrow_int_type(5));
         assert_eq!(int_bits(u64::MAX as i128), Some(-1));
         assert_eq!(int_bits(-3), Some(-3));
         assert_eq!(int_bits(1i128 << 70), None);
