@@ -203,10 +203,17 @@ pub struct Completion {
     pub args: Vec<u64>,
 }
 
-/// Parse the message `IOUserClient::sendAsyncResult64` sends (xnu `iokit/Kernel/IOUserClient.cpp`,
-/// `OSMessageNotification.h`): a 24-byte `mach_msg_header_t`, an `OSNotificationHeader64` (u32 size, u32
-/// type, 8 × u64 reference), then `IOAsyncCompletionContent` (u32 result) and the u64 arguments, packed.
-/// `msgh_size` (offset 4) bounds what is read. UNCONFIRMED on a DriverKit user client until run on a Mac.
+/// `kOSNotificationMessageID` (IOKit `OSMessageNotification.h`): the `msgh_id` of every kernel
+/// notification message, async completions included.
+pub const NOTIFICATION_MESSAGE_ID: u32 = 53;
+/// `kIOAsyncCompletionNotificationType` (`OSMessageNotification.h`): the notify header's type of a completion.
+pub const ASYNC_COMPLETION_TYPE: u32 = 150;
+
+/// Parse the message `IOUserClient::_sendAsyncResult64` sends (xnu `iokit/Kernel/IOUserClient.cpp`,
+/// `OSMessageNotification.h`): a 24-byte `mach_msg_header_t` with `msgh_id` 53, an `OSNotificationHeader64`
+/// (u32 size, u32 type 150, 8 × u64 reference), then `IOAsyncCompletionContent` (u32 result) and the u64
+/// arguments, packed. `msgh_size` (offset 4) bounds what is read. Any other message (another id or type)
+/// is not a completion: `None` (issue 19, defect 7).
 pub fn parse_async_completion(msg: &[u8]) -> Option<Completion> {
     const HEADER: usize = 24;
     const NOTIFY: usize = 8 + 8 * ASYNC_REF64_COUNT;
@@ -214,6 +221,9 @@ pub fn parse_async_completion(msg: &[u8]) -> Option<Completion> {
         msg.get(o..o + 4)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     };
+    if u32_at(20)? != NOTIFICATION_MESSAGE_ID || u32_at(HEADER + 4)? != ASYNC_COMPLETION_TYPE {
+        return None;
+    }
     let size = (u32_at(4)? as usize).min(msg.len());
     let result = u32_at(HEADER + NOTIFY).filter(|_| size >= HEADER + NOTIFY + 4)?;
     let args = msg[HEADER + NOTIFY + 4..size]
@@ -343,6 +353,8 @@ mod tests {
         let mut msg = vec![0u8; 24 + 72 + 4 + 16];
         let len = msg.len() as u32;
         msg[4..8].copy_from_slice(&len.to_le_bytes());
+        msg[20..24].copy_from_slice(&NOTIFICATION_MESSAGE_ID.to_le_bytes());
+        msg[28..32].copy_from_slice(&ASYNC_COMPLETION_TYPE.to_le_bytes());
         msg[96..100].copy_from_slice(&0xE00002C2u32.to_le_bytes());
         msg[100..108].copy_from_slice(&42u64.to_le_bytes());
         msg[108..116].copy_from_slice(&7u64.to_le_bytes());
@@ -354,6 +366,13 @@ mod tests {
             })
         );
         assert_eq!(parse_async_completion(&msg[..50]), None);
+        // Another message id (a no-senders notification is 70) or another notify type is no completion.
+        let mut other_id = msg.clone();
+        other_id[20..24].copy_from_slice(&70u32.to_le_bytes());
+        assert_eq!(parse_async_completion(&other_id), None);
+        let mut other_type = msg.clone();
+        other_type[28..32].copy_from_slice(&100u32.to_le_bytes());
+        assert_eq!(parse_async_completion(&other_type), None);
         msg[4..8].copy_from_slice(&60u32.to_le_bytes());
         assert_eq!(parse_async_completion(&msg), None);
     }

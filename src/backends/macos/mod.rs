@@ -5,6 +5,7 @@
 //! Compiled on macOS, and on Linux against the darwin double (`--features darwin-double`); the gate is in
 //! `backends/mod.rs`. IOKit and Mach declarations come through `sys` only.
 
+mod completions;
 #[cfg(all(test, feature = "darwin-double", not(target_os = "macos")))]
 mod double_tests;
 mod logs;
