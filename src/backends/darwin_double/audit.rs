@@ -59,6 +59,26 @@ fn book() -> MutexGuard<'static, Book> {
     BOOK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A frame inside the double itself (its callers are what a reader wants).
+fn is_double_frame(frame: &str) -> bool {
+    const OWN: &[&str] = &[
+        "audit",
+        "objects",
+        "cf_object",
+        "cf_values",
+        "cf_collections",
+        "registry_fns",
+        "notify",
+        "connect",
+        "mach",
+        "runloop",
+        "served",
+        "matching",
+    ];
+    OWN.iter()
+        .any(|m| frame.contains(&format!("darwin_double::{m}::")))
+}
+
 /// The backend's frames of a creation backtrace (what a reader needs), or its first frames when none is.
 fn site(by: &str, bt: &Option<Backtrace>) -> String {
     let Some(bt) = bt else {
@@ -68,7 +88,7 @@ fn site(by: &str, bt: &Option<Backtrace>) -> String {
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
     let mine: Vec<String> = lines
         .windows(2)
-        .filter(|w| w[0].contains("dexthil::") && !w[0].contains("darwin_double"))
+        .filter(|w| w[0].contains("dexthil::") && !is_double_frame(w[0]))
         .take(6)
         .map(|w| format!("{} ({})", w[0], w[1].trim_start_matches("at ")))
         .collect();

@@ -56,7 +56,7 @@ impl Rules {
         let own = self
             .provider_class
             .as_deref()
-            .is_none_or(|c| e.class == c || e.class_chain.iter().any(|x| x == c))
+            .is_none_or(|c| kernel_conforms(e, c))
             && self
                 .names
                 .as_ref()
@@ -84,6 +84,15 @@ impl Rules {
             false
         })
     }
+}
+
+/// The kernel's conformance (`OSMetaClassBase::metaCast`): the real class chain. Every entry registered in
+/// the IOService plane is an IOService (only IOServices attach there), which a dump taken without `-i`
+/// cannot show for classes the replay reader does not know.
+pub fn kernel_conforms(e: &RegEntry, class: &str) -> bool {
+    e.class == class
+        || e.class_chain.iter().any(|x| x == class)
+        || (e.registered && (class == "IOService" || class == "IORegistryEntry"))
 }
 
 /// `OSObject::isEqualTo` on registry values: numbers by their 64 bits (OSNumber keeps the value unsigned),

@@ -39,7 +39,7 @@ use super::macos::{MacosLab, UsbSide};
 use crate::lab::{Lab, LabError, UsbBus};
 use crate::logs::LogCapture;
 use crate::scenario::Scenario;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// The environment variable naming an `ioreg -a -l` plist to serve instead of the sim station.
@@ -168,17 +168,21 @@ impl Drop for DoubleFactory {
     }
 }
 
-/// Load the `DEXTHIL_DOUBLE_IOREG` dump, if one is named.
-fn ioreg_from_env() -> Result<Option<Arc<dyn Lab>>, LabError> {
-    let Some(path) = std::env::var_os(IOREG_ENV).map(PathBuf::from) else {
-        return Ok(None);
-    };
-    let tree = crate::backends::replay::load_dump(&path)
+/// A lab over an `ioreg -a -l` dump (plist, XML or binary, or the text form), read by the replay reader.
+pub fn ioreg_lab(path: &Path) -> Result<Arc<dyn Lab>, LabError> {
+    let tree = crate::backends::replay::load_dump(path)
         .map_err(|e| LabError::Other(format!("{IOREG_ENV}: {e}")))?;
-    Ok(Some(Arc::new(crate::backends::replay::ReplayLab::new(
+    Ok(Arc::new(crate::backends::replay::ReplayLab::new(
         &tree,
         Some(Vec::new()),
-    ))))
+    )))
+}
+
+/// Load the `DEXTHIL_DOUBLE_IOREG` dump, if one is named.
+fn ioreg_from_env() -> Result<Option<Arc<dyn Lab>>, LabError> {
+    std::env::var_os(IOREG_ENV)
+        .map(|p| ioreg_lab(Path::new(&p)))
+        .transpose()
 }
 
 /// libusb when it starts here; otherwise no bus (this machine has no USB for libusb to see).

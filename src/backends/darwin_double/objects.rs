@@ -119,10 +119,14 @@ pub extern "C" fn IOObjectRetain(object: io_object_t) -> kern_return_t {
 /// refused as a misuse rather than guessed at.
 #[unsafe(no_mangle)]
 pub extern "C" fn IOObjectRelease(object: io_object_t) -> kern_return_t {
-    if with(object, "IOObjectRelease", |k| {
-        matches!(k, Kind::Connection { .. })
-    }) == Some(true)
-    {
+    let is_connection = matches!(
+        objects().get(&object),
+        Some(Obj {
+            kind: Kind::Connection { .. },
+            ..
+        })
+    );
+    if is_connection {
         audit::error(
             "IOObjectRelease was given an io_connect_t: close it with IOServiceClose".into(),
         );

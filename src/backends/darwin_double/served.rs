@@ -56,9 +56,7 @@ pub fn user_class(e: &RegEntry) -> &str {
 /// `IOObjectConformsTo`: the kernel's conformance (the real class chain, `io_object_conforms_to`), and,
 /// failing that, the override name (IOKitUser `IOKitLib.c`, `_IOObjectConformsTo`).
 pub fn user_conforms(e: &RegEntry, class: &str) -> bool {
-    e.class == class
-        || e.class_chain.iter().any(|c| c == class)
-        || e.string(CLASS_NAME_OVERRIDE_KEY) == Some(class)
+    super::matching::kernel_conforms(e, class) || e.string(CLASS_NAME_OVERRIDE_KEY) == Some(class)
 }
 
 /// `io_object_get_superclass`: the kernel knows its classes' superclasses; the double knows those of every
