@@ -2,6 +2,9 @@
 //! retained, released and compared through the callbacks given at creation (`kCFType...CallBacks` retain
 //! with CFRetain; NULL callbacks store the pointers as they are).
 
+// The C functions here keep the safety contract of their Apple header (the caller passes valid pointers
+// for the counts given); it is not repeated on each.
+#![allow(clippy::missing_safety_doc)]
 #![allow(non_upper_case_globals, non_snake_case)]
 
 use super::cf_object::{

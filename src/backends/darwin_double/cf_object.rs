@@ -5,6 +5,9 @@
 //! The constant objects (`kCFBooleanTrue`, `kCFRunLoopDefaultMode`, the allocators) are statics and never
 //! counted, as CoreFoundation's own constants are immortal.
 
+// The C functions here keep the safety contract of their Apple header (the caller passes valid pointers
+// for the counts given); it is not repeated on each.
+#![allow(clippy::missing_safety_doc)]
 #![allow(non_upper_case_globals, non_snake_case)]
 
 use super::audit::{self, Handle};

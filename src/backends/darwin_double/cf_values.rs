@@ -1,6 +1,9 @@
 //! The scalar CF types: CFString (UTF-8 only), CFNumber, CFBoolean, CFData, CFDate, as `CFString.h`,
 //! `CFNumber.h`, `CFData.h`, `CFDate.h` declare them and core-foundation 0.10's wrappers call them.
 
+// The C functions here keep the safety contract of their Apple header (the caller passes valid pointers
+// for the counts given); it is not repeated on each.
+#![allow(clippy::missing_safety_doc)]
 #![allow(non_upper_case_globals, non_snake_case)]
 
 use super::audit;

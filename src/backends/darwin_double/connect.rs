@@ -11,6 +11,9 @@
 //! with what arguments, is the dext's business (UNCONFIRMED for Apple's sample); [`send_completion`] lets a
 //! test complete at any time.
 
+// The C functions here keep the safety contract of their Apple header (the caller passes valid pointers
+// for the counts given); it is not repeated on each.
+#![allow(clippy::missing_safety_doc)]
 #![allow(non_snake_case)]
 
 use super::mach::{self, TASK_SELF};

@@ -5,6 +5,9 @@
 //!
 //! Port names and io_object_t names come from one counter, as both are names in one task's port space.
 
+// The C functions here keep the safety contract of their Apple header (the caller passes valid pointers
+// for the counts given); it is not repeated on each.
+#![allow(clippy::missing_safety_doc)]
 #![allow(non_upper_case_globals)]
 
 use crate::backends::macos::sys::apple_types::{
@@ -96,12 +99,16 @@ pub fn queue_state(name: u32) -> Option<(usize, usize)> {
         .map(|p| (p.queue.len(), p.dropped))
 }
 
-/// Take the next message of `name` within `wait` (`None` = do not wait). Err: the port does not exist.
-pub fn receive(name: u32, wait: Option<Duration>) -> Result<Option<Vec<u8>>, ()> {
+/// The port named does not exist (never made, or destroyed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoSuchPort;
+
+/// Take the next message of `name` within `wait` (`None` = do not wait).
+pub fn receive(name: u32, wait: Option<Duration>) -> Result<Option<Vec<u8>>, NoSuchPort> {
     let deadline = wait.map(|w| Instant::now() + w);
     let mut all = ports();
     loop {
-        let port = all.by_name.get_mut(&name).ok_or(())?;
+        let port = all.by_name.get_mut(&name).ok_or(NoSuchPort)?;
         if let Some(m) = port.queue.pop_front() {
             return Ok(Some(m));
         }
@@ -173,7 +180,7 @@ pub unsafe extern "C" fn mach_msg(
         receive(rcv_name, wait)
     };
     match got {
-        Err(()) => MACH_RCV_INVALID_NAME,
+        Err(NoSuchPort) => MACH_RCV_INVALID_NAME,
         Ok(None) => MACH_RCV_TIMED_OUT,
         Ok(Some(m)) => {
             // SAFETY: the caller's buffer holds `rcv_size` bytes; checked above the message fits (a message

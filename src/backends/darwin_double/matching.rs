@@ -57,10 +57,7 @@ impl Rules {
             .provider_class
             .as_deref()
             .is_none_or(|c| kernel_conforms(e, c))
-            && self
-                .names
-                .as_ref()
-                .is_none_or(|ns| ns.iter().any(|n| *n == e.name))
+            && self.names.as_ref().is_none_or(|ns| ns.contains(&e.name))
             && self.entry_id.is_none_or(|id| id == e.id)
             && self.property_match.as_ref().is_none_or(|tables| {
                 tables.iter().any(|t| {

@@ -11,6 +11,9 @@
 //! notify header, the iterator's name: IOKitLib parses these messages itself (`IODispatchCalloutFromMessage`),
 //! the backend never does, so that body is the double's own.
 
+// The C functions here keep the safety contract of their Apple header (the caller passes valid pointers
+// for the counts given); it is not repeated on each.
+#![allow(clippy::missing_safety_doc)]
 #![allow(non_snake_case)]
 
 use super::audit::{self, Handle};

@@ -1,6 +1,9 @@
 //! The IORegistry calls of `IOKitLib.h`: the matching-dictionary helpers, `IOServiceGetMatchingServices`
 //! (which consumes one reference of the dictionary whatever it returns), and the `IORegistryEntry*` reads.
 
+// The C functions here keep the safety contract of their Apple header (the caller passes valid pointers
+// for the counts given); it is not repeated on each.
+#![allow(clippy::missing_safety_doc)]
 #![allow(non_snake_case)]
 
 use super::cf_collections::new_dictionary;

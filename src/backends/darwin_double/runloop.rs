@@ -5,6 +5,9 @@
 //! running is lost: the stop flag lives in the per-run data that each run replaces on entry
 //! (`__CFRunLoopPushPerRunData` clears `stopped`).
 
+// The C functions here keep the safety contract of their Apple header (the caller passes valid pointers
+// for the counts given); it is not repeated on each.
+#![allow(clippy::missing_safety_doc)]
 #![allow(non_snake_case)]
 
 use super::cf_object::{CFRelease, CFRetain, Object, Value, get_typed, lock, make, type_id};
