@@ -344,17 +344,24 @@ fn calls_keep_the_mig_limits_and_close_releases_the_connection() {
 }
 
 #[test]
-fn every_recorded_dump_of_the_repo_is_served_through_the_backend_without_ownership_errors() {
+fn every_recorded_dump_is_served_through_the_backend_without_ownership_errors() {
     let _s = session();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ioreg");
     let mut served_any = 0;
-    for f in [
+    let mut dumps: Vec<std::path::PathBuf> = [
         "ds620.plist",
         "ds620-binary.plist",
         "cx-02.plist",
         "ds-rx1.plist",
-    ] {
-        let lab = super::ioreg_lab(&dir.join(f)).unwrap();
+    ]
+    .iter()
+    .map(|f| dir.join(f))
+    .collect();
+    // A dump a user recorded on their own Mac goes through the same check.
+    dumps.extend(std::env::var_os(super::IOREG_ENV).map(std::path::PathBuf::from));
+    for path in dumps {
+        let f = path.display();
+        let lab = super::ioreg_lab(&path).unwrap();
         served::serve(Some(lab.clone()));
         let want: Vec<String> = lab
             .find(&crate::lab::Matching::default())
