@@ -171,3 +171,54 @@ fn defect_8_a_finished_wait_stops_its_run_loop_instead_of_letting_it_time_out() 
     );
     assert_eq!(ownership_errors(), Vec::<String>::new());
 }
+
+#[test]
+fn room_for_more_than_16_scalar_outputs_is_clamped_by_the_mig_stub_not_refused() {
+    let _s = session();
+    let _sim = serve_scenario("scenarios/sample/scalar.yaml");
+    let clients = IoUserClients::default();
+    let service = IoRegistry
+        .find(&Matching {
+            name: Some("NullDriver".into()),
+            ..Matching::default()
+        })
+        .unwrap()
+        .remove(0);
+    let conn = clients
+        .open(&OpenRequest {
+            entry: service.id,
+            open_type: 0,
+        })
+        .unwrap()
+        .connection
+        .unwrap();
+    // Reference §3: scalar_output is CountInOut; migcom's WriteInitializeCount sends min(cnt, 16).
+    let out = clients
+        .call(
+            conn,
+            &CallArgs {
+                selector: 0,
+                scalars_in: vec![1; 16],
+                scalars_out_capacity: 17,
+                ..CallArgs::default()
+            },
+        )
+        .unwrap();
+    assert_eq!((out.code.0, out.scalars_out), (0, vec![2; 16]));
+    // 17 inputs never leave the process, as before.
+    let refused = clients
+        .call(
+            conn,
+            &CallArgs {
+                selector: 0,
+                scalars_in: vec![1; 17],
+                scalars_out_capacity: 16,
+                ..CallArgs::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(refused.code.0, crate::ioreturn::code::MIG_ARRAY_TOO_LARGE);
+    assert_eq!(clients.close(conn).unwrap().0, 0);
+    drop(clients);
+    assert_eq!(ownership_errors(), Vec::<String>::new());
+}
