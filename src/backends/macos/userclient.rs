@@ -120,16 +120,10 @@ impl UserClients for IoUserClients {
     }
 
     fn call(&self, connection: ConnectionId, args: &CallArgs) -> Result<CallOutcome, LabError> {
-        // What the MIG stub refuses in this process: more than 16 scalar inputs. Room for more than 16
-        // outputs is not refused but clamped by the stub (reference §3), so it is left to IOKit.
-        if args.scalars_in.len() > dispatch::SCALAR_MAX {
-            tracing::info!(
-                "client side: {} scalars in ({} at most); nothing was sent",
-                args.scalars_in.len(),
-                dispatch::SCALAR_MAX
-            );
+        if let Err(refusal) = dispatch::client_side_limits(args) {
+            tracing::info!("{}", refusal.reason);
             return Ok(CallOutcome {
-                code: ReturnCode(crate::ioreturn::code::MIG_ARRAY_TOO_LARGE),
+                code: refusal.code,
                 scalars_out: vec![],
                 struct_out: vec![],
                 took: Duration::ZERO,
