@@ -23,6 +23,10 @@ static SERVED: LazyLock<RwLock<Option<Arc<dyn Lab>>>> = LazyLock::new(RwLock::de
 /// Serve `lab` from now on (`None`: an empty kernel, every lookup fails).
 pub fn serve(lab: Option<Arc<dyn Lab>>) {
     *SERVED.write().unwrap_or_else(|p| p.into_inner()) = lab;
+    SUPERCLASSES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clear();
 }
 
 /// The lab being served.
@@ -61,19 +65,28 @@ pub fn user_conforms(e: &RegEntry, class: &str) -> bool {
 
 /// `io_object_get_superclass`: the kernel knows its classes' superclasses; the double knows those of every
 /// class on a chain of the served registry (a class it never saw has none, as an unknown name has none).
+/// A class hierarchy never changes, so what was learnt is kept until another lab is served; a class not
+/// known yet is looked for again (a dext that matches later brings its own).
 pub fn superclass_of(class: &str) -> Option<String> {
-    let all = lab().ok()?.find(&crate::lab::Matching::default()).ok()?;
-    all.iter().find_map(|e| {
+    let mut known = SUPERCLASSES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(s) = known.get(class) {
+        return s.clone();
+    }
+    for e in lab().ok()?.find(&crate::lab::Matching::default()).ok()? {
         let chain: Vec<&String> = std::iter::once(&e.class)
             .chain(e.class_chain.iter().filter(|c| **c != e.class))
             .collect();
-        chain
-            .iter()
-            .position(|c| *c == class)
-            .and_then(|i| chain.get(i + 1))
-            .map(|c| c.to_string())
-    })
+        for (i, c) in chain.iter().enumerate() {
+            known
+                .entry(c.to_string())
+                .or_insert_with(|| chain.get(i + 1).map(|s| s.to_string()));
+        }
+    }
+    known.get(class).cloned().flatten()
 }
+
+static SUPERCLASSES: LazyLock<std::sync::Mutex<std::collections::HashMap<String, Option<String>>>> =
+    LazyLock::new(Default::default);
 
 /// A registry number as `IOCFUnserializeBinary` (IOKitUser `IOCFSerialize.c`) hands it over: an OSNumber of
 /// 32 bits or fewer becomes a signed `kCFNumberSInt32Type` of its low 32 bits, a wider one
