@@ -177,6 +177,37 @@ pub fn get_typed(ptr: CFTypeRef, type_id: CFTypeID, by: &'static str) -> Option<
     }
 }
 
+/// Of the live objects at `live` (addresses), those whose every reference is held by collections among
+/// them: parts of a leak, not leaks of their own.
+pub fn held_only_by(live: &[usize]) -> std::collections::HashSet<usize> {
+    let mut held: std::collections::HashMap<usize, isize> = std::collections::HashMap::new();
+    for addr in live {
+        // SAFETY: a live object the audit knows (its memory is kept while its record is).
+        let o = unsafe { &*(*addr as *const Object) };
+        let mut count = |p: *const c_void, cb: &ElementCallbacks| {
+            if cb.retain.is_some() {
+                *held.entry(p as usize).or_default() += 1;
+            }
+        };
+        match &o.value {
+            Value::Array(c) => lock(&c.items).iter().for_each(|v| count(*v, &c.values)),
+            Value::Dictionary(c) => lock(&c.items).iter().for_each(|(k, v)| {
+                count(*k, &c.keys);
+                count(*v, &c.values);
+            }),
+            _ => {}
+        }
+    }
+    held.into_iter()
+        .filter(|(addr, n)| {
+            live.contains(addr)
+                // SAFETY: as above.
+                && unsafe { &*(*addr as *const Object) }.refs.load(Ordering::Acquire) <= *n
+        })
+        .map(|(addr, _)| addr)
+        .collect()
+}
+
 fn drop_contents(o: &Object) {
     match &o.value {
         Value::Array(c) => {
@@ -320,7 +351,7 @@ pub extern "C" fn CFCopyDescription(cf: CFTypeRef) -> CFTypeRef {
         Some(_) => format!("<CF object {cf:p}>"),
         None => "<invalid>".into(),
     };
-    super::cf_values::new_string(text, "CFCopyDescription")
+    super::cf_string::new_string(text, "CFCopyDescription")
 }
 
 #[unsafe(no_mangle)]

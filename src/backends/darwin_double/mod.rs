@@ -19,6 +19,7 @@
 pub mod audit;
 pub mod cf_collections;
 pub mod cf_object;
+pub mod cf_string;
 pub mod cf_values;
 pub mod connect;
 pub mod mach;
@@ -148,13 +149,21 @@ impl LabFactory for DoubleFactory {
     }
 }
 
+impl DoubleFactory {
+    /// Every ownership error of the run so far (the last scenario's included), each once: what the end of
+    /// the run reports.
+    pub fn take_ownership_errors(&self) -> Vec<String> {
+        self.check_previous();
+        std::mem::take(&mut *self.errors.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
 /// The end of a run: ownership errors anywhere in it fail it (exit 2, the lab's fault), since no event
 /// can carry them once the last scenario has finished.
 impl Drop for DoubleFactory {
     fn drop(&mut self) {
-        self.check_previous();
+        let errors = self.take_ownership_errors();
         served::serve(None);
-        let errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
         if errors.is_empty() {
             eprintln!("darwin double: served the run with no ownership errors");
         } else {

@@ -11,7 +11,7 @@
 #![allow(non_snake_case)]
 
 use super::audit::{self, Handle};
-use super::cf_values::{new_string, string_of};
+use super::cf_string::{new_string, string_of};
 use super::mach::new_name;
 use super::served;
 use crate::backends::macos::sys::apple_types::{boolean_t, io_object_t, kern_return_t};

@@ -8,7 +8,8 @@
 
 use super::cf_collections::new_dictionary;
 use super::cf_object::CFRelease;
-use super::cf_values::{new_number, new_string, string_of};
+use super::cf_string::{new_string, string_of};
+use super::cf_values::new_number;
 use super::matching::Rules;
 use super::objects::{self, Kind};
 use super::served;

@@ -84,7 +84,7 @@ fn source(src: CFTypeRef, by: &'static str) -> Option<&'static SourceState> {
 }
 
 fn mode_text(mode: CFTypeRef) -> String {
-    let text = super::cf_values::string_of(mode, "CFRunLoop mode").unwrap_or_default();
+    let text = super::cf_string::string_of(mode, "CFRunLoop mode").unwrap_or_default();
     // Common modes include the default mode.
     if text == "kCFRunLoopCommonModes" {
         "kCFRunLoopDefaultMode".into()

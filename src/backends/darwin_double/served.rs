@@ -7,7 +7,8 @@
 
 use super::cf_collections::{CF_TYPE, new_array, new_dictionary};
 use super::cf_object::{Number, Value, get, lock, number_i64};
-use super::cf_values::{FALSE, TRUE, new_data, new_date, new_number, new_string};
+use super::cf_string::new_string;
+use super::cf_values::{FALSE, TRUE, new_data, new_date, new_number};
 use crate::lab::{EntryId, Lab, LabError, Prop, RegEntry};
 use core_foundation_sys::base::CFTypeRef;
 use core_foundation_sys::number::{kCFNumberSInt32Type, kCFNumberSInt64Type};
@@ -158,7 +159,7 @@ pub fn cf_to_prop(v: CFTypeRef, by: &'static str) -> Option<Prop> {
                 .iter()
                 .filter_map(|(k, v)| {
                     Some((
-                        super::cf_values::string_of(*k, by)?.to_string(),
+                        super::cf_string::string_of(*k, by)?.to_string(),
                         cf_to_prop(*v, by)?,
                     ))
                 })

@@ -3,7 +3,8 @@
 
 use super::cf_collections::CFDictionaryGetCount;
 use super::cf_object::{CFGetRetainCount, CFRelease, CFRetain};
-use super::cf_values::{CFNumberGetType, CFNumberGetValue, CFStringCreateWithCString, string_of};
+use super::cf_string::{CFStringCreateWithCString, string_of};
+use super::cf_values::{CFNumberGetType, CFNumberGetValue};
 use super::connect::{IOConnectCallMethod, IOServiceClose, IOServiceOpen, OUT_OF_LINE};
 use super::mach::{TASK_SELF, kernel_send, queue_state};
 use super::notify::{
@@ -383,4 +384,36 @@ fn every_recorded_dump_is_served_through_the_backend_without_ownership_errors() 
         assert_eq!(ownership_errors(), Vec::<String>::new(), "{f}");
     }
     assert!(served_any > 10);
+}
+
+#[test]
+fn a_leak_in_a_scenario_is_reported_by_the_run_with_the_scenario_it_happened_in() {
+    let _s = session();
+    let scenarios =
+        crate::scenario::load_corpus(&[
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sample/scalar.yaml")
+        ])
+        .unwrap();
+    let factory = super::factory().unwrap();
+    let lab = factory.lab_for(&scenarios[0]).unwrap();
+    // What a backend bug would do: a matching dictionary made and never handed on or released.
+    let leaked = IOServiceMatching(cstr(c"IOService"));
+    drop(lab);
+    // SAFETY: the factory is the double's, as `super::factory` makes it.
+    let double = unsafe {
+        &*(&*factory as *const dyn crate::backends::LabFactory as *const super::DoubleFactory)
+    };
+    let errors = double.take_ownership_errors();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0]
+            .starts_with("in scenario sample-scalar: a CFMutableDictionary was never released")
+            && errors[0].contains("IOServiceMatching"),
+        "{}",
+        errors[0]
+    );
+    CFRelease(leaked);
+    // Nothing left: dropping the factory ends the run without failing it.
+    drop(factory);
+    assert_eq!(ownership_errors(), Vec::<String>::new());
 }

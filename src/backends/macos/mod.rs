@@ -25,11 +25,10 @@ use crate::scenario::Scenario;
 use crate::usb::libusb::LibusbBus;
 use std::sync::Arc;
 
-/// The libusb view of the bus: libusb itself, or (only under the darwin double, on a machine where libusb
-/// cannot start) no bus at all. The double never fakes a USB device.
+/// The libusb view of the bus: libusb itself, or (under the darwin double, on a machine where libusb cannot
+/// start) no bus at all, with the reason. The double never fakes a USB device.
 pub enum UsbSide {
     Libusb(LibusbBus),
-    #[cfg(not(target_os = "macos"))]
     Absent(String),
 }
 
@@ -37,7 +36,6 @@ impl UsbSide {
     pub fn set_replug_plan(&self, plan: Vec<crate::usb::libusb::ReplugPlan>) {
         match self {
             UsbSide::Libusb(bus) => bus.set_replug_plan(plan),
-            #[cfg(not(target_os = "macos"))]
             UsbSide::Absent(_) => {}
         }
     }
@@ -47,14 +45,12 @@ impl crate::lab::UsbBus for UsbSide {
     fn devices(&self) -> Result<Vec<crate::lab::UsbView>, LabError> {
         match self {
             UsbSide::Libusb(bus) => bus.devices(),
-            #[cfg(not(target_os = "macos"))]
             UsbSide::Absent(_) => Ok(Vec::new()),
         }
     }
     fn replug(&self, device: &crate::lab::UsbView) -> Result<(), LabError> {
         match self {
             UsbSide::Libusb(bus) => bus.replug(device),
-            #[cfg(not(target_os = "macos"))]
             UsbSide::Absent(why) => Err(LabError::Unsupported {
                 backend: "macos",
                 what: "replug",
@@ -70,9 +66,7 @@ impl crate::lab::UsbBus for UsbSide {
     ) -> Result<Option<crate::lab::UsbView>, crate::lab::WaitError> {
         match self {
             UsbSide::Libusb(bus) => bus.wait_usb(pred, present, deadline),
-            #[cfg(not(target_os = "macos"))]
             UsbSide::Absent(_) if !present => Ok(None),
-            #[cfg(not(target_os = "macos"))]
             UsbSide::Absent(why) => Err(LabError::Unsupported {
                 backend: "macos",
                 what: "wait for a USB device",
