@@ -3,7 +3,8 @@
 //! (`IOServiceUserNotification`): every matching arrival (first match) or termination is added to the
 //! notification's iterator at once, but a message is sent to the port only while the notification is armed,
 //! and sending disarms it; emptying the iterator with `IOIteratorNext` arms it again
-//! (`IOServiceUserNotification::handler` / `getNextObject`). The first-match iterator starts with the
+//! (`IOServiceUserNotification::handler` / `copyNextObject`); the iterator hands out the newest first
+//! (`copyNextObject` takes the set's last object) and holds at most 1024 (`kMaxOutstanding`; more are dropped). The first-match iterator starts with the
 //! services already matching (IOKitLib.h: iterate it to arm the notification).
 //!
 //! The double's "kernel" sees arrivals and terminations by looking at the served registry every few
@@ -39,6 +40,8 @@ pub const NOTIFICATION_MESSAGE_ID: i32 = 53;
 /// `kIOServicePublishNotificationType` / `kIOServiceTerminatedNotificationType` (`OSMessageNotification.h`).
 const PUBLISH_TYPE: u32 = 100;
 const TERMINATED_TYPE: u32 = 102;
+/// `kMaxOutstanding` (xnu `IOUserClient.cpp`): what a notification's iterator holds at most.
+const MAX_OUTSTANDING: usize = 1024;
 /// How often the double's kernel looks at the served registry for arrivals and terminations.
 const LOOK_EVERY: Duration = Duration::from_millis(5);
 
@@ -297,7 +300,8 @@ pub fn look() {
         let it = n.iterator;
         objects::with(it, "the double's kernel", |k| {
             if let Kind::Iterator { pending, .. } = k {
-                pending.extend(news);
+                let room = MAX_OUTSTANDING.saturating_sub(pending.len());
+                pending.extend(news.into_iter().take(room));
             }
         });
         if n.armed {

@@ -149,14 +149,19 @@ pub extern "C" fn IOObjectRelease(object: io_object_t) -> kern_return_t {
 }
 
 /// `IOIteratorNext`: the next object (one reference, the caller's) or 0. Emptying a notification's
-/// iterator arms the notification (IOKitLib.h; xnu `IOServiceUserNotification::getNextObject`).
+/// iterator arms the notification (IOKitLib.h; xnu `IOServiceUserNotification::copyNextObject`), which
+/// hands out the newest first.
 #[unsafe(no_mangle)]
 pub extern "C" fn IOIteratorNext(iterator: io_object_t) -> io_object_t {
     let step = with(iterator, "IOIteratorNext", |k| match k {
         Kind::Iterator {
             pending,
-            notification,
-        } => Some((pending.pop_front(), *notification)),
+            notification: Some(n),
+        } => Some((pending.pop_back(), Some(*n))),
+        Kind::Iterator {
+            pending,
+            notification: None,
+        } => Some((pending.pop_front(), None)),
         _ => None,
     })
     .flatten();

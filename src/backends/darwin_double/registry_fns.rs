@@ -179,7 +179,8 @@ pub extern "C" fn IORegistryEntryGetPath(
     let Some(e) = objects::entry(entry, "IORegistryEntryGetPath") else {
         return err(code::kIOReturnBadArgument);
     };
-    // A detached entry has no path in the plane (xnu `IORegistryEntry::getPath` fails off the plane).
+    // A detached entry has no path in the plane: `getPath` fails and xnu `is_io_registry_entry_get_path`
+    // answers kIOReturnBadArgument.
     if !plane_ok(plane) || !e.registered || e.path.is_empty() {
         return err(code::kIOReturnBadArgument);
     }
@@ -266,7 +267,8 @@ pub unsafe extern "C" fn IORegistryEntryGetChildIterator(
     0
 }
 
-/// The root has no parent: kIOReturnNoDevice (xnu `is_io_registry_entry_get_parent_iterator` family).
+/// The root has no parent: kIOReturnNoDevice (IOKitLib.c `IORegistryEntryGetParentEntry`: an empty parent
+/// iterator).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IORegistryEntryGetParentEntry(
     entry: io_object_t,
