@@ -18,6 +18,7 @@
 
 pub mod audit;
 pub mod cf_collections;
+pub mod cf_dictionary;
 pub mod cf_object;
 pub mod cf_string;
 pub mod cf_values;

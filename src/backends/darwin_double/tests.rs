@@ -1,7 +1,7 @@
 //! The double's own rules, checked through its C functions as a caller would use them: each test is one
 //! of Apple's user-space rules (the source is cited where the rule is implemented) or the audit.
 
-use super::cf_collections::CFDictionaryGetCount;
+use super::cf_dictionary::CFDictionaryGetCount;
 use super::cf_object::{CFGetRetainCount, CFRelease, CFRetain};
 use super::cf_string::{CFStringCreateWithCString, string_of};
 use super::cf_values::{CFNumberGetType, CFNumberGetValue};
