@@ -8,7 +8,8 @@
 //! rules are encoded with their sources beside them: `objects` (class names and overrides), `served`
 //! (numbers as `IOCFUnserializeBinary` makes them), `matching` and `registry_fns` (matching dictionaries,
 //! consumed), `notify` (arming, the notification messages), `mach` (the 5-message queue), `connect` (MIG
-//! limits, completions), `runloop`. `audit` checks ownership of every object handed out.
+//! limits, completions), `runloop`; CoreFoundation's objects in `cf_object`, `cf_string`, `cf_values`,
+//! `cf_collections`, `cf_dictionary`. `audit` checks ownership of every object handed out.
 //!
 //! What it cannot prove is what closed source does (IOUSBHostFamily, libdriverkit): `dexthil selftest`
 //! checks those assumptions on a real Mac. The libusb side is never doubled: it is the real bus (empty here,

@@ -111,7 +111,8 @@ impl Drop for Receiver {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
         // SAFETY: created by IONotificationPortCreate, destroyed once; destroying the receive right ends
-        // the thread's mach_msg at once.
+        // the thread's mach_msg at once. A receive the thread starts just after cannot land on another
+        // port: a reused Mach name carries a new generation, so the old name is simply invalid.
         unsafe { IONotificationPortDestroy(self.port) };
         if let Some(t) = self.thread.take() {
             let _ = t.join();
