@@ -56,12 +56,21 @@ pub fn match_plan(m: &Matching) -> MatchPlan {
     }
 }
 
-/// A CFNumber as extracted: `CFNumberIsFloatType`, and the value read as `kCFNumberSInt64Type` or
-/// `kCFNumberFloat64Type`.
+/// A CFNumber as extracted: `CFNumberIsFloatType`, its `CFNumberGetType`, and the value read as
+/// `kCFNumberSInt64Type` or `kCFNumberFloat64Type`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum CfNumber {
+    /// A 32-bit (or narrower) integer CFNumber: `IOCFUnserializeBinary` (IOKitUser `IOCFSerialize.c`)
+    /// makes one of `kCFNumberSInt32Type` for every OSNumber of 32 bits or fewer, from its low 32 bits.
+    Int32(i32),
     Int(i64),
     Float(f64),
+}
+
+/// Whether a `CFNumberType` is an integer type of 32 bits or fewer (`CFNumber.h`: SInt8, SInt16, SInt32,
+/// Char, Short, Int).
+pub fn is_narrow_int_type(number_type: u32) -> bool {
+    matches!(number_type, 1..=3 | 7..=9)
 }
 
 /// Keys whose values are unsigned 64-bit in the kernel (`IORegistryEntryGetRegistryEntryID` is a `uint64_t`).
@@ -75,8 +84,13 @@ pub const UNSIGNED_KEYS: &[&str] = &[REGISTRY_ENTRY_ID_KEY, "sessionID"];
 /// ([`UNSIGNED_KEYS`]) the bits are reinterpreted as u64, every other negative value is kept as read.
 /// Floats do not come from OSNumber (integers only); one that is integral is kept as an integer, any other
 /// as its decimal text, since [`Prop`] has no float.
+///
+/// The kernel's OSNumber has no sign: a 32-bit value reaches user space as a *signed* SInt32 (issue 19,
+/// defect 4), so a `locationID` of 0x80000000 or more reads back negative; the low 32 bits are taken as
+/// unsigned, which is what the kernel holds.
 pub fn number_prop(key: &str, n: CfNumber) -> Prop {
     match n {
+        CfNumber::Int32(v) => Prop::Int(v as u32 as i128),
         CfNumber::Int(v) if v < 0 && UNSIGNED_KEYS.contains(&key) => Prop::Int(v as u64 as i128),
         CfNumber::Int(v) => Prop::Int(v as i128),
         CfNumber::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Prop::Int(f as i128),
@@ -109,6 +123,36 @@ pub fn class_chain(
         chain.push(next);
     }
     chain
+}
+
+/// The property through which user space sees another class name (IOKitUser `IOKitLib.c`,
+/// `kIOClassNameOverrideKey`).
+pub const CLASS_NAME_OVERRIDE_KEY: &str = "IOClassNameOverride";
+
+/// User-space names and the kernel classes that carry them, as real dumps show (reference §5:
+/// IOUSBHostDevice reads as IOUSBDevice, IOUSBHostInterface as IOUSBInterface).
+pub const OVERRIDDEN_CLASSES: &[(&str, &str)] = &[
+    ("IOUSBDevice", "IOUSBHostDevice"),
+    ("IOUSBInterface", "IOUSBHostInterface"),
+];
+
+/// The real class of an entry. `IOObjectGetClass` answers the `IOClassNameOverride` property when the entry
+/// has one (IOKitUser `IOKitLib.c`, `_IOObjectGetClass` with options 0), so a class equal to the override
+/// is replaced by the kernel class known to carry that name, once `IOObjectConformsTo` (which answers
+/// for the kernel's class chain) confirms it. Anything else is kept as read.
+pub fn real_class(
+    read: &str,
+    override_name: Option<&str>,
+    conforms: impl Fn(&str) -> bool,
+) -> String {
+    if override_name == Some(read) {
+        for (user, kernel) in OVERRIDDEN_CLASSES {
+            if *user == read && conforms(kernel) {
+                return kernel.to_string();
+            }
+        }
+    }
+    read.to_string()
 }
 
 /// What the FFI reads of one entry, before it becomes a [`RegEntry`].
@@ -159,10 +203,17 @@ pub struct Completion {
     pub args: Vec<u64>,
 }
 
-/// Parse the message `IOUserClient::sendAsyncResult64` sends (xnu `iokit/Kernel/IOUserClient.cpp`,
-/// `OSMessageNotification.h`): a 24-byte `mach_msg_header_t`, an `OSNotificationHeader64` (u32 size, u32
-/// type, 8 × u64 reference), then `IOAsyncCompletionContent` (u32 result) and the u64 arguments, packed.
-/// `msgh_size` (offset 4) bounds what is read. UNCONFIRMED on a DriverKit user client until run on a Mac.
+/// `kOSNotificationMessageID` (IOKit `OSMessageNotification.h`): the `msgh_id` of every kernel
+/// notification message, async completions included.
+pub const NOTIFICATION_MESSAGE_ID: u32 = 53;
+/// `kIOAsyncCompletionNotificationType` (`OSMessageNotification.h`): the notify header's type of a completion.
+pub const ASYNC_COMPLETION_TYPE: u32 = 150;
+
+/// Parse the message `IOUserClient::_sendAsyncResult64` sends (xnu `iokit/Kernel/IOUserClient.cpp`,
+/// `OSMessageNotification.h`): a 24-byte `mach_msg_header_t` with `msgh_id` 53, an `OSNotificationHeader64`
+/// (u32 size, u32 type 150, 8 × u64 reference), then `IOAsyncCompletionContent` (u32 result) and the u64
+/// arguments, packed. `msgh_size` (offset 4) bounds what is read. Any other message (another id or type)
+/// is not a completion: `None` (issue 19, defect 7).
 pub fn parse_async_completion(msg: &[u8]) -> Option<Completion> {
     const HEADER: usize = 24;
     const NOTIFY: usize = 8 + 8 * ASYNC_REF64_COUNT;
@@ -170,6 +221,9 @@ pub fn parse_async_completion(msg: &[u8]) -> Option<Completion> {
         msg.get(o..o + 4)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     };
+    if u32_at(20)? != NOTIFICATION_MESSAGE_ID || u32_at(HEADER + 4)? != ASYNC_COMPLETION_TYPE {
+        return None;
+    }
     let size = (u32_at(4)? as usize).min(msg.len());
     let result = u32_at(HEADER + NOTIFY).filter(|_| size >= HEADER + NOTIFY + 4)?;
     let args = msg[HEADER + NOTIFY + 4..size]
@@ -227,9 +281,33 @@ mod tests {
             number_prop("x", CfNumber::Float(0.5)),
             Prop::Str("0.5".into())
         );
+        assert_eq!(
+            number_prop("locationID", CfNumber::Int32(0x8010_0000u32 as i32)),
+            Prop::Int(0x8010_0000)
+        );
+        assert!(is_narrow_int_type(3) && !is_narrow_int_type(4) && !is_narrow_int_type(5));
         assert_eq!(int_bits(u64::MAX as i128), Some(-1));
         assert_eq!(int_bits(-3), Some(-3));
         assert_eq!(int_bits(1i128 << 70), None);
+    }
+
+    #[test]
+    fn an_overridden_class_name_gives_way_to_the_kernel_class_it_stands_for() {
+        let usb_host = |c: &str| c == "IOUSBHostDevice" || c == "IOService";
+        assert_eq!(
+            real_class("IOUSBDevice", Some("IOUSBDevice"), usb_host),
+            "IOUSBHostDevice"
+        );
+        // Not an override, or an override the kernel class does not confirm: kept as read.
+        assert_eq!(real_class("IOUSBDevice", None, usb_host), "IOUSBDevice");
+        assert_eq!(
+            real_class("IOUSBDevice", Some("IOUSBDevice"), |_| false),
+            "IOUSBDevice"
+        );
+        assert_eq!(
+            real_class("AppleUSBHub", Some("AppleUSBHub"), usb_host),
+            "AppleUSBHub"
+        );
     }
 
     #[test]
@@ -275,6 +353,8 @@ mod tests {
         let mut msg = vec![0u8; 24 + 72 + 4 + 16];
         let len = msg.len() as u32;
         msg[4..8].copy_from_slice(&len.to_le_bytes());
+        msg[20..24].copy_from_slice(&NOTIFICATION_MESSAGE_ID.to_le_bytes());
+        msg[28..32].copy_from_slice(&ASYNC_COMPLETION_TYPE.to_le_bytes());
         msg[96..100].copy_from_slice(&0xE00002C2u32.to_le_bytes());
         msg[100..108].copy_from_slice(&42u64.to_le_bytes());
         msg[108..116].copy_from_slice(&7u64.to_le_bytes());
@@ -286,6 +366,13 @@ mod tests {
             })
         );
         assert_eq!(parse_async_completion(&msg[..50]), None);
+        // Another message id (a no-senders notification is 70) or another notify type is no completion.
+        let mut other_id = msg.clone();
+        other_id[20..24].copy_from_slice(&70u32.to_le_bytes());
+        assert_eq!(parse_async_completion(&other_id), None);
+        let mut other_type = msg.clone();
+        other_type[28..32].copy_from_slice(&100u32.to_le_bytes());
+        assert_eq!(parse_async_completion(&other_type), None);
         msg[4..8].copy_from_slice(&60u32.to_le_bytes());
         assert_eq!(parse_async_completion(&msg), None);
     }

@@ -1,7 +1,9 @@
 //! The lab backends and the choice between them. Platform code is gated here, in one place.
 
+#[cfg(all(feature = "darwin-double", not(target_os = "macos")))]
+pub mod darwin_double;
 pub mod iokit;
-#[cfg(target_os = "macos")]
+#[cfg(any(target_os = "macos", feature = "darwin-double"))]
 pub mod macos;
 pub mod replay;
 pub mod sim;
@@ -84,7 +86,9 @@ pub fn factory(choice: &LabChoice) -> Result<Box<dyn LabFactory>, LabError> {
         LabChoice::Sim => Ok(Box::new(sim::SimFactory)),
         #[cfg(target_os = "macos")]
         LabChoice::Macos => macos::factory(),
-        #[cfg(not(target_os = "macos"))]
+        #[cfg(all(feature = "darwin-double", not(target_os = "macos")))]
+        LabChoice::Macos => darwin_double::factory(),
+        #[cfg(not(any(target_os = "macos", feature = "darwin-double")))]
         LabChoice::Macos => Err(LabError::Unsupported {
             backend: "macos",
             what: "run",

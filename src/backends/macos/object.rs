@@ -1,8 +1,7 @@
 //! Ownership of IOKit objects and CF values: each is released exactly once, by its wrapper's `Drop`.
 
+use super::sys::{IOIteratorNext, IOObjectRelease, io_iterator_t, io_object_t};
 use core_foundation_sys::base::{CFRelease, CFTypeRef};
-use io_kit_sys::types::{io_iterator_t, io_object_t};
-use io_kit_sys::{IOIteratorNext, IOObjectRelease};
 
 /// An `io_object_t` this process holds one reference to.
 pub struct IoObject(io_object_t);
@@ -14,7 +13,7 @@ unsafe impl Sync for IoObject {}
 impl IoObject {
     /// Take ownership of a reference the caller got from IOKit (0 = none).
     pub fn owned(raw: io_object_t) -> Option<Self> {
-        (raw != 0).then_some(IoObject(raw))
+        (raw != 0).then(|| IoObject(raw))
     }
     pub fn raw(&self) -> io_object_t {
         self.0
@@ -50,7 +49,7 @@ pub struct Cf(CFTypeRef);
 
 impl Cf {
     pub fn created(raw: CFTypeRef) -> Option<Self> {
-        (!raw.is_null()).then_some(Cf(raw))
+        (!raw.is_null()).then(|| Cf(raw))
     }
     pub fn raw(&self) -> CFTypeRef {
         self.0

@@ -21,8 +21,9 @@ use core_foundation_sys::dictionary::{
     CFDictionaryGetCount, CFDictionaryGetKeysAndValues, CFDictionaryGetTypeID, CFDictionaryRef,
 };
 use core_foundation_sys::number::{
-    CFBooleanGetTypeID, CFBooleanGetValue, CFBooleanRef, CFNumberGetTypeID, CFNumberGetValue,
-    CFNumberIsFloatType, CFNumberRef, kCFNumberFloat64Type, kCFNumberSInt64Type,
+    CFBooleanGetTypeID, CFBooleanGetValue, CFBooleanRef, CFNumberGetType, CFNumberGetTypeID,
+    CFNumberGetValue, CFNumberIsFloatType, CFNumberRef, kCFNumberFloat64Type, kCFNumberSInt32Type,
+    kCFNumberSInt64Type,
 };
 use core_foundation_sys::string::{CFStringGetTypeID, CFStringRef};
 use std::collections::BTreeMap;
@@ -52,6 +53,10 @@ pub fn to_prop(key: &str, value: CFTypeRef, depth: usize) -> Option<Prop> {
                 let mut f = 0f64;
                 CFNumberGetValue(n, kCFNumberFloat64Type, &mut f as *mut f64 as *mut c_void);
                 CfNumber::Float(f)
+            } else if iokit::is_narrow_int_type(CFNumberGetType(n) as u32) {
+                let mut i = 0i32;
+                CFNumberGetValue(n, kCFNumberSInt32Type, &mut i as *mut i32 as *mut c_void);
+                CfNumber::Int32(i)
             } else {
                 let mut i = 0i64;
                 CFNumberGetValue(n, kCFNumberSInt64Type, &mut i as *mut i64 as *mut c_void);

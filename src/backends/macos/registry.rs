@@ -3,6 +3,7 @@
 
 use super::object::{Cf, IoIter, IoObject, c_text};
 use super::props::{cf_string, dict_to_cf, dict_to_props};
+use super::sys::*;
 use super::watch::Watch;
 use crate::backends::iokit::{self, MatchBase, RawEntry};
 use crate::lab::{EntryId, LabError, Matching, RegEntry, Registry, WaitError, WaitFor};
@@ -11,9 +12,6 @@ use core_foundation::dictionary::CFMutableDictionary;
 use core_foundation::string::CFString;
 use core_foundation_sys::base::{CFTypeRef, kCFAllocatorDefault};
 use core_foundation_sys::dictionary::{CFDictionaryRef, CFMutableDictionaryRef};
-use io_kit_sys::keys::kIOServicePlane;
-use io_kit_sys::types::io_iterator_t;
-use io_kit_sys::*;
 use std::ffi::CString;
 use std::os::raw::c_char;
 use std::time::{Duration, Instant};
@@ -140,10 +138,20 @@ pub fn read_entry(obj: &IoObject) -> Result<RegEntry, LabError> {
         _ => Default::default(),
     };
     let parent = IoObject::owned(parent).and_then(|p| entry_id(&p));
-    let class = c_text(&class);
-    let first = copied_class
-        .map(|c| cf_string(c.raw() as _))
-        .unwrap_or_else(|| class.clone());
+    // GetClass and CopyClass both answer the user-space override (issue 19, defect 1): take the kernel
+    // class, or the class-chain filter drops every USB device.
+    let override_name = properties
+        .get(iokit::CLASS_NAME_OVERRIDE_KEY)
+        .and_then(crate::lab::Prop::as_str);
+    let conforms = |c: &str| {
+        CString::new(c).is_ok_and(|c| {
+            // SAFETY: valid object and NUL-terminated class name.
+            unsafe { IOObjectConformsTo(obj.raw(), c.as_ptr()) != 0 }
+        })
+    };
+    let class = iokit::real_class(&c_text(&class), override_name, conforms);
+    let copied = copied_class.map(|c| cf_string(c.raw() as _));
+    let first = iokit::real_class(copied.as_deref().unwrap_or(&class), override_name, conforms);
     Ok(iokit::reg_entry(RawEntry {
         id,
         name: c_text(&name),

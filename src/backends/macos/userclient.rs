@@ -1,43 +1,29 @@
 //! User clients through IOKit: `IOServiceOpen`, `IOConnectCallMethod` / `IOConnectCallAsyncMethod`,
 //! `IOServiceClose`. Codes are kept raw: a Mach status and an IOReturn both reach the caller (reference §1).
 
+use super::completions::{Inbox, Receiver};
 use super::object::IoObject;
 use super::registry::object_for;
-use crate::backends::iokit::{self, ASYNC_REF64_COUNT, Completion};
+use super::sys::{
+    IOConnectCallAsyncMethod, IOConnectCallMethod, IOServiceClose, IOServiceOpen, io_connect_t,
+    mach_task_self,
+};
+use crate::backends::iokit::{ASYNC_REF64_COUNT, Completion};
 use crate::dispatch;
 use crate::ioreturn::ReturnCode;
 use crate::lab::{
     CallArgs, CallOutcome, ConnectionId, LabError, OpenOutcome, OpenRequest, UserClients,
 };
-use io_kit_sys::types::io_connect_t;
-use io_kit_sys::{
-    IOConnectCallAsyncMethod, IOConnectCallMethod, IONotificationPortCreate,
-    IONotificationPortDestroy, IONotificationPortGetMachPort, IONotificationPortRef,
-    IOServiceClose, IOServiceOpen,
-};
-use mach2::message::{MACH_RCV_MSG, MACH_RCV_TIMEOUT, mach_msg, mach_msg_header_t};
 use std::collections::BTreeMap;
 use std::os::raw::c_void;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The port async completions come back on (`IONotificationPortGetMachPort`); read with `mach_msg`.
-struct AsyncPort(IONotificationPortRef);
-
-// SAFETY: the port is only used under the connections mutex.
-unsafe impl Send for AsyncPort {}
-
-impl Drop for AsyncPort {
-    fn drop(&mut self) {
-        // SAFETY: created by IONotificationPortCreate, destroyed once.
-        unsafe { IONotificationPortDestroy(self.0) };
-    }
-}
-
 struct Connection {
     connect: io_connect_t,
-    port: Option<AsyncPort>,
-    completions: Vec<Completion>,
+    /// Made by the first async call: the wake port and the thread draining it.
+    receiver: Option<Receiver>,
+    completions: std::sync::Arc<Inbox>,
 }
 
 /// The open connections of this process.
@@ -62,39 +48,29 @@ fn code(kr: i32) -> ReturnCode {
     ReturnCode(kr as u32)
 }
 
-/// Receive one message on `port` within `wait` (0 = only what is already queued).
-fn receive(port: u32, wait: Duration) -> Option<Completion> {
-    let mut buf = [0u64; 256];
-    let size = std::mem::size_of_val(&buf) as u32;
-    // SAFETY: the buffer is aligned and `size` bytes long; the port is our receive right.
-    let kr = unsafe {
-        mach_msg(
-            buf.as_mut_ptr() as *mut mach_msg_header_t,
-            MACH_RCV_MSG | MACH_RCV_TIMEOUT,
-            0,
-            size,
-            port,
-            wait.as_millis().min(u32::MAX as u128) as u32,
-            0,
-        )
-    };
-    if kr != 0 {
-        return None;
-    }
-    let bytes: Vec<u8> = buf.iter().flat_map(|w| w.to_le_bytes()).collect();
-    iokit::parse_async_completion(&bytes)
-}
-
 impl IoUserClients {
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<ConnectionId, Connection>> {
         self.connections.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The Mach port a connection's completions arrive on, once an async call has made one.
+    pub fn wake_port(&self, connection: ConnectionId) -> Option<u32> {
+        Some(self.lock().get(&connection)?.receiver.as_ref()?.mach_port)
+    }
+
+    /// Completions received so far on a connection, oldest first (not drained).
+    pub fn peek_completions(&self, connection: ConnectionId) -> Vec<Completion> {
+        self.lock()
+            .get(&connection)
+            .map(|c| c.completions.peek())
+            .unwrap_or_default()
+    }
+
     /// Completions received so far on a connection, oldest first (drained).
     pub fn take_completions(&self, connection: ConnectionId) -> Vec<Completion> {
         self.lock()
-            .get_mut(&connection)
-            .map(|c| std::mem::take(&mut c.completions))
+            .get(&connection)
+            .map(|c| c.completions.take())
             .unwrap_or_default()
     }
 }
@@ -109,7 +85,7 @@ impl UserClients for IoUserClients {
         let kr = unsafe {
             IOServiceOpen(
                 service.raw(),
-                mach2::traps::mach_task_self(),
+                mach_task_self(),
                 request.open_type,
                 &mut connect,
             )
@@ -132,8 +108,8 @@ impl UserClients for IoUserClients {
             id,
             Connection {
                 connect,
-                port: None,
-                completions: Vec::new(),
+                receiver: None,
+                completions: Default::default(),
             },
         );
         Ok(OpenOutcome {
@@ -154,26 +130,18 @@ impl UserClients for IoUserClients {
             });
         }
         // The connection and its port are copied out so a hanging call does not hold the lock.
-        let (connect, wake_port) = {
+        let (connect, wake_port, inbox) = {
             let mut all = self.lock();
             let conn = all
                 .get_mut(&connection)
                 .ok_or(LabError::NotOpen(connection))?;
-            if args.completion && conn.port.is_none() {
-                // SAFETY: MACH_PORT_NULL selects the default main port; NULL on failure.
-                let port = unsafe { IONotificationPortCreate(0) };
-                if port.is_null() {
-                    return Err(LabError::Other("IONotificationPortCreate failed".into()));
-                }
-                conn.port = Some(AsyncPort(port));
+            if args.completion && conn.receiver.is_none() {
+                conn.receiver = Some(Receiver::start(connection, conn.completions.clone())?);
             }
-            // SAFETY: the port is valid while the connection is.
-            let wake = conn
-                .port
-                .as_ref()
-                .map(|p| unsafe { IONotificationPortGetMachPort(p.0) });
-            (conn.connect, wake)
+            let wake = conn.receiver.as_ref().map(|r| r.mach_port);
+            (conn.connect, wake, conn.completions.clone())
         };
+        let seen = inbox.len();
         let mut scalars_out = vec![0u64; args.scalars_out_capacity as usize];
         let mut scalars_count = args.scalars_out_capacity;
         let mut struct_out = vec![0u8; args.struct_out_capacity as usize];
@@ -224,30 +192,10 @@ impl UserClients for IoUserClients {
         let took = started.elapsed();
         scalars_out.truncate((scalars_count as usize).min(scalars_out.len()));
         struct_out.truncate(struct_count.min(struct_out.len()));
-        // A completion registered by an earlier call may arrive on any later one: collect what is queued,
-        // and wait for this call's own when it asked for one and was accepted.
-        if let Some(port) = wake_port {
-            let wait = if args.completion && kr == 0 {
-                self.completion_wait
-            } else {
-                Duration::ZERO
-            };
-            let mut got = Vec::new();
-            if let Some(c) = receive(port, wait) {
-                got.push(c);
-                while let Some(c) = receive(port, Duration::ZERO) {
-                    got.push(c);
-                }
-            }
-            for c in &got {
-                tracing::info!(
-                    "connection #{connection}: completion {}",
-                    ReturnCode(c.result)
-                );
-            }
-            if let Some(conn) = self.lock().get_mut(&connection) {
-                conn.completions.extend(got);
-            }
+        // The receiver thread collects every completion as it arrives; a call that asked for one and was
+        // accepted waits for it here.
+        if args.completion && kr == 0 {
+            inbox.wait_past(seen, self.completion_wait);
         }
         Ok(CallOutcome {
             code: code(kr),
@@ -264,6 +212,7 @@ impl UserClients for IoUserClients {
             .ok_or(LabError::NotOpen(connection))?;
         // SAFETY: the connection was opened by IOServiceOpen and is closed once.
         let kr = unsafe { IOServiceClose(conn.connect) };
+        drop(conn.receiver);
         Ok(code(kr))
     }
 
@@ -277,6 +226,7 @@ impl Drop for IoUserClients {
         for (_, conn) in std::mem::take(&mut *self.lock()) {
             // SAFETY: still open; closed once here.
             unsafe { IOServiceClose(conn.connect) };
+            drop(conn.receiver);
         }
     }
 }

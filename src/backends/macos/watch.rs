@@ -3,17 +3,17 @@
 
 use super::object::IoIter;
 use super::registry::matching_dict;
+use super::sys::{
+    IONotificationPortCreate, IONotificationPortDestroy, IONotificationPortGetRunLoopSource,
+    IOServiceAddMatchingNotification, io_iterator_t, kIOFirstMatchNotification,
+    kIOTerminatedNotification,
+};
 use crate::lab::{LabError, Matching};
 use crate::usb::libusb::Changes;
 use core_foundation_sys::dictionary::CFDictionaryRef;
 use core_foundation_sys::runloop::{
-    CFRunLoopAddSource, CFRunLoopGetCurrent, CFRunLoopRunInMode, kCFRunLoopDefaultMode,
-};
-use io_kit_sys::keys::{kIOFirstMatchNotification, kIOTerminatedNotification};
-use io_kit_sys::types::io_iterator_t;
-use io_kit_sys::{
-    IONotificationPortCreate, IONotificationPortDestroy, IONotificationPortGetRunLoopSource,
-    IOServiceAddMatchingNotification,
+    CFRunLoopAddSource, CFRunLoopGetCurrent, CFRunLoopRef, CFRunLoopRunInMode, CFRunLoopStop,
+    kCFRunLoopDefaultMode,
 };
 use std::os::raw::c_void;
 use std::sync::Arc;
@@ -31,9 +31,20 @@ unsafe extern "C" fn on_change(refcon: *mut c_void, iterator: io_iterator_t) {
     changes.bump();
 }
 
+/// How long one `CFRunLoopRunInMode` may run. A drop stops the loop with `CFRunLoopStop` at once; this
+/// bound only covers a stop that lands between two runs, which CoreFoundation forgets (the stop flag lives
+/// in the per-run data, replaced on each entry).
+const RUN_SLICE_SECONDS: f64 = 0.25;
+
+/// The notification thread's run loop, stopped from the thread that drops the watch.
+struct RunLoop(CFRunLoopRef);
+// SAFETY: CFRunLoopStop may be called from any thread (CFRunLoop.h).
+unsafe impl Send for RunLoop {}
+
 pub struct Watch {
     changes: Arc<Changes>,
     stop: Arc<AtomicBool>,
+    run_loop: RunLoop,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -48,9 +59,10 @@ impl Watch {
             .spawn(move || run(matching, c, s, armed_tx))
             .map_err(|e| LabError::Other(format!("cannot start the notification thread: {e}")))?;
         match armed_rx.recv() {
-            Ok(Ok(())) => Ok(Watch {
+            Ok(Ok(run_loop)) => Ok(Watch {
                 changes,
                 stop,
+                run_loop,
                 thread: Some(thread),
             }),
             Ok(Err(e)) => {
@@ -69,8 +81,12 @@ impl Watch {
 }
 
 impl Drop for Watch {
+    /// Stop the run loop rather than wait for its slice to run out, so a wait returns as soon as it has
+    /// its answer (issue 19, defect 8).
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::Release);
+        // SAFETY: the run loop of the notification thread, alive until that thread ends (joined below).
+        unsafe { CFRunLoopStop(self.run_loop.0) };
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -81,7 +97,7 @@ fn run(
     matching: Matching,
     changes: Arc<Changes>,
     stop: Arc<AtomicBool>,
-    armed: std::sync::mpsc::Sender<Result<(), LabError>>,
+    armed: std::sync::mpsc::Sender<Result<RunLoop, LabError>>,
 ) {
     // SAFETY: MACH_PORT_NULL selects the default main port; NULL on failure.
     let port = unsafe { IONotificationPortCreate(0) };
@@ -132,10 +148,12 @@ fn run(
         }
     }
     let ok = failure.is_none();
-    let _ = armed.send(failure.map_or(Ok(()), Err));
-    while ok && !stop.load(Ordering::Relaxed) {
-        // SAFETY: runs this thread's run loop for at most 0.25 s; callbacks fire here.
-        unsafe { CFRunLoopRunInMode(kCFRunLoopDefaultMode, 0.25, 0) };
+    // SAFETY: this thread's run loop, which lives as long as the thread.
+    let run_loop = RunLoop(unsafe { CFRunLoopGetCurrent() });
+    let _ = armed.send(failure.map_or(Ok(run_loop), Err));
+    while ok && !stop.load(Ordering::Acquire) {
+        // SAFETY: runs this thread's run loop for one slice; callbacks fire here; CFRunLoopStop ends it.
+        unsafe { CFRunLoopRunInMode(kCFRunLoopDefaultMode, RUN_SLICE_SECONDS, 0) };
     }
     drop(iterators);
     // SAFETY: the port was created above and is destroyed once; no callback runs after this.
