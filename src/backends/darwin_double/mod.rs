@@ -199,7 +199,7 @@ fn ioreg_from_env() -> Result<Option<Arc<dyn Lab>>, LabError> {
 /// libusb when it starts here; otherwise no bus (this machine has no USB for libusb to see).
 fn usb_side() -> UsbSide {
     match crate::usb::libusb::LibusbBus::new() {
-        Ok(bus) => UsbSide::Libusb(bus),
+        Ok(bus) => UsbSide::Libusb(Box::new(bus)),
         Err(e) => {
             eprintln!(
                 "note: libusb cannot start here ({e}): the darwin double runs with no USB bus"

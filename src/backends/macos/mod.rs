@@ -29,7 +29,7 @@ use std::sync::Arc;
 /// The libusb view of the bus: libusb itself, or (under the darwin double, on a machine where libusb cannot
 /// start) no bus at all, with the reason. The double never fakes a USB device.
 pub enum UsbSide {
-    Libusb(LibusbBus),
+    Libusb(Box<LibusbBus>),
     Absent(String),
 }
 
@@ -96,13 +96,15 @@ pub struct MacosLab {
 
 impl MacosLab {
     pub fn new() -> Result<Self, LabError> {
-        Ok(Self::with_usb(UsbSide::Libusb(LibusbBus::new()?)))
+        Ok(Self::with_usb(UsbSide::Libusb(Box::new(LibusbBus::new()?))))
     }
 
     /// libusb's port numbers and reset departures are wrong on macOS; the registry corrects both.
     pub fn with_usb(usb: UsbSide) -> Self {
         let usb = match usb {
-            UsbSide::Libusb(bus) => UsbSide::Libusb(bus.with_registry(Arc::new(IoRegistry))),
+            UsbSide::Libusb(bus) => {
+                UsbSide::Libusb(Box::new(bus.with_registry(Arc::new(IoRegistry))))
+            }
             absent => absent,
         };
         MacosLab {
