@@ -211,8 +211,9 @@ struct RunCmd {
     /// sim, macos, vm (inside the USB VM) or replay:<dir> [default: macos on a Mac, sim elsewhere]
     #[arg(long, value_parser = LabChoice::parse)]
     lab: Option<LabChoice>,
-    /// How many scenarios run at once (1 runs them in order); scenarios sharing a printer never overlap
-    #[arg(long, visible_alias = "jobs", value_name = "N")]
+    /// How many scenarios run at once, 1..=256 (1 runs them in order); scenarios sharing a printer never
+    /// overlap
+    #[arg(long, visible_alias = "jobs", value_name = "N", value_parser = runner::limits::parse_jobs)]
     test_threads: Option<usize>,
     /// Write the JSON Lines journal here [default: target/dexthil/journal-<UTC time>.jsonl]
     #[arg(long, value_name = "PATH")]
@@ -229,9 +230,13 @@ struct RunCmd {
     /// Run only this share of the corpus: `hash:M/N` (stable across machines)
     #[arg(long, value_parser = |s: &str| runner::Partition::parse(s).map_err(|e| e.to_string()))]
     partition: Option<runner::Partition>,
-    /// Retry a scenario up to N times after an infrastructure (lab) failure; a pass on a retry is flaky
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    /// Retry a scenario up to N times (0..=10) after an infrastructure (lab) failure; a pass on a retry is
+    /// flaky
+    #[arg(long, value_name = "N", default_value = "0", value_parser = runner::limits::parse_retries)]
     retries: u32,
+    /// A run that selects no scenario passes (exit 0) instead of failing closed with exit 2
+    #[arg(long)]
+    allow_empty: bool,
     /// A flaky scenario fails the run (exit 2)
     #[arg(long)]
     flaky_fails: bool,
@@ -361,6 +366,7 @@ fn nightly_options(cmd: &RunCmd) -> Option<NightlyOptions> {
         progress: true,
         signals: true,
         isolate: cmd.isolate,
+        require_selection: !cmd.allow_empty,
     })
 }
 

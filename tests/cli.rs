@@ -62,9 +62,23 @@ fn a_name_filter_and_skip_choose_scenarios() {
     let busy = "tests/failing/uncovered-busy.yaml";
     let (code, out) = dexthil(&["run", "--lab", "sim", busy, "uncovered", "--exact"]);
     assert_eq!(
-        code, 0,
-        "`uncovered` is not the whole name: nothing ran: {out}"
+        code, 2,
+        "`uncovered` is not the whole name: nothing ran, and that fails closed: {out}"
     );
+    assert!(
+        out.contains("no scenario to run: of the 1 scenario found, the name filter `uncovered` (--exact) left none"),
+        "{out}"
+    );
+    let (code, out) = dexthil(&[
+        "run",
+        "--lab",
+        "sim",
+        busy,
+        "uncovered",
+        "--exact",
+        "--allow-empty",
+    ]);
+    assert_eq!(code, 0, "--allow-empty accepts a run of nothing: {out}");
     let (code, out) = dexthil(&["run", "--lab", "sim", busy, "uncovered-busy", "--exact"]);
     assert_eq!(code, 1, "{out}");
     let (code, out) = dexthil(&[
@@ -87,10 +101,43 @@ fn a_name_filter_and_skip_choose_scenarios() {
         "--lab",
         "sim",
         "tests/failing/uncovered-busy.yaml",
+        "tests/failing/hung-call.yaml",
         "--skip",
         "busy",
     ]);
-    assert_eq!(code, 0, "a skipped failure does not fail the run: {out}");
+    assert_eq!(
+        code, 1,
+        "the skipped failure does not count, the other does: {out}"
+    );
+    assert!(!out.contains("uncovered-busy.yaml:15:5"), "{out}");
+}
+
+#[test]
+fn a_typo_in_a_tag_or_a_path_of_no_scenarios_fails_closed_with_exit_2() {
+    let (code, out) = dexthil(&["run", "--lab", "sim", "--tag", "nightlly"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("--tag nightlly left none"), "{out}");
+    assert!(!out.contains("test result"), "nothing ran: {out}");
+    let (code, out) = dexthil(&["run", "--lab", "sim", "docs"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("the given paths hold no scenario file"),
+        "{out}"
+    );
+}
+
+#[test]
+fn jobs_and_retries_out_of_bounds_are_refused_with_the_bound() {
+    for (flag, value, bound) in [
+        ("--jobs", "0", "1..=256"),
+        ("--jobs", "1000000", "1..=256"),
+        ("--test-threads", "0", "1..=256"),
+        ("--retries", "4294967295", "0..=10"),
+    ] {
+        let (code, out) = dexthil(&["run", "--lab", "sim", "scenarios/smoke", flag, value]);
+        assert_eq!(code, 2, "{flag} {value}: {out}");
+        assert!(out.contains(bound), "{flag} {value}: {out}");
+    }
 }
 
 #[test]

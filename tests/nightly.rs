@@ -169,10 +169,13 @@ fn a_station_printer_the_lab_lacks_fails_the_health_check_with_exit_2_and_runs_n
         "--journal",
         s(&journal),
         "scenarios/smoke",
+        "ds620",
     ]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("printer `ghost`"), "{out}");
     assert!(out.contains("NOSUCHSERIAL"), "{out}");
+    // Only what the selected scenarios need is checked: the DS820 no DS620 scenario uses is not.
+    assert!(!out.contains("NOSUCHSERIAL2"), "{out}");
     assert!(
         !out.contains("scenario smoke-ds620"),
         "no scenario may run: {out}"
@@ -195,6 +198,127 @@ fn the_shipped_sim_station_is_healthy_and_runs_the_smoke_corpus() {
     ]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("station sim: healthy"), "{out}");
+}
+
+#[test]
+fn the_shipped_sim_station_runs_the_whole_corpus_both_dexts_included() {
+    let dir = scratch("healthy-all");
+    let (code, out) = dexthil(&[
+        "run",
+        "--station",
+        "ci/labs/sim.yaml",
+        "--journal",
+        s(&dir.join("j.jsonl")),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("station sim: healthy"), "{out}");
+    assert!(
+        out.contains("sample-scalar"),
+        "the sample dext's scenarios ran: {out}"
+    );
+}
+
+#[test]
+fn a_station_runs_what_it_can_serve_and_skips_the_rest_as_not_for_this_station() {
+    let dir = scratch("capability");
+    let (journal, xml) = (dir.join("j.jsonl"), dir.join("junit.xml"));
+    let (code, out) = dexthil(&[
+        "run",
+        "--station",
+        "tests/nightly/station-cx02.yaml",
+        "--journal",
+        s(&journal),
+        "--junit",
+        s(&xml),
+        "scenarios/smoke",
+    ]);
+    assert_eq!(code, 0, "skipped scenarios are not failures: {out}");
+    assert!(
+        out.contains(
+            "SKIP smoke-ds620: not for this station `mac-cx02`: no printer serves role `p` (model DS620)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("smoke-cx-02"), "{out}");
+    // The health check looked only at what runs: the station lacks a DS620 and is still healthy.
+    assert!(out.contains("station mac-cx02: healthy"), "{out}");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(
+        text.contains(r#""event":"scenario_skipped","scenario":"smoke-ds620""#),
+        "{text}"
+    );
+    let report = junit(&xml);
+    match &case(&report, "smoke-ds620").status {
+        TestCaseStatus::Skipped { message, .. } => {
+            let m = message.as_ref().unwrap().as_str();
+            assert!(m.starts_with("not for this station `mac-cx02`"), "{m}");
+        }
+        other => panic!("smoke-ds620 should be skipped: {other:?}"),
+    }
+    assert!(matches!(
+        case(&report, "smoke-cx-02").status,
+        TestCaseStatus::Success { .. }
+    ));
+}
+
+#[test]
+fn a_station_that_serves_none_of_the_selection_fails_closed() {
+    let (code, out) = dexthil(&[
+        "run",
+        "--station",
+        "tests/nightly/station-cx02.yaml",
+        "scenarios/smoke/ds620.yaml",
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("the station serves none of the 1 selected"),
+        "{out}"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_journal_or_junit_on_a_full_disk_ends_the_run_with_exit_2_naming_the_file() {
+    let dir = scratch("full");
+    let smoke = "scenarios/smoke/ds620.yaml";
+    let (code, out) = dexthil(&["run", "--lab", "sim", "--journal", "/dev/full", smoke]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("cannot write the journal /dev/full"), "{out}");
+    let (code, out) = dexthil(&[
+        "run",
+        "--lab",
+        "sim",
+        "--journal",
+        s(&dir.join("j.jsonl")),
+        "--junit",
+        "/dev/full",
+        smoke,
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("cannot write the JUnit report /dev/full"),
+        "{out}"
+    );
+    assert!(
+        std::fs::metadata("/dev/full").is_ok_and(|m| !m.is_file()),
+        "/dev/full is still a device, not replaced by a report"
+    );
+    // A place no file can be created (its parent is a file; a read-only directory does not stop root).
+    let (code, out) = dexthil(&[
+        "run",
+        "--lab",
+        "sim",
+        "--journal",
+        s(&dir.join("j2.jsonl")),
+        "--junit",
+        "Cargo.toml/junit.xml",
+        smoke,
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("cannot write the JUnit report Cargo.toml/junit.xml"),
+        "{out}"
+    );
 }
 
 #[test]

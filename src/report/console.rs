@@ -232,6 +232,9 @@ impl<W: Write + Send> EventSink for Console<W> {
             EventKind::FuzzCase { .. }
             | EventKind::FuzzFinding { .. }
             | EventKind::FuzzFinished { .. } => {}
+            EventKind::ScenarioSkipped {
+                scenario, reason, ..
+            } => self.write(&format!("SKIP {scenario}: {reason}\n")),
             EventKind::Interrupted { signal } => self.write(&format!(
                 "\n{signal}: no new scenario starts; running ones stop before their next step and close \
                  their connections (send SIGINT again to stop at once)\n"

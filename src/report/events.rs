@@ -80,6 +80,13 @@ pub enum EventKind {
         attempt: u32,
         failure: Failure,
     },
+    /// A selected scenario this run does not run, and why (`not for this station: ...`): a station runs only
+    /// the scenarios whose printer roles it can serve. Reported as skipped, never as a failure.
+    ScenarioSkipped {
+        scenario: String,
+        file: String,
+        reason: String,
+    },
     /// SIGINT or SIGTERM: no new scenario starts; running ones stop before their next step (a `sleep` at
     /// once) and close their connections.
     Interrupted {

@@ -9,6 +9,7 @@ use super::tally::{RunRecord, ScenarioRecord, Status};
 use quick_junit::{
     NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite,
 };
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -79,6 +80,11 @@ fn case(s: &ScenarioRecord, flaky_fails: bool) -> TestCase {
             st.set_message("not started: the run was interrupted before this scenario");
             st
         }
+        Status::Skipped { reason } => {
+            let mut st = TestCaseStatus::skipped();
+            st.set_message(reason.clone());
+            st
+        }
     };
     let mut status = status;
     for f in &s.retried {
@@ -142,10 +148,29 @@ pub fn write(record: &RunRecord, flaky_fails: bool, path: &Path) -> Result<(), J
         path: path.to_path_buf(),
         source,
     };
+    // A path that exists and is not a regular file (`/dev/stdout`, a FIFO, `/dev/full`) is written in place:
+    // renaming a temporary file over it would replace the device node itself (as root) and lose the report.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(err)?;
+        return file
+            .write_all(xml.as_bytes())
+            .and_then(|()| file.flush())
+            .map_err(err);
+    }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
     let tmp = path.with_extension("xml.partial");
-    std::fs::write(&tmp, xml).map_err(err)?;
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(xml.as_bytes())?;
+        f.sync_all()
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(e));
+    }
     std::fs::rename(&tmp, path).map_err(err)
 }

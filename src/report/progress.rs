@@ -105,7 +105,9 @@ impl EventSink for Progress {
             | EventKind::FuzzFinished { .. } => {}
             EventKind::RunStarted { scenarios, .. } => self.bar.set_length(*scenarios as u64),
             EventKind::ScenarioStarted { scenario, .. } => self.bar.set_message(scenario.clone()),
-            EventKind::ScenarioFinished { .. } => self.bar.inc(1),
+            EventKind::ScenarioFinished { .. } | EventKind::ScenarioSkipped { .. } => {
+                self.bar.inc(1)
+            }
             EventKind::RunFinished { .. } => self.done(),
             EventKind::Interrupted { signal } => self
                 .bar

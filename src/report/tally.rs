@@ -24,6 +24,10 @@ pub enum Status {
     },
     /// Selected, never started.
     NotRun,
+    /// Not run on purpose (`not for this station: ...`): neither a pass nor a failure.
+    Skipped {
+        reason: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -84,6 +88,7 @@ pub struct Counts {
     pub lab_failed: usize,
     pub interrupted: usize,
     pub not_run: usize,
+    pub skipped: usize,
 }
 
 impl RunRecord {
@@ -191,6 +196,15 @@ impl RunRecord {
                 s.status = Status::NotRun;
             }
             EventKind::Interrupted { signal } => self.interrupted_by = Some(signal.clone()),
+            EventKind::ScenarioSkipped {
+                scenario,
+                file,
+                reason,
+            } => {
+                self.scenario(scenario, file).status = Status::Skipped {
+                    reason: reason.clone(),
+                }
+            }
             // Fuzz cases are not scenarios; a fuzz step's verdict comes with its scenario.
             EventKind::FuzzCase { .. }
             | EventKind::FuzzFinding { .. }
@@ -222,6 +236,7 @@ impl RunRecord {
                 },
                 Status::Interrupted { .. } => c.interrupted += 1,
                 Status::NotRun => c.not_run += 1,
+                Status::Skipped { .. } => c.skipped += 1,
             }
         }
         c

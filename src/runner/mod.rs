@@ -7,10 +7,13 @@
 //! retries), `signals`, `isolate` (`--isolate`: each scenario in a child process), `replay` (`dexthil report`
 //! from a journal).
 
+mod empty;
 pub mod isolate;
+pub mod limits;
 mod locks;
 mod nightly;
 mod replay;
+mod schedule;
 pub mod select;
 mod setup;
 mod signals;

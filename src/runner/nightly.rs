@@ -6,7 +6,7 @@ use super::isolate::Isolation;
 use super::select::{Partition, select};
 use super::signals::Signals;
 use super::trial::{ConsoleEnd, Shared, trial};
-use super::{Exit, setup};
+use super::{Exit, schedule, setup};
 use crate::backends::LabFactory;
 use crate::engine::Stop;
 use crate::report::journal::Journal;
@@ -14,7 +14,7 @@ use crate::report::progress::{Progress, SuspendingWriter};
 use crate::report::tally::{RunRecord, Tally};
 use crate::report::{Console, EventKind, EventSink, Fanout, RunEvent, junit};
 use crate::scenario::Scenario;
-use crate::station::{Station, health, provenance};
+use crate::station::{Station, provenance};
 use libtest_mimic::{Arguments, FormatSetting};
 use std::io::Write;
 use std::path::PathBuf;
@@ -47,6 +47,10 @@ pub struct NightlyOptions {
     pub signals: bool,
     /// Run each scenario in a child process, so a crash of dexthil itself fails only that scenario.
     pub isolate: bool,
+    /// A run that selects nothing (or whose station serves nothing selected) exits 2 with the reason, so a
+    /// typo'd path, filter or tag cannot pass a release gate. The CLI sets it unless `--allow-empty`; a
+    /// harness inside `cargo test` (whose filter is meant for other tests too) leaves it off.
+    pub require_selection: bool,
 }
 
 /// The console as a sink, and what ends the block of a scenario cut short by a stop.
@@ -59,12 +63,15 @@ fn console<W: Write + Send + 'static>(out: W) -> (Arc<dyn EventSink>, ConsoleEnd
     )
 }
 
-fn write_junit(opts: &NightlyOptions, record: &RunRecord) {
+/// Write the JUnit report if asked; false (and the error printed) when it could not be written.
+fn write_junit(opts: &NightlyOptions, record: &RunRecord) -> bool {
     if let Some(path) = &opts.junit
         && let Err(e) = junit::write(record, opts.flaky_fails, path)
     {
         eprintln!("error: {e}");
+        return false;
     }
+    true
 }
 
 /// The exit code of a finished (or interrupted) run, with the reason printed for a 2.
@@ -109,7 +116,27 @@ pub fn run_nightly(
 ) -> Exit {
     let run_start = Instant::now();
     let probe = setup::probe_lab(&*factory, &all);
-    let scenarios = select(all, libtest, &opts.tags, opts.partition);
+    let corpus_size = all.len();
+    let selected = select(all, libtest, &opts.tags, opts.partition);
+    if selected.is_empty() && opts.require_selection && !libtest.list {
+        eprintln!(
+            "error: no scenario to run: {} (pass --allow-empty to accept a run of nothing)",
+            super::empty::why_nothing(corpus_size, libtest, &opts.tags, opts.partition)
+        );
+        return Exit::BadInputOrLab;
+    }
+    let (scenarios, skipped) = schedule::split(selected, opts.station.as_ref());
+    if scenarios.is_empty() && !skipped.is_empty() && opts.require_selection && !libtest.list {
+        for (s, reason) in &skipped {
+            eprintln!("SKIP {}: {reason}", s.name);
+        }
+        eprintln!(
+            "error: no scenario to run: the station serves none of the {} selected (pass --allow-empty to \
+             accept a run of nothing)",
+            skipped.len()
+        );
+        return Exit::BadInputOrLab;
+    }
     let devices = probe
         .as_ref()
         .and_then(|l| l.devices().ok())
@@ -127,12 +154,15 @@ pub fn run_nightly(
     };
     let tally = Arc::new(Tally::new());
     let mut sinks: Vec<Arc<dyn EventSink>> = vec![console, tally.clone()];
+    let mut journal: Option<Arc<Journal>> = None;
     if !libtest.list {
         if let Some(path) = &opts.journal {
             match Journal::create(path) {
                 Ok(j) => {
                     eprintln!("journal: {}", path.display());
-                    sinks.push(Arc::new(j));
+                    let j = Arc::new(j);
+                    journal = Some(j.clone());
+                    sinks.push(j);
                 }
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -194,10 +224,21 @@ pub fn run_nightly(
     prov.partition = opts.partition.map(|p| p.to_string());
     emit(EventKind::RunStarted {
         lab: factory.name().to_string(),
-        scenarios: scenarios.len(),
+        scenarios: scenarios.len() + skipped.len(),
         provenance: prov,
-        selected: scenarios.iter().map(|s| s.name.clone()).collect(),
+        selected: scenarios
+            .iter()
+            .chain(skipped.iter().map(|(s, _)| s))
+            .map(|s| s.name.clone())
+            .collect(),
     });
+    for (s, reason) in &skipped {
+        emit(EventKind::ScenarioSkipped {
+            scenario: s.name.clone(),
+            file: s.source.display().to_string(),
+            reason: reason.clone(),
+        });
+    }
     let finish = |interrupted: bool| {
         let c = tally.record().counts();
         emit(EventKind::RunFinished {
@@ -209,30 +250,26 @@ pub fn run_nightly(
             interrupted,
         });
         let record = tally.record();
-        write_junit(opts, &record);
-        record
+        // Nothing lost silently (issue 18): a journal or JUnit that did not reach its file ends the run with 2.
+        let mut written = write_junit(opts, &record);
+        if let Some(j) = &journal
+            && let Err(e) = j.finish()
+        {
+            eprintln!("error: {e}");
+            written = false;
+        }
+        (record, written)
     };
 
     if let Some(st) = &opts.station {
-        let problems = match &probe {
-            Some(lab) => health::check(
-                st,
-                &**lab,
-                &setup::health_needs(&scenarios, st),
-                HEALTH_WAIT,
-            ),
-            None => vec![format!(
-                "the `{}` lab could not be opened to look for the station's printers",
-                factory.name()
-            )],
-        };
+        let problems = schedule::check_health(&*factory, st, &scenarios, HEALTH_WAIT);
         let healthy = problems.is_empty();
         emit(EventKind::HealthChecked {
             station: st.name.clone(),
             problems,
         });
         if !healthy {
-            finish(false);
+            let _ = finish(false);
             eprintln!(
                 "the station {} is not healthy (the lab broke, not the driver): exit 2",
                 st.name
@@ -256,7 +293,7 @@ pub fn run_nightly(
                             signal: name.to_string(),
                         });
                         // Written now too, in case a hung scenario never lets the run end.
-                        write_junit(opts, &tally.record());
+                        let _ = write_junit(opts, &tally.record());
                         return;
                     }
                     std::thread::sleep(Duration::from_millis(50));
@@ -268,9 +305,10 @@ pub fn run_nightly(
         conclusion
     });
     let was_interrupted = interrupted.load(Ordering::SeqCst);
-    let record = finish(was_interrupted);
-    if let Some(path) = &opts.journal {
-        eprintln!("journal: {}", path.display());
+    let (record, written) = finish(was_interrupted);
+    if !written {
+        eprintln!("the run's journal or JUnit report could not be written: exit 2");
+        return Exit::BadInputOrLab;
     }
     if let Some(path) = &opts.junit {
         eprintln!("junit: {}", path.display());
