@@ -12,7 +12,7 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(
     name = "dexthil",
-    version,
+    version = dexthil::report::provenance::LONG_VERSION,
     about = "Hardware-in-the-loop tests for DriverKit extensions that drive USB photo printers"
 )]
 struct Cli {

@@ -126,12 +126,35 @@ fn junit_carries_provenance_and_a_failure_with_its_yaml_place_and_decoded_code()
         get("libusb.version").is_some_and(|v| v.starts_with("1.")),
         "{props:?}"
     );
+    // Keyed by role (the model without a station) and serial: one physical printer across nights.
     assert_eq!(
-        get("printer.model DS620.firmware"),
+        get("printer.DS620.DS6C98031738.firmware"),
         Some("DS620 01.20"),
         "{props:?}"
     );
-    assert_eq!(get("printer.model DS620.serial"), Some("DS6C98031738"));
+    assert_eq!(get("printer.DS620.DS6C98031738.model"), Some("DS620"));
+    assert!(
+        get("host.name").is_some_and(|h| !h.is_empty() && h != "unknown"),
+        "{props:?}"
+    );
+    let commit = get("dexthil.commit").unwrap_or_else(|| panic!("{props:?}"));
+    assert!(!commit.is_empty(), "{props:?}");
+    let (_, version) = dexthil(&["-V"]);
+    assert!(
+        version.contains(&format!("(commit {commit})")),
+        "-V names the same commit: {version}"
+    );
+    assert!(
+        report.test_suites[0].timestamp.is_some(),
+        "the suite has a timestamp"
+    );
+    let busy = case(&report, "uncovered-busy");
+    assert!(busy.timestamp.is_some(), "a testcase has a timestamp");
+    assert_eq!(
+        busy.classname.as_ref().map(|c| c.as_str()),
+        Some("tests.failing"),
+        "classname from the scenario's folder"
+    );
     assert!(
         get("dext.com.example.dexthil.DNPPrinterDriver.cdhash").is_some(),
         "{props:?}"
