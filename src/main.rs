@@ -74,16 +74,30 @@ enum Command {
         )]
         driver: PathBuf,
     },
-    /// Rebuild the console report and JUnit from a run's journal (also of a run that was killed).
+    /// Rebuild the console report, JUnit and an HTML page from one or more journals (several Macs or
+    /// partitions merge into one verdict; a killed run too). Exit: the merged verdict (0, 1 or 2).
     Report {
-        /// The journal (`target/dexthil/journal-*.jsonl`)
-        journal: PathBuf,
-        /// Write JUnit XML here
+        /// The journals (`target/dexthil/journal-*.jsonl`)
+        #[arg(required = true)]
+        journals: Vec<PathBuf>,
+        /// Write JUnit XML here (one suite per journal)
         #[arg(long, value_name = "PATH")]
         junit: Option<PathBuf>,
+        /// Write a self-contained HTML report here
+        #[arg(long, value_name = "PATH")]
+        html: Option<PathBuf>,
         /// A scenario that passed only on a retry counts as a failure
         #[arg(long)]
         flaky_fails: bool,
+    },
+    /// What changed between two nights: newly failing, fixed, flaky, missing, slower calls. OLD and NEW are
+    /// journals, or folders whose journals (*.jsonl) are one merged night. Exit 1 when something newly fails.
+    Compare {
+        old: PathBuf,
+        new: PathBuf,
+        /// A call step whose median time grew by more than this percentage (and at least 1 ms) is reported
+        #[arg(long, value_name = "PERCENT", default_value_t = 50.0)]
+        threshold: f64,
     },
     /// Decode IOReturn, Mach or MIG codes: name, meaning, family, and where on the user-client path they arise.
     Decode {
@@ -426,6 +440,35 @@ fn run_args(cmd: RunCmd, lab: Option<LabChoice>) -> anyhow::Result<RunArgs> {
     })
 }
 
+/// A journal, or a folder's journals (`*.jsonl`, sorted): one night.
+fn journals_of(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    found.sort();
+    if found.is_empty() {
+        bail!("{} holds no journal (*.jsonl)", path.display());
+    }
+    Ok(found)
+}
+
+fn compare(old: &Path, new: &Path, threshold: f64) -> anyhow::Result<Exit> {
+    if !(threshold.is_finite() && threshold >= 0.0) {
+        bail!("--threshold {threshold}: give a percentage of 0 or more");
+    }
+    Ok(runner::compare_journals(
+        &journals_of(old)?,
+        &journals_of(new)?,
+        threshold / 100.0,
+        std::io::stdout(),
+    )?)
+}
+
 fn list(paths: Vec<PathBuf>) -> anyhow::Result<Exit> {
     let scenarios = match scenario::load_corpus(&default_paths(paths)) {
         Ok(s) => s,
@@ -549,11 +592,25 @@ fn main() -> ExitCode {
         Command::Doctor(cmd) => return doctor(cmd),
         Command::Run(cmd) => run(*cmd),
         Command::Report {
-            journal,
+            journals,
             junit,
+            html,
             flaky_fails,
-        } => runner::report_journal(&journal, junit.as_deref(), flaky_fails, std::io::stdout())
-            .map_err(anyhow::Error::from),
+        } => runner::report_journals(
+            &journals,
+            &runner::ReportOutputs {
+                junit,
+                html,
+                flaky_fails,
+            },
+            std::io::stdout(),
+        )
+        .map_err(anyhow::Error::from),
+        Command::Compare {
+            old,
+            new,
+            threshold,
+        } => compare(&old, &new, threshold),
         Command::List { paths } => list(paths),
         Command::Decode { codes } => Ok(decode(&codes)),
         Command::PrinterEmu(cmd) => printer_emu(cmd),

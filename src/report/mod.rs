@@ -3,11 +3,14 @@
 //! [`tally`] of the events, and a [`progress`] bar).
 
 mod collector;
+pub mod compare;
 mod console;
 mod duration;
 pub mod events;
+pub mod html;
 pub mod journal;
 pub mod junit;
+pub mod latency;
 pub mod progress;
 pub mod provenance;
 pub mod tally;

@@ -20,7 +20,7 @@ mod signals;
 mod trial;
 
 pub use nightly::NightlyOptions;
-pub use replay::{ReportError, report_journal};
+pub use replay::{ReportError, ReportOutputs, compare_journals, report_journal, report_journals};
 pub use select::{Partition, PartitionError, stable_hash};
 
 use crate::backends::{self, LabChoice, LabFactory};
