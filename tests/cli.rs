@@ -248,3 +248,38 @@ fn list_devices_here_is_clean_and_a_recording_lists_both_views() {
         "{out}"
     );
 }
+
+#[test]
+fn control_characters_in_names_are_refused_with_their_place_not_a_panic() {
+    let (code, out) = dexthil(&["run", "--lab", "sim", "tests/hostile/control-chars.yaml"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(!out.contains("panicked"), "{out}");
+    assert!(
+        out.contains("tests/hostile/control-chars.yaml:1:7: `name` `bad\\0name` holds the control character U+0000"),
+        "{out}"
+    );
+    assert!(
+        out.contains("control-chars.yaml:6:29: the connection name"),
+        "{out}"
+    );
+    assert!(
+        !out.contains('\u{1b}'),
+        "no escape sequence reaches the terminal: {out:?}"
+    );
+}
+
+#[test]
+fn a_deadline_below_the_clocks_resolution_behaves_like_zero() {
+    let (zero_code, zero) = dexthil(&["run", "--lab", "sim", "tests/hostile/within-zero.yaml"]);
+    let (tiny_code, tiny) = dexthil(&[
+        "run",
+        "--lab",
+        "sim",
+        "tests/hostile/within-below-resolution.yaml",
+    ]);
+    assert_eq!(zero_code, 1, "{zero}");
+    assert_eq!(tiny_code, zero_code, "{tiny}");
+    for out in [&zero, &tiny] {
+        assert!(out.contains("no answer within 0ns"), "{out}");
+    }
+}

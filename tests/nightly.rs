@@ -345,6 +345,41 @@ fn a_journal_or_junit_on_a_full_disk_ends_the_run_with_exit_2_naming_the_file() 
 }
 
 #[test]
+fn station_files_refuse_impossible_values_and_replay_paths_outside_their_folder_with_a_place() {
+    let (code, out) = dexthil(&[
+        "run",
+        "--station",
+        "tests/nightly/station-replay-escape.yaml",
+        "scenarios/replay/ds620.yaml",
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("tests/nightly/station-replay-escape.yaml:3:10: `backend: replay:../fixtures/recordings/ds620` leaves the station file's folder"),
+        "{out}"
+    );
+    let (code, out) = dexthil(&[
+        "run",
+        "--station",
+        "tests/nightly/station-bad-values.yaml",
+        "scenarios/smoke",
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("station-bad-values.yaml:4:13: the printer's `role` is empty"),
+        "{out}"
+    );
+    assert!(out.contains("station-bad-values.yaml:5:41: `serial` `CX2E\\n40117720` holds the control character U+000A"), "{out}");
+    // A recording beside the station file is fine.
+    let (code, out) = dexthil(&[
+        "run",
+        "--station",
+        "tests/nightly/station-replay.yaml",
+        "scenarios/replay/ds620.yaml",
+    ]);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
 fn a_bad_station_file_names_file_line_column_and_the_right_key() {
     let (code, out) = dexthil(&["run", "--station", "tests/nightly/station-typo.yaml"]);
     assert_eq!(code, 2, "{out}");

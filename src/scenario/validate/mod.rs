@@ -69,9 +69,23 @@ pub fn scenario(
             diag.error(n.referenced, "`name` is empty: give the scenario a name");
             String::new()
         }
-        Some(n) => n.value.clone(),
-        None => default_name.to_string(),
+        Some(n) => {
+            refuse_control_chars(&mut diag, n.referenced, "`name`", &n.value);
+            n.value.clone()
+        }
+        None => {
+            refuse_control_chars(
+                &mut diag,
+                raw.driver.referenced,
+                "the file name (the scenario's default name)",
+                default_name,
+            );
+            default_name.to_string()
+        }
     };
+    for t in raw.tags.iter().flatten() {
+        refuse_control_chars(&mut diag, raw.driver.referenced, "a tag", t);
+    }
 
     let printers: Vec<Role> = raw
         .printers
@@ -114,8 +128,24 @@ pub fn scenario(
     (diag, Some(scenario))
 }
 
+/// Names reach a terminal, a thread name and JUnit: a control character there is refused, not passed on
+/// (a NUL panics a thread name, an escape sequence rewrites the terminal). Issue 18.
+pub fn refuse_control_chars(diag: &mut Diag, at: Location, what: &str, text: &str) {
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        diag.error(
+            at,
+            format!(
+                "{what} `{}` holds the control character U+{:04X}: names may hold only printable characters",
+                text.escape_debug(),
+                c as u32
+            ),
+        );
+    }
+}
+
 fn role(diag: &mut Diag, name: &Spanned<String>, r: &Spanned<RawRole>) -> Option<Role> {
     let before = diag.errors.len();
+    refuse_control_chars(diag, name.referenced, "the printer role", &name.value);
     let raw = &r.value;
     if raw.model.is_none()
         && raw.vendor.is_none()
@@ -512,6 +542,12 @@ impl Ctx<'_> {
         };
         let expect = self.expect(&o.expect, false);
         let name = &o.name.value;
+        refuse_control_chars(
+            &mut self.diag,
+            o.name.referenced,
+            "the connection name",
+            name,
+        );
         if let Some(Conn::Open(at)) = conns.get(name) {
             self.diag.error(
                 o.name.referenced,
