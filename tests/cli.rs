@@ -283,3 +283,28 @@ fn a_deadline_below_the_clocks_resolution_behaves_like_zero() {
         assert!(out.contains("no answer within 0ns"), "{out}");
     }
 }
+
+#[test]
+fn a_replay_of_the_whole_corpus_skips_what_a_recording_cannot_serve_instead_of_failing_the_lab() {
+    let (code, out) = dexthil(&["run", "--lab", "replay:tests/fixtures/recordings/ds620"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("0 failed (0 of them lab errors)"), "{out}");
+    assert!(
+        out.contains(
+            "SKIP smoke-ds620: not applicable to a recording: step 3 `open` needs a live lab"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("SKIP smoke-cx-02: not applicable to this recording: it holds no printer for role `p` (model CX-02)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("replay-ds620"),
+        "the recording's own scenario ran: {out}"
+    );
+    assert!(
+        out.contains("1 passed, 0 failed (0 of them lab errors), 27 skipped"),
+        "{out}"
+    );
+}

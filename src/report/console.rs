@@ -201,9 +201,11 @@ impl<W: Write + Send> EventSink for Console<W> {
                 took,
                 flaky,
                 interrupted,
+                skipped,
             } => self.write(&format!(
-                "\n{passed} passed, {failed} failed ({lab_errors} of them lab errors){}{} in {}\n",
+                "\n{passed} passed, {failed} failed ({lab_errors} of them lab errors){}{}{} in {}\n",
                 if *flaky > 0 { format!(", {flaky} flaky (passed on a retry)") } else { String::new() },
+                if *skipped > 0 { format!(", {skipped} skipped") } else { String::new() },
                 if *interrupted { ", interrupted" } else { "" },
                 human_duration(*took)
             )),

@@ -66,6 +66,9 @@ pub enum EventKind {
         /// A signal stopped the run before every scenario had started.
         #[serde(default)]
         interrupted: bool,
+        /// Selected scenarios not run on purpose (not for this station, not applicable to a recording).
+        #[serde(default)]
+        skipped: usize,
     },
     /// The station's health check, before any scenario: every printer present and its dext matched.
     HealthChecked {

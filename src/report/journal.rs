@@ -530,6 +530,7 @@ mod tests {
                 took: Duration::from_secs(1),
                 flaky: 0,
                 interrupted: false,
+                skipped: 2,
             },
             EventKind::HealthChecked {
                 station: "lab-mac-1".into(),

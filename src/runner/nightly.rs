@@ -125,14 +125,24 @@ pub fn run_nightly(
         );
         return Exit::BadInputOrLab;
     }
-    let (scenarios, skipped) = schedule::split(selected, opts.station.as_ref());
+    let recording = match &probe {
+        Some(lab) if factory.name() == "replay" => Some(lab.devices().unwrap_or_default()),
+        _ => None,
+    };
+    let (scenarios, skipped) =
+        schedule::split(selected, opts.station.as_ref(), recording.as_deref());
     if scenarios.is_empty() && !skipped.is_empty() && opts.require_selection && !libtest.list {
         for (s, reason) in &skipped {
             eprintln!("SKIP {}: {reason}", s.name);
         }
         eprintln!(
-            "error: no scenario to run: the station serves none of the {} selected (pass --allow-empty to \
-             accept a run of nothing)",
+            "error: no scenario to run: {} serves none of the {} selected (pass --allow-empty to accept a \
+             run of nothing)",
+            if recording.is_some() {
+                "the recording"
+            } else {
+                "the station"
+            },
             skipped.len()
         );
         return Exit::BadInputOrLab;
@@ -248,6 +258,7 @@ pub fn run_nightly(
             took: run_start.elapsed(),
             flaky: c.flaky,
             interrupted,
+            skipped: c.skipped,
         });
         let record = tally.record();
         // Nothing lost silently (issue 18): a journal or JUnit that did not reach its file ends the run with 2.

@@ -50,23 +50,77 @@ fn bind(roles: &[Role], station: &Station, taken: &mut [bool]) -> bool {
     false
 }
 
-/// Split the selected scenarios into those the station runs and those it skips (with the reason).
+/// Split the selected scenarios into those this run runs and those it skips (with the reason): what the
+/// station cannot serve, and on a recording (`recording`: its devices) what a recording cannot serve.
 pub fn split(
     scenarios: Vec<Scenario>,
     station: Option<&Station>,
+    recording: Option<&[crate::lab::UsbView]>,
 ) -> (Vec<Scenario>, Vec<(Scenario, String)>) {
-    let Some(station) = station else {
-        return (scenarios, Vec::new());
-    };
     let mut run = Vec::new();
     let mut skipped = Vec::new();
     for s in scenarios {
-        match not_for_station(&s, station) {
+        let why = station
+            .and_then(|st| not_for_station(&s, st))
+            .or_else(|| recording.and_then(|devices| not_for_recording(&s, devices)));
+        match why {
             None => run.push(s),
             Some(reason) => skipped.push((s, reason)),
         }
     }
     (run, skipped)
+}
+
+/// Why a recording (`--lab replay:<dir>`) cannot serve `s`, or `None`: a recording is read-only and never
+/// changes, so it serves `await ... matched` and `cross_check` on the printers it holds, and nothing that
+/// needs a live dext or bus (open, call, close, replug, fuzz, await gone). Such scenarios are not
+/// applicable to it: skipped with the first step it cannot serve, not counted as the lab's failures.
+pub fn not_for_recording(s: &Scenario, devices: &[crate::lab::UsbView]) -> Option<String> {
+    const WHY: &str = "a recording serves only `await ... matched` and `cross_check`";
+    for r in &s.printers {
+        if r.resolve(devices).is_err() {
+            return Some(format!(
+                "not applicable to this recording: it holds no printer for role `{}` ({})",
+                r.name,
+                r.describe()
+            ));
+        }
+    }
+    fn first_live(steps: &[crate::scenario::Step], prefix: &str) -> Option<(String, &'static str)> {
+        use crate::scenario::StepKind as K;
+        for (i, step) in steps.iter().enumerate() {
+            let number = if prefix.is_empty() {
+                (i + 1).to_string()
+            } else {
+                format!("{prefix}.{}", i + 1)
+            };
+            let live = match &step.kind {
+                K::Replug { .. } => Some("replug"),
+                K::Open { .. } => Some("open"),
+                K::Call { .. } => Some("call"),
+                K::Close { .. } => Some("close"),
+                K::Fuzz(_) => Some("fuzz"),
+                K::Await {
+                    state: crate::lab::WaitFor::Gone,
+                    ..
+                } => Some("await gone"),
+                K::Repeat { steps, .. } => {
+                    if let Some(found) = first_live(steps, &number) {
+                        return Some(found);
+                    }
+                    None
+                }
+                K::Await { .. } | K::CrossCheck { .. } | K::Sleep(_) => None,
+            };
+            if let Some(kind) = live {
+                return Some((number, kind));
+            }
+        }
+        None
+    }
+    first_live(&s.steps, "").map(|(number, kind)| {
+        format!("not applicable to a recording: step {number} `{kind}` needs a live lab ({WHY})")
+    })
 }
 
 /// The health check of what `scenarios` need of `station`: only the printers they use, and each dext on a
