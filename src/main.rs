@@ -251,6 +251,12 @@ struct RunCmd {
     /// A run that selects no scenario passes (exit 0) instead of failing closed with exit 2
     #[arg(long)]
     allow_empty: bool,
+    /// Show every step of every scenario (default: one line per passing scenario, failures in full)
+    #[arg(short, long, conflicts_with = "quiet")]
+    verbose: bool,
+    /// Show only failures and the summary line
+    #[arg(short, long)]
+    quiet: bool,
     /// A flaky scenario fails the run (exit 2)
     #[arg(long)]
     flaky_fails: bool,
@@ -381,6 +387,13 @@ fn nightly_options(cmd: &RunCmd) -> Option<NightlyOptions> {
         signals: true,
         isolate: cmd.isolate,
         require_selection: !cmd.allow_empty,
+        console: Some(if cmd.verbose {
+            dexthil::report::Detail::Steps
+        } else if cmd.quiet {
+            dexthil::report::Detail::Quiet
+        } else {
+            dexthil::report::Detail::Failures
+        }),
     })
 }
 

@@ -308,3 +308,99 @@ fn a_replay_of_the_whole_corpus_skips_what_a_recording_cannot_serve_instead_of_f
         "{out}"
     );
 }
+
+#[test]
+fn the_console_gives_a_line_per_passing_scenario_a_failure_in_full_once_and_one_summary() {
+    let (code, out) = dexthil(&[
+        "run",
+        "--lab",
+        "sim",
+        "scenarios/smoke/ds620.yaml",
+        "tests/failing/uncovered-busy.yaml",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("PASS smoke-ds620 ("), "{out}");
+    assert!(
+        !out.contains("✓ 2 cross_check"),
+        "no passing step by default: {out}"
+    );
+    assert_eq!(
+        out.matches("expected: kIOReturnSuccess").count(),
+        1,
+        "the failure once: {out}"
+    );
+    assert!(
+        out.contains("code:     kIOReturnBusy (0xE00002D5)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("DNPPrinterDriver: ExternalMethod(0)"),
+        "its log lines: {out}"
+    );
+    assert_eq!(
+        out.matches(" passed, ").count(),
+        1,
+        "one summary line: {out}"
+    );
+    assert!(!out.contains("test result"), "{out}");
+    assert_eq!(
+        out.matches("journal: ").count(),
+        1,
+        "the journal path once: {out}"
+    );
+
+    let (_, verbose) = dexthil(&["run", "--lab", "sim", "-v", "scenarios/smoke/ds620.yaml"]);
+    assert!(verbose.contains("✓ 2 cross_check p"), "{verbose}");
+    let (_, quiet) = dexthil(&["run", "--lab", "sim", "-q", "scenarios/smoke/ds620.yaml"]);
+    assert!(!quiet.contains("smoke-ds620"), "{quiet}");
+    assert!(quiet.contains("1 passed, 0 failed"), "{quiet}");
+}
+
+#[test]
+fn format_json_is_one_object_per_event_with_fields_not_text() {
+    let out = support::bin()
+        .args([
+            "run",
+            "--lab",
+            "sim",
+            "--format",
+            "json",
+            "tests/failing/uncovered-busy.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let failed = events
+        .iter()
+        .find(|e| e["event"] == "step_finished" && e["result"] == "failed")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(failed["scenario"], "uncovered-busy");
+    assert_eq!(failed["step"], "2");
+    assert_eq!(failed["span"]["file"], "tests/failing/uncovered-busy.yaml");
+    assert_eq!(failed["span"]["line"], 15);
+    assert_eq!(failed["class"], "driver");
+    assert_eq!(failed["code"], "0xE00002D5");
+    assert_eq!(failed["code_name"], "kIOReturnBusy");
+    assert_eq!(failed["expected"], "kIOReturnSuccess (0x00000000)");
+    assert_eq!(events.last().unwrap()["event"], "run_finished");
+
+    let out = support::bin()
+        .args(["run", "--list", "--format", "json", "scenarios/smoke"])
+        .output()
+        .unwrap();
+    let listed: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(listed.len(), 7, "{listed:?}");
+    assert!(
+        listed
+            .iter()
+            .any(|l| l["scenario"] == "smoke-ds620" && l["printers"][0]["needs"] == "model DS620")
+    );
+}

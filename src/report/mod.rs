@@ -9,6 +9,7 @@ mod duration;
 pub mod events;
 pub mod html;
 pub mod journal;
+pub mod json_events;
 pub mod junit;
 pub mod latency;
 pub mod progress;
@@ -17,6 +18,6 @@ pub mod tally;
 pub mod utc;
 
 pub use collector::{Collector, FailedStep, Fanout, Tee};
-pub use console::{Console, failure_lines};
+pub use console::{Console, Detail, failure_lines};
 pub use duration::human_duration;
 pub use events::{EventKind, EventSink, Failure, FailureClass, RunEvent, StepOutcome, Verdict};

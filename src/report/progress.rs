@@ -112,9 +112,17 @@ impl EventSink for Progress {
             EventKind::Interrupted { signal } => self
                 .bar
                 .set_message(format!("{signal}: finishing running scenarios")),
-            EventKind::StepStarted { .. }
-            | EventKind::StepFinished { .. }
-            | EventKind::HealthChecked { .. }
+            // The bar shows the step running now, and ticks (redraws its spinner) as each one ends.
+            EventKind::StepStarted {
+                scenario,
+                step,
+                summary,
+                ..
+            } => self
+                .bar
+                .set_message(format!("{scenario} › {step} {summary}")),
+            EventKind::StepFinished { .. } => self.bar.tick(),
+            EventKind::HealthChecked { .. }
             | EventKind::ScenarioRetried { .. }
             | EventKind::LogLine { .. } => {}
         }

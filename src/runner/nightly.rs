@@ -10,9 +10,10 @@ use super::{Exit, schedule, setup};
 use crate::backends::LabFactory;
 use crate::engine::Stop;
 use crate::report::journal::Journal;
+use crate::report::json_events::{self, JsonEvents};
 use crate::report::progress::{Progress, SuspendingWriter};
 use crate::report::tally::{RunRecord, Tally};
-use crate::report::{Console, EventKind, EventSink, Fanout, RunEvent, junit};
+use crate::report::{Console, Detail, EventKind, EventSink, Fanout, RunEvent, junit};
 use crate::scenario::Scenario;
 use crate::station::{Station, provenance};
 use libtest_mimic::{Arguments, FormatSetting};
@@ -51,11 +52,15 @@ pub struct NightlyOptions {
     /// typo'd path, filter or tag cannot pass a release gate. The CLI sets it unless `--allow-empty`; a
     /// harness inside `cargo test` (whose filter is meant for other tests too) leaves it off.
     pub require_selection: bool,
+    /// `Some` for the CLI: dexthil's own console at this detail (one line per passing scenario, failures in
+    /// full, one summary) and, with `--format json`, JSON events on stdout; libtest's own lines are not
+    /// printed. `None` (a harness inside `cargo test`): libtest prints as cargo test's users expect.
+    pub console: Option<Detail>,
 }
 
 /// The console as a sink, and what ends the block of a scenario cut short by a stop.
-fn console<W: Write + Send + 'static>(out: W) -> (Arc<dyn EventSink>, ConsoleEnd) {
-    let c = Arc::new(Console::new(out));
+fn console<W: Write + Send + 'static>(out: W, detail: Detail) -> (Arc<dyn EventSink>, ConsoleEnd) {
+    let c = Arc::new(Console::with_detail(out, detail));
     let end = c.clone();
     (
         c,
@@ -152,18 +157,39 @@ pub fn run_nightly(
         .and_then(|l| l.devices().ok())
         .unwrap_or_default();
     let keys = setup::printer_keys(&scenarios, opts.station.as_ref(), &devices);
-    // libtest owns stdout in the machine-readable formats; the human report then goes to stderr.
-    let (console, console_end) = match libtest.format {
-        Some(FormatSetting::Json) | Some(FormatSetting::Terse) => {
-            console(SuspendingWriter(std::io::stderr()))
+    let json = libtest.format == Some(FormatSetting::Json);
+    if libtest.list && json && opts.console.is_some() {
+        let mut out = std::io::stdout().lock();
+        for s in scenarios.iter().chain(skipped.iter().map(|(s, _)| s)) {
+            // A reader that went away (`| head`) is not an error of the listing.
+            if writeln!(out, "{}", json_events::listed(s)).is_err() {
+                break;
+            }
         }
-        Some(FormatSetting::Pretty) | None if libtest.quiet => {
-            console(SuspendingWriter(std::io::stderr()))
+        return Exit::Passed;
+    }
+    let (console, console_end) = match (opts.console, libtest.format) {
+        // stdout is the JSON events'; people still see failures on stderr.
+        (Some(_), Some(FormatSetting::Json)) => {
+            console(SuspendingWriter(std::io::stderr()), Detail::Quiet)
         }
-        Some(FormatSetting::Pretty) | None => console(SuspendingWriter(std::io::stdout())),
+        (Some(detail), _) => console(SuspendingWriter(std::io::stdout()), detail),
+        // libtest owns stdout in the machine-readable formats; the human report then goes to stderr.
+        (None, Some(FormatSetting::Json) | Some(FormatSetting::Terse)) => {
+            console(SuspendingWriter(std::io::stderr()), Detail::Steps)
+        }
+        (None, Some(FormatSetting::Pretty) | None) if libtest.quiet => {
+            console(SuspendingWriter(std::io::stderr()), Detail::Steps)
+        }
+        (None, Some(FormatSetting::Pretty) | None) => {
+            console(SuspendingWriter(std::io::stdout()), Detail::Steps)
+        }
     };
     let tally = Arc::new(Tally::new());
     let mut sinks: Vec<Arc<dyn EventSink>> = vec![console, tally.clone()];
+    if json && opts.console.is_some() && !libtest.list {
+        sinks.push(Arc::new(JsonEvents::new(std::io::stdout())));
+    }
     let mut journal: Option<Arc<Journal>> = None;
     if !libtest.list {
         if let Some(path) = &opts.journal {
@@ -220,6 +246,12 @@ pub fn run_nightly(
     args.exact = false;
     args.ignored = false;
     args.include_ignored = true;
+    if opts.console.is_some() && !libtest.list {
+        // dexthil's console says everything once; libtest's per-test lines and its second summary would
+        // repeat it (and its JSON is text, not fields).
+        args.logfile = Some(if cfg!(windows) { "NUL" } else { "/dev/null" }.to_string());
+        args.format = None;
+    }
     if libtest.list {
         let _listed = libtest_mimic::run(&args, trials);
         return Exit::Passed;
