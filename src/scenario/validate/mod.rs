@@ -57,12 +57,12 @@ pub fn scenario(
     let deadline = raw
         .deadline
         .as_ref()
-        .and_then(|d| values::duration_of(&mut diag, "deadline", d))
+        .and_then(|d| values::deadline_of(&mut diag, "deadline", d))
         .unwrap_or(DEFAULT_SCENARIO_DEADLINE);
     let step_deadline = raw
         .step_deadline
         .as_ref()
-        .and_then(|d| values::duration_of(&mut diag, "step_deadline", d))
+        .and_then(|d| values::deadline_of(&mut diag, "step_deadline", d))
         .unwrap_or(DEFAULT_STEP_DEADLINE);
     let name = match &raw.name {
         Some(n) if n.value.trim().is_empty() => {
@@ -268,7 +268,7 @@ impl Ctx<'_> {
     fn deadline(&mut self, within: &Option<Spanned<values::RawDuration>>) -> Duration {
         within
             .as_ref()
-            .and_then(|w| values::duration_of(&mut self.diag, "within", w))
+            .and_then(|w| values::deadline_of(&mut self.diag, "within", w))
             .unwrap_or(self.step_deadline)
     }
 
@@ -434,7 +434,7 @@ impl Ctx<'_> {
                 .value
                 .within
                 .as_ref()
-                .and_then(|w| values::duration_of(&mut self.diag, "within", w));
+                .and_then(|w| values::deadline_of(&mut self.diag, "within", w));
             out.push(LogExpect {
                 span: self.diag.span(raw.referenced),
                 contains: contains.value.clone(),
@@ -673,7 +673,7 @@ impl Ctx<'_> {
         let within = raw
             .within
             .as_ref()
-            .map(|w| values::duration_of(&mut self.diag, "within", w));
+            .map(|w| values::deadline_of(&mut self.diag, "within", w));
         if self.diag.errors.len() != before {
             return None;
         }
