@@ -215,9 +215,15 @@ impl<W: Write + Send> EventSink for Console<W> {
                     (Verdict::Failed { .. }, _) | (Verdict::Passed, Detail::Steps) => {
                         self.write(&block)
                     }
+                    // A pass after a retry keeps the line that says why it was retried.
                     (Verdict::Passed, Detail::Failures) => self.write(&format!(
-                        "PASS {scenario} ({})\n",
-                        human_duration(*took)
+                        "PASS {scenario} ({})\n{}",
+                        human_duration(*took),
+                        block
+                            .lines()
+                            .filter(|l| l.trim_start().starts_with('↻'))
+                            .map(|l| format!("{l}\n"))
+                            .collect::<String>()
                     )),
                     (Verdict::Passed, Detail::Quiet) => {}
                 }
