@@ -5,6 +5,7 @@
 //! checks, locationID encoding, cross-check rules, return-code decoding) lives outside the backends so it is
 //! tested on every machine.
 
+pub mod attachments;
 pub mod backends;
 pub mod crosscheck;
 pub mod decode;

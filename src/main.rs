@@ -134,8 +134,11 @@ enum Command {
 #[derive(Args)]
 #[command(after_help = "\
 Any subset of the files works: a check whose input is missing says so and names the flag that would let it \
-run. See docs/doctor.md for how to capture each file.")]
+run. Files (or a folder of a bug report's attachments) given without a flag are recognised by their \
+content. See docs/doctor.md for how to capture each file.")]
 struct DoctorCmd {
+    /// The bug report's files, or folders of them, recognised by content (a flag wins over these)
+    inputs: Vec<PathBuf>,
     /// Gather the inputs on this Mac (systemextensionsctl, ioreg, codesign); files given still take precedence
     #[arg(long)]
     live: bool,
@@ -526,7 +529,7 @@ fn decode(codes: &[String]) -> Exit {
 
 fn doctor(cmd: DoctorCmd) -> ExitCode {
     use dexthil::doctor::{self, Files, Inputs};
-    let files = Files {
+    let mut files = Files {
         ioreg: cmd.ioreg,
         matching: cmd.matching,
         host_entitlements: cmd.host_entitlements,
@@ -536,6 +539,34 @@ fn doctor(cmd: DoctorCmd) -> ExitCode {
         code: cmd.code,
         bundle_id: cmd.bundle_id,
     };
+    let nothing = cmd.inputs.is_empty()
+        && !cmd.live
+        && files.ioreg.is_none()
+        && files.matching.is_none()
+        && files.host_entitlements.is_none()
+        && files.dext_entitlements.is_none()
+        && files.sysext.is_none()
+        && files.log.is_none()
+        && files.code.is_none()
+        && files.bundle_id.is_none();
+    if nothing {
+        eprintln!(
+            "error: nothing to check: pass the bug report's files (`dexthil doctor ioreg.txt host.xml ...` or a \
+             folder of them), the flags (`--ioreg FILE`, `--code 0xE00002BC`, ...), or `--live` on the Mac"
+        );
+        return Exit::BadInputOrLab.into();
+    }
+    match dexthil::attachments::sort_into(&mut files, &cmd.inputs) {
+        Ok(warnings) => {
+            for w in warnings {
+                eprintln!("warning: {w}");
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::BadInputOrLab.into();
+        }
+    }
     let inputs = Inputs::load(&files).and_then(|i| {
         if cmd.live {
             doctor::live::gather(i, &doctor::live::LiveOptions { dext: cmd.dext })

@@ -410,3 +410,65 @@ fn format_json_is_one_object_per_event_with_fields_not_text() {
             .any(|l| l["scenario"] == "smoke-ds620" && l["printers"][0]["needs"] == "model DS620")
     );
 }
+
+#[test]
+fn doctor_takes_a_folder_of_attachments_by_content_and_wants_some_input() {
+    let d = "tests/fixtures/doctor/a-opened-user-server";
+    let (code, by_content) = dexthil(&["doctor", d]);
+    assert_eq!(code, 1, "a check fails for this report: {by_content}");
+    let f = |n: &str| format!("{d}/{n}");
+    let (flag_code, by_flags) = dexthil(&[
+        "doctor",
+        "--ioreg",
+        &f("ioreg.txt"),
+        "--matching",
+        &f("matching.json"),
+        "--host-entitlements",
+        &f("host-entitlements.xml"),
+        "--dext-entitlements",
+        &f("dext-entitlements.xml"),
+        "--sysext",
+        &f("sysext.txt"),
+        "--log",
+        &f("log.txt"),
+        "--code",
+        "0xE00002BC",
+    ]);
+    assert_eq!(
+        (code, &by_content),
+        (flag_code, &by_flags),
+        "the same report either way"
+    );
+    // Positional files too, in any order.
+    let (code, out) = dexthil(&["doctor", &f("sysext.txt"), &f("ioreg.txt"), &f("code.txt")]);
+    assert_ne!(code, 2, "{out}");
+    assert!(
+        !out.contains("no systemextensionsctl output"),
+        "sysext.txt was taken: {out}"
+    );
+    assert!(
+        !out.contains("no registry dump"),
+        "ioreg.txt was taken: {out}"
+    );
+    assert!(!out.contains("no code given"), "code.txt was taken: {out}");
+
+    let (code, out) = dexthil(&["doctor"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("nothing to check: pass the bug report's files"),
+        "{out}"
+    );
+    let (code, out) = dexthil(&["doctor", "README.md"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("cannot tell what README.md is"), "{out}");
+    let (code, out) = dexthil(&[
+        "doctor",
+        &f("ioreg.txt"),
+        "tests/fixtures/doctor/b-userclient-access-string/ioreg.txt",
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("both look like an ioreg dump: pass the one to use with --ioreg"),
+        "{out}"
+    );
+}
