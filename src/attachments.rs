@@ -89,7 +89,8 @@ pub fn kind_of(text: &str) -> Option<Kind> {
     {
         return Some(Kind::Log);
     }
-    if t.contains("com.apple.developer.driverkit") {
+    let plist = t.contains("<plist") || t.starts_with("<?xml");
+    if plist && t.contains("com.apple.developer.driverkit") {
         // `codesign -d` names the executable; a dext's lives in a `.dext` bundle. Without that line, only a
         // dext is entitled to be a driver (`com.apple.developer.driverkit` itself).
         let dext = match t.lines().find_map(|l| l.strip_prefix("Executable=")) {
@@ -102,7 +103,7 @@ pub fn kind_of(text: &str) -> Option<Kind> {
             Kind::HostEntitlements
         });
     }
-    if t.contains("IOProviderClass") {
+    if (plist || t.starts_with('{')) && t.contains("IOProviderClass") {
         return Some(Kind::Matching);
     }
     None
@@ -235,5 +236,10 @@ mod tests {
             assert_eq!(kind_of(&text), Some(kind), "{file}");
         }
         assert_eq!(kind_of("hello, world"), None);
+        // Prose that mentions the keys is not a file of them.
+        assert_eq!(
+            kind_of("# notes\nthe com.apple.developer.driverkit entitlement, IOProviderClass"),
+            None
+        );
     }
 }

@@ -556,3 +556,35 @@ fn json_logs_are_one_object_a_line() {
     assert!(!logs.is_empty(), "{err}");
     assert!(logs.iter().all(|v| v["level"].is_string()), "{err}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_journal_or_junit_that_is_a_fifo_nobody_reads_is_exit_2_not_a_hang() {
+    let dir = scratch("fifo");
+    let fifo = dir.join("fifo");
+    let c = std::ffi::CString::new(s(&fifo)).unwrap();
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let smoke = "scenarios/smoke/ds620.yaml";
+    let (code, out) = dexthil(&["run", "--lab", "sim", "--journal", s(&fifo), smoke]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains(&format!("cannot write the journal {}", fifo.display())),
+        "{out}"
+    );
+    let (code, out) = dexthil(&[
+        "run",
+        "--lab",
+        "sim",
+        "--journal",
+        s(&dir.join("j.jsonl")),
+        "--junit",
+        s(&fifo),
+        smoke,
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains(&format!("cannot write the JUnit report {}", fifo.display())),
+        "{out}"
+    );
+}

@@ -5,7 +5,7 @@
 
 use super::events::{EventKind, EventSink, RunEvent};
 use serde::{Deserialize, Serialize};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -126,11 +126,7 @@ impl Journal {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(err)?;
+        let file = super::open_out::open_for_writing(path, true).map_err(err)?;
         let error: Arc<Mutex<Option<String>>> = Arc::default();
         let writer = match durability {
             Durability::EveryEvent => Writer::EveryEvent {

@@ -223,10 +223,7 @@ pub fn write_report(report: &Report, path: &Path) -> Result<(), JunitError> {
     // A path that exists and is not a regular file (`/dev/stdout`, a FIFO, `/dev/full`) is written in place:
     // renaming a temporary file over it would replace the device node itself (as root) and lose the report.
     if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .map_err(err)?;
+        let mut file = super::open_out::open_for_writing(path, false).map_err(err)?;
         return file
             .write_all(xml.as_bytes())
             .and_then(|()| file.flush())

@@ -12,6 +12,7 @@ pub mod journal;
 pub mod json_events;
 pub mod junit;
 pub mod latency;
+pub mod open_out;
 pub mod progress;
 pub mod provenance;
 pub mod tally;
