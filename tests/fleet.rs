@@ -206,3 +206,34 @@ fn the_html_report_renders_in_headless_chromium_with_the_failure_visible() {
     );
     assert!(dom.contains("uncovered-busy.yaml:15:5"), "{dom}");
 }
+
+#[test]
+fn the_html_report_gives_percentiles_of_a_repeated_call() {
+    let dir = scratch("latency");
+    let journal = dir.join("j.jsonl");
+    let (code, out) = dexthil(&[
+        "run",
+        "--lab",
+        "sim",
+        "--journal",
+        s(&journal),
+        "scenarios/sample/open-close-cycles.yaml",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let page = dir.join("report.html");
+    assert_eq!(dexthil(&["report", s(&journal), "--html", s(&page)]).0, 0);
+    let html = std::fs::read_to_string(&page).unwrap();
+    let table = &html[html
+        .find("Latency of repeated calls")
+        .expect("a latency table")..];
+    // The call inside the 200-times repeat: 200 calls, with p50, p99 and max.
+    assert!(
+        table.contains("<td>scenarios/sample/open-close-cycles.yaml:11:11</td><td>200</td>"),
+        "{table}"
+    );
+    assert!(html.contains("<th>p50</th><th>p99</th><th>max</th>"));
+    assert!(
+        html.contains("class=\"verdict passed\""),
+        "a passing night is green"
+    );
+}
