@@ -237,3 +237,37 @@ fn the_html_report_gives_percentiles_of_a_repeated_call() {
         "a passing night is green"
     );
 }
+
+#[test]
+fn the_html_report_shows_fuzz_coverage_by_selector_and_shape() {
+    let dir = scratch("fuzz");
+    let journal = dir.join("fuzz.jsonl");
+    let (code, out) = dexthil(&[
+        "fuzz",
+        "--driver",
+        "scenarios/drivers/apple-sample.yaml",
+        "--lab",
+        "sim",
+        "--cases",
+        "30",
+        "--seed",
+        "1",
+        "--journal",
+        s(&journal),
+        "--out",
+        s(&dir.join("findings")),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let page = dir.join("report.html");
+    dexthil(&["report", s(&journal), "--html", s(&page)]);
+    let html = std::fs::read_to_string(&page).expect("the page is written for a fuzz journal too");
+    let fuzz = &html[html
+        .find("<h2>Fuzz coverage</h2>")
+        .expect("a coverage section")..];
+    assert!(
+        fuzz.contains("<th>selector</th><th>shape</th><th>calls</th>"),
+        "{fuzz}"
+    );
+    assert!(fuzz.contains("<td>valid</td>"), "{fuzz}");
+    assert!(fuzz.contains("near_miss "), "near misses by kind: {fuzz}");
+}

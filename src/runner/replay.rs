@@ -120,9 +120,17 @@ fn fuzz_of(path: &Path) -> (Vec<serde_json::Value>, Vec<(String, String)>) {
             && let Some(op) = v.get("op")
             && op.get("op").and_then(|o| o.as_str()) == Some("call")
         {
+            // `{"near_miss":"struct_in"}` reads as `near_miss struct_in`.
             let field = |k: &str| {
-                op.get(k)
-                    .map(|x| x.to_string().trim_matches('"').to_string())
+                op.get(k).map(|x| match x {
+                    serde_json::Value::Object(m) => m
+                        .iter()
+                        .map(|(k, v)| format!("{k} {}", v.as_str().unwrap_or(&v.to_string())))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
             };
             calls.push((
                 field("selector").unwrap_or_default(),
