@@ -588,3 +588,29 @@ fn a_journal_or_junit_that_is_a_fifo_nobody_reads_is_exit_2_not_a_hang() {
         "{out}"
     );
 }
+
+#[test]
+fn a_journal_into_a_pipe_whose_reader_went_away_is_exit_2_naming_it() {
+    let mut child = bin()
+        .args([
+            "run",
+            "--lab",
+            "sim",
+            "--journal",
+            "/dev/stdout",
+            "scenarios/smoke",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away at once (`| head -1` that already has its line).
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot write the journal /dev/stdout"),
+        "{err}"
+    );
+}
