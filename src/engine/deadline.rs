@@ -316,4 +316,32 @@ mod tests {
             "{r:?}"
         );
     }
+
+    #[test]
+    fn a_stop_gives_up_the_armed_operation_at_once_and_any_armed_after_it() {
+        let stop = crate::engine::Stop::new();
+        let (armed_tx, armed_rx) = std::sync::mpsc::channel();
+        let release = Arc::new(Barrier::new(2));
+        let theirs = Arc::clone(&release);
+        let other = stop.clone();
+        let t = thread::spawn(move || {
+            armed_rx.recv().unwrap();
+            other.stop("SIGINT");
+        });
+        // The job arms an hour-long deadline and blocks: only the stop can end the watch (else the test hangs).
+        let r = run_watched_until("t", (), &stop, move |dog: &Watchdog<(), ()>| {
+            dog.arm(Instant::now() + Duration::from_secs(3600), |_| ());
+            armed_tx.send(()).unwrap();
+            theirs.wait();
+        });
+        assert!(matches!(r, Watched::Tripped(())), "{r:?}");
+        release.wait();
+        t.join().unwrap();
+        // After the stop, a new watch under it trips as soon as anything is armed.
+        let r = run_watched_until("t", (), &stop, |dog: &Watchdog<(), ()>| {
+            dog.arm(Instant::now() + Duration::from_secs(3600), |_| ());
+            thread::sleep(Duration::from_millis(50));
+        });
+        assert!(matches!(r, Watched::Tripped(())), "{r:?}");
+    }
 }
