@@ -56,6 +56,10 @@ fn two_stations_with_different_printers_merge_into_one_verdict_junit_and_page() 
     ]);
     assert_eq!(code, 1, "the merged verdict is the driver's failure: {out}");
     assert!(out.contains("merged 2 journals:"), "{out}");
+    assert!(
+        out.contains("mac-ds620.jsonl (on mac-ds620) =="),
+        "each run with its station: {out}"
+    );
     assert!(out.contains("failed: the driver broke (exit 1)"), "{out}");
 
     // One suite per station; the scenario that failed is kept with the station it ran on.

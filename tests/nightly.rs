@@ -342,6 +342,10 @@ fn a_journal_or_junit_on_a_full_disk_ends_the_run_with_exit_2_naming_the_file() 
         out.contains("cannot write the JUnit report Cargo.toml/junit.xml"),
         "{out}"
     );
+    assert!(
+        out.contains("nothing was run") && !out.contains("PASS smoke-ds620"),
+        "found out before running, not after: {out}"
+    );
 }
 
 #[test]

@@ -213,6 +213,25 @@ pub fn write(record: &RunRecord, flaky_fails: bool, path: &Path) -> Result<(), J
     write_report(&report(record, flaky_fails), path)
 }
 
+/// Check before a run that the report can be written at `path` (its folder can be made and a file created
+/// there), so a night does not run for hours to lose its report at the end. A device or FIFO is checked
+/// when written.
+pub fn check_writable(path: &Path) -> Result<(), JunitError> {
+    let err = |source| JunitError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let tmp = path.with_extension("xml.partial");
+    std::fs::File::create(&tmp).map_err(err)?;
+    std::fs::remove_file(&tmp).map_err(err)
+}
+
 /// Write any report to `path` (see [`write`]).
 pub fn write_report(report: &Report, path: &Path) -> Result<(), JunitError> {
     let xml = report.to_string()?;

@@ -206,6 +206,12 @@ pub fn run_nightly(
                 }
             }
         }
+        if let Some(path) = &opts.junit
+            && let Err(e) = junit::check_writable(path)
+        {
+            eprintln!("error: {e}; nothing was run");
+            return Exit::BadInputOrLab;
+        }
         if opts.progress
             && let Some(p) = Progress::if_terminal()
         {

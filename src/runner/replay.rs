@@ -163,7 +163,15 @@ pub fn report_journals<W: Write + Send>(
     for path in journals {
         let read = read_journal(path)?;
         if journals.len() > 1 {
-            let _ = writeln!(out, "== {} ==", path.display());
+            let station = read.events.iter().find_map(|e| match &e.kind {
+                crate::report::EventKind::RunStarted { provenance, .. } => provenance
+                    .station
+                    .clone()
+                    .or_else(|| Some(provenance.hostname.clone()).filter(|h| !h.is_empty())),
+                _ => None,
+            });
+            let on = station.map(|s| format!(" (on {s})")).unwrap_or_default();
+            let _ = writeln!(out, "== {}{on} ==", path.display());
         }
         let (record, back) = show(&read, out);
         out = back;
