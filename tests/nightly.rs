@@ -373,6 +373,10 @@ fn station_files_refuse_impossible_values_and_replay_paths_outside_their_folder_
         "{out}"
     );
     assert!(out.contains("station-bad-values.yaml:5:41: `serial` `CX2E\\n40117720` holds the control character U+000A"), "{out}");
+    assert!(
+        out.contains("station-bad-values.yaml:6:45: `power_off` is zero"),
+        "{out}"
+    );
     // A recording beside the station file is fine.
     let (code, out) = dexthil(&[
         "run",

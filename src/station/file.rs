@@ -148,7 +148,18 @@ pub fn load_station(path: &Path) -> Result<Station, LoadErrors> {
         let power_off = r
             .power_off
             .as_ref()
-            .and_then(|d| values::duration_of(&mut diag, "power_off", d))
+            .and_then(|d| {
+                let off = values::duration_of(&mut diag, "power_off", d)?;
+                if off.is_zero() {
+                    // Below the clock's resolution is zero too: a port switched off for no time is no replug.
+                    diag.error(
+                        d.referenced,
+                        "`power_off` is zero: the port would never be off; give how long to cut power (e.g. 2s)",
+                    );
+                    return None;
+                }
+                Some(off)
+            })
             .unwrap_or(DEFAULT_POWER_OFF);
         let attempts = r
             .power_off_attempts
