@@ -12,7 +12,7 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(
     name = "dexthil",
-    version,
+    version = dexthil::report::provenance::LONG_VERSION,
     about = "Hardware-in-the-loop tests for DriverKit extensions that drive USB photo printers"
 )]
 struct Cli {
@@ -74,16 +74,30 @@ enum Command {
         )]
         driver: PathBuf,
     },
-    /// Rebuild the console report and JUnit from a run's journal (also of a run that was killed).
+    /// Rebuild the console report, JUnit and an HTML page from one or more journals (several Macs or
+    /// partitions merge into one verdict; a killed run too). Exit: the merged verdict (0, 1 or 2).
     Report {
-        /// The journal (`target/dexthil/journal-*.jsonl`)
-        journal: PathBuf,
-        /// Write JUnit XML here
+        /// The journals (`target/dexthil/journal-*.jsonl`)
+        #[arg(required = true)]
+        journals: Vec<PathBuf>,
+        /// Write JUnit XML here (one suite per journal)
         #[arg(long, value_name = "PATH")]
         junit: Option<PathBuf>,
+        /// Write a self-contained HTML report here
+        #[arg(long, value_name = "PATH")]
+        html: Option<PathBuf>,
         /// A scenario that passed only on a retry counts as a failure
         #[arg(long)]
         flaky_fails: bool,
+    },
+    /// What changed between two nights: newly failing, fixed, flaky, missing, slower calls. OLD and NEW are
+    /// journals, or folders whose journals (*.jsonl) are one merged night. Exit 1 when something newly fails.
+    Compare {
+        old: PathBuf,
+        new: PathBuf,
+        /// A call step whose median time grew by more than this percentage (and at least 1 ms) is reported
+        #[arg(long, value_name = "PERCENT", default_value_t = 50.0)]
+        threshold: f64,
     },
     /// Decode IOReturn, Mach or MIG codes: name, meaning, family, and where on the user-client path they arise.
     Decode {
@@ -185,7 +199,8 @@ fn selftest(cmd: SelftestCmd) -> ExitCode {
 #[derive(Args)]
 #[command(after_help = "\
 Any subset of the files works: a check whose input is missing says so and names the flag that would let it \
-run. See docs/doctor.md for how to capture each file.")]
+run. Files (or a folder of a bug report's attachments) given without a flag are recognised by their \
+content. See docs/doctor.md for how to capture each file.")]
 struct DoctorCmd {
     /// Gather the inputs on this Mac (systemextensionsctl, ioreg, codesign); files given still take precedence
     #[arg(long)]
@@ -284,8 +299,9 @@ struct RunCmd {
     /// sim, macos, vm (inside the USB VM) or replay:<dir> [default: macos on a Mac, sim elsewhere]
     #[arg(long, value_parser = LabChoice::parse)]
     lab: Option<LabChoice>,
-    /// How many scenarios run at once (1 runs them in order); scenarios sharing a printer never overlap
-    #[arg(long, visible_alias = "jobs", value_name = "N")]
+    /// How many scenarios run at once, 1..=256 (1 runs them in order); scenarios sharing a printer never
+    /// overlap
+    #[arg(long, visible_alias = "jobs", value_name = "N", value_parser = runner::limits::parse_jobs)]
     test_threads: Option<usize>,
     /// Write the JSON Lines journal here [default: target/dexthil/journal-<UTC time>.jsonl]
     #[arg(long, value_name = "PATH")]
@@ -302,9 +318,19 @@ struct RunCmd {
     /// Run only this share of the corpus: `hash:M/N` (stable across machines)
     #[arg(long, value_parser = |s: &str| runner::Partition::parse(s).map_err(|e| e.to_string()))]
     partition: Option<runner::Partition>,
-    /// Retry a scenario up to N times after an infrastructure (lab) failure; a pass on a retry is flaky
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    /// Retry a scenario up to N times (0..=10) after an infrastructure (lab) failure; a pass on a retry is
+    /// flaky
+    #[arg(long, value_name = "N", default_value = "0", value_parser = runner::limits::parse_retries)]
     retries: u32,
+    /// A run that selects no scenario passes (exit 0) instead of failing closed with exit 2
+    #[arg(long)]
+    allow_empty: bool,
+    /// Show every step of every scenario (default: one line per passing scenario, failures in full)
+    #[arg(short, long, conflicts_with = "quiet")]
+    verbose: bool,
+    /// Show only failures and the summary line
+    #[arg(short, long)]
+    quiet: bool,
     /// A flaky scenario fails the run (exit 2)
     #[arg(long)]
     flaky_fails: bool,
@@ -434,6 +460,14 @@ fn nightly_options(cmd: &RunCmd) -> Option<NightlyOptions> {
         progress: true,
         signals: true,
         isolate: cmd.isolate,
+        require_selection: !cmd.allow_empty,
+        console: Some(if cmd.verbose {
+            dexthil::report::Detail::Steps
+        } else if cmd.quiet {
+            dexthil::report::Detail::Quiet
+        } else {
+            dexthil::report::Detail::Failures
+        }),
     })
 }
 
@@ -491,6 +525,35 @@ fn run_args(cmd: RunCmd, lab: Option<LabChoice>) -> anyhow::Result<RunArgs> {
         lab,
         libtest,
     })
+}
+
+/// A journal, or a folder's journals (`*.jsonl`, sorted): one night.
+fn journals_of(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    found.sort();
+    if found.is_empty() {
+        bail!("{} holds no journal (*.jsonl)", path.display());
+    }
+    Ok(found)
+}
+
+fn compare(old: &Path, new: &Path, threshold: f64) -> anyhow::Result<Exit> {
+    if !(threshold.is_finite() && threshold >= 0.0) {
+        bail!("--threshold {threshold}: give a percentage of 0 or more");
+    }
+    Ok(runner::compare_journals(
+        &journals_of(old)?,
+        &journals_of(new)?,
+        threshold / 100.0,
+        std::io::stdout(),
+    )?)
 }
 
 fn list(paths: Vec<PathBuf>) -> anyhow::Result<Exit> {
@@ -623,11 +686,25 @@ fn main() -> ExitCode {
         Command::Selftest(cmd) => return selftest(cmd),
         Command::Run(cmd) => run(*cmd),
         Command::Report {
-            journal,
+            journals,
             junit,
+            html,
             flaky_fails,
-        } => runner::report_journal(&journal, junit.as_deref(), flaky_fails, std::io::stdout())
-            .map_err(anyhow::Error::from),
+        } => runner::report_journals(
+            &journals,
+            &runner::ReportOutputs {
+                junit,
+                html,
+                flaky_fails,
+            },
+            std::io::stdout(),
+        )
+        .map_err(anyhow::Error::from),
+        Command::Compare {
+            old,
+            new,
+            threshold,
+        } => compare(&old, &new, threshold),
         Command::List { paths } => list(paths),
         Command::Decode { codes } => Ok(decode(&codes)),
         Command::PrinterEmu(cmd) => printer_emu(cmd),

@@ -126,12 +126,35 @@ fn junit_carries_provenance_and_a_failure_with_its_yaml_place_and_decoded_code()
         get("libusb.version").is_some_and(|v| v.starts_with("1.")),
         "{props:?}"
     );
+    // Keyed by role (the model without a station) and serial: one physical printer across nights.
     assert_eq!(
-        get("printer.model DS620.firmware"),
+        get("printer.DS620.DS6C98031738.firmware"),
         Some("DS620 01.20"),
         "{props:?}"
     );
-    assert_eq!(get("printer.model DS620.serial"), Some("DS6C98031738"));
+    assert_eq!(get("printer.DS620.DS6C98031738.model"), Some("DS620"));
+    assert!(
+        get("host.name").is_some_and(|h| !h.is_empty() && h != "unknown"),
+        "{props:?}"
+    );
+    let commit = get("dexthil.commit").unwrap_or_else(|| panic!("{props:?}"));
+    assert!(!commit.is_empty(), "{props:?}");
+    let (_, version) = dexthil(&["-V"]);
+    assert!(
+        version.contains(&format!("(commit {commit})")),
+        "-V names the same commit: {version}"
+    );
+    assert!(
+        report.test_suites[0].timestamp.is_some(),
+        "the suite has a timestamp"
+    );
+    let busy = case(&report, "uncovered-busy");
+    assert!(busy.timestamp.is_some(), "a testcase has a timestamp");
+    assert_eq!(
+        busy.classname.as_ref().map(|c| c.as_str()),
+        Some("tests.failing"),
+        "classname from the scenario's folder"
+    );
     assert!(
         get("dext.com.example.dexthil.DNPPrinterDriver.cdhash").is_some(),
         "{props:?}"
@@ -169,10 +192,13 @@ fn a_station_printer_the_lab_lacks_fails_the_health_check_with_exit_2_and_runs_n
         "--journal",
         s(&journal),
         "scenarios/smoke",
+        "ds620",
     ]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("printer `ghost`"), "{out}");
     assert!(out.contains("NOSUCHSERIAL"), "{out}");
+    // Only what the selected scenarios need is checked: the DS820 no DS620 scenario uses is not.
+    assert!(!out.contains("NOSUCHSERIAL2"), "{out}");
     assert!(
         !out.contains("scenario smoke-ds620"),
         "no scenario may run: {out}"
@@ -195,6 +221,170 @@ fn the_shipped_sim_station_is_healthy_and_runs_the_smoke_corpus() {
     ]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("station sim: healthy"), "{out}");
+}
+
+#[test]
+fn the_shipped_sim_station_runs_the_whole_corpus_both_dexts_included() {
+    let dir = scratch("healthy-all");
+    let (code, out) = dexthil(&[
+        "run",
+        "--station",
+        "ci/labs/sim.yaml",
+        "--journal",
+        s(&dir.join("j.jsonl")),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("station sim: healthy"), "{out}");
+    assert!(
+        out.contains("sample-scalar"),
+        "the sample dext's scenarios ran: {out}"
+    );
+}
+
+#[test]
+fn a_station_runs_what_it_can_serve_and_skips_the_rest_as_not_for_this_station() {
+    let dir = scratch("capability");
+    let (journal, xml) = (dir.join("j.jsonl"), dir.join("junit.xml"));
+    let (code, out) = dexthil(&[
+        "run",
+        "--station",
+        "tests/nightly/station-cx02.yaml",
+        "--journal",
+        s(&journal),
+        "--junit",
+        s(&xml),
+        "scenarios/smoke",
+    ]);
+    assert_eq!(code, 0, "skipped scenarios are not failures: {out}");
+    assert!(
+        out.contains(
+            "SKIP smoke-ds620: not for this station `mac-cx02`: no printer serves role `p` (model DS620)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("smoke-cx-02"), "{out}");
+    // The health check looked only at what runs: the station lacks a DS620 and is still healthy.
+    assert!(out.contains("station mac-cx02: healthy"), "{out}");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(
+        text.contains(r#""event":"scenario_skipped","scenario":"smoke-ds620""#),
+        "{text}"
+    );
+    let report = junit(&xml);
+    match &case(&report, "smoke-ds620").status {
+        TestCaseStatus::Skipped { message, .. } => {
+            let m = message.as_ref().unwrap().as_str();
+            assert!(m.starts_with("not for this station `mac-cx02`"), "{m}");
+        }
+        other => panic!("smoke-ds620 should be skipped: {other:?}"),
+    }
+    assert!(matches!(
+        case(&report, "smoke-cx-02").status,
+        TestCaseStatus::Success { .. }
+    ));
+}
+
+#[test]
+fn a_station_that_serves_none_of_the_selection_fails_closed() {
+    let (code, out) = dexthil(&[
+        "run",
+        "--station",
+        "tests/nightly/station-cx02.yaml",
+        "scenarios/smoke/ds620.yaml",
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("the station serves none of the 1 selected"),
+        "{out}"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_journal_or_junit_on_a_full_disk_ends_the_run_with_exit_2_naming_the_file() {
+    let dir = scratch("full");
+    let smoke = "scenarios/smoke/ds620.yaml";
+    let (code, out) = dexthil(&["run", "--lab", "sim", "--journal", "/dev/full", smoke]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("cannot write the journal /dev/full"), "{out}");
+    let (code, out) = dexthil(&[
+        "run",
+        "--lab",
+        "sim",
+        "--journal",
+        s(&dir.join("j.jsonl")),
+        "--junit",
+        "/dev/full",
+        smoke,
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("cannot write the JUnit report /dev/full"),
+        "{out}"
+    );
+    assert!(
+        std::fs::metadata("/dev/full").is_ok_and(|m| !m.is_file()),
+        "/dev/full is still a device, not replaced by a report"
+    );
+    // A place no file can be created (its parent is a file; a read-only directory does not stop root).
+    let (code, out) = dexthil(&[
+        "run",
+        "--lab",
+        "sim",
+        "--journal",
+        s(&dir.join("j2.jsonl")),
+        "--junit",
+        "Cargo.toml/junit.xml",
+        smoke,
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("cannot write the JUnit report Cargo.toml/junit.xml"),
+        "{out}"
+    );
+    assert!(
+        out.contains("nothing was run") && !out.contains("PASS smoke-ds620"),
+        "found out before running, not after: {out}"
+    );
+}
+
+#[test]
+fn station_files_refuse_impossible_values_and_replay_paths_outside_their_folder_with_a_place() {
+    let (code, out) = dexthil(&[
+        "run",
+        "--station",
+        "tests/nightly/station-replay-escape.yaml",
+        "scenarios/replay/ds620.yaml",
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("tests/nightly/station-replay-escape.yaml:3:10: `backend: replay:../fixtures/recordings/ds620` leaves the station file's folder"),
+        "{out}"
+    );
+    let (code, out) = dexthil(&[
+        "run",
+        "--station",
+        "tests/nightly/station-bad-values.yaml",
+        "scenarios/smoke",
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("station-bad-values.yaml:4:13: the printer's `role` is empty"),
+        "{out}"
+    );
+    assert!(out.contains("station-bad-values.yaml:5:41: `serial` `CX2E\\n40117720` holds the control character U+000A"), "{out}");
+    assert!(
+        out.contains("station-bad-values.yaml:6:45: `power_off` is zero"),
+        "{out}"
+    );
+    // A recording beside the station file is fine.
+    let (code, out) = dexthil(&[
+        "run",
+        "--station",
+        "tests/nightly/station-replay.yaml",
+        "scenarios/replay/ds620.yaml",
+    ]);
+    assert_eq!(code, 0, "{out}");
 }
 
 #[test]
@@ -373,4 +563,62 @@ fn json_logs_are_one_object_a_line() {
         .collect();
     assert!(!logs.is_empty(), "{err}");
     assert!(logs.iter().all(|v| v["level"].is_string()), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_journal_or_junit_that_is_a_fifo_nobody_reads_is_exit_2_not_a_hang() {
+    let dir = scratch("fifo");
+    let fifo = dir.join("fifo");
+    let c = std::ffi::CString::new(s(&fifo)).unwrap();
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let smoke = "scenarios/smoke/ds620.yaml";
+    let (code, out) = dexthil(&["run", "--lab", "sim", "--journal", s(&fifo), smoke]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains(&format!("cannot write the journal {}", fifo.display())),
+        "{out}"
+    );
+    let (code, out) = dexthil(&[
+        "run",
+        "--lab",
+        "sim",
+        "--journal",
+        s(&dir.join("j.jsonl")),
+        "--junit",
+        s(&fifo),
+        smoke,
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains(&format!("cannot write the JUnit report {}", fifo.display())),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_journal_into_a_pipe_whose_reader_went_away_is_exit_2_naming_it() {
+    let mut child = bin()
+        .args([
+            "run",
+            "--lab",
+            "sim",
+            "--journal",
+            "/dev/stdout",
+            "scenarios/smoke",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away at once (`| head -1` that already has its line).
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot write the journal /dev/stdout"),
+        "{err}"
+    );
 }

@@ -29,6 +29,8 @@ pub enum Attachment {
     Crash,
     /// `log stream` / `log show` / Console text, any style.
     Log,
+    /// The code `IOServiceOpen` returned, alone in a file (`code.txt`): hex, decimal or a name.
+    Code,
 }
 
 impl Attachment {
@@ -41,6 +43,7 @@ impl Attachment {
             Attachment::Matching => "matching dictionary",
             Attachment::Crash => "crash report",
             Attachment::Log => "log",
+            Attachment::Code => "failing code",
         }
     }
 }
@@ -64,6 +67,16 @@ pub fn recognise(path: &Path, bytes: &[u8]) -> Option<Attachment> {
     let head = &body[..body.len().min(256 * 1024)];
     let text = String::from_utf8_lossy(head);
     let trimmed = text.trim_start();
+    // A file holding one token that decodes as a code (what a bug report's `code.txt` is).
+    if body.len() <= 64 {
+        let word = text.trim();
+        if !word.is_empty()
+            && !word.contains(char::is_whitespace)
+            && crate::ioreturn::parse(word).is_ok()
+        {
+            return Some(Attachment::Code);
+        }
+    }
     if body.starts_with(b"bplist") || text.contains("<plist") || text.contains("<?xml") {
         return recognise_plist(path, bytes, &text);
     }
@@ -238,6 +251,19 @@ fn place(
         return Ok(());
     };
     let slot = match kind {
+        Attachment::Code => {
+            match &files.code {
+                Some(have) => notes.push(format!(
+                    "{}: read as a failing code but {have} was already given: skipped",
+                    path.display()
+                )),
+                None => {
+                    notes.push(format!("{}: read as the failing code", path.display()));
+                    files.code = Some(String::from_utf8_lossy(bytes).trim().to_string());
+                }
+            }
+            return Ok(());
+        }
         Attachment::Ioreg => &mut files.ioreg,
         Attachment::Sysext => &mut files.sysext,
         Attachment::DextEntitlements => &mut files.dext_entitlements,

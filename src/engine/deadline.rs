@@ -48,6 +48,8 @@ struct Slot<R, T> {
     /// What the waiting thread sleeps towards (`None`: until woken). Arming earlier than this wakes it.
     waiter_until: Option<Instant>,
     tripped: bool,
+    /// A stop came: an armed operation is given up at once, as if its deadline had passed.
+    stopped: bool,
     done: Option<Result<R, String>>,
     data: T,
 }
@@ -65,6 +67,7 @@ impl<R, T: Default> Watchdog<R, T> {
                 armed: None,
                 waiter_until: None,
                 tripped: false,
+                stopped: false,
                 done: None,
                 data,
             }),
@@ -85,6 +88,8 @@ impl<R, T: Default> Watchdog<R, T> {
     pub fn arm(&self, until: Instant, f: impl FnOnce(&mut T)) {
         let mut s = self.lock();
         f(&mut s.data);
+        // After a stop nothing new may block: the operation is given up as soon as it starts.
+        let until = if s.stopped { Instant::now() } else { until };
         s.armed = Some(until);
         // The waiting thread sleeps towards an earlier deadline (or the last one, which is later): it only
         // needs waking if this one is earlier than what it sleeps towards.
@@ -103,6 +108,17 @@ impl<R, T: Default> Watchdog<R, T> {
         }
         s.armed = None;
         Ok(f(&mut s.data))
+    }
+
+    /// A stop came (SIGINT, SIGTERM): give up the operation armed now, and any armed later, as at its
+    /// deadline, so a hung call does not hold the run for the rest of its time.
+    pub fn expire(&self) {
+        let mut s = self.lock();
+        s.stopped = true;
+        if s.armed.is_some() {
+            s.armed = Some(Instant::now());
+            self.wake.notify_one();
+        }
     }
 
     /// Whether the scenario was given up (a thread that comes back late must do nothing more).
@@ -162,7 +178,23 @@ where
     R: Send + 'static,
     T: Default + Send + 'static,
 {
+    run_watched_until(name, data, &super::Stop::new(), job)
+}
+
+/// [`run_watched`] that also gives up an armed operation the moment `stop` comes ([`Watchdog::expire`]).
+pub fn run_watched_until<R, T>(
+    name: &str,
+    data: T,
+    stop: &super::Stop,
+    job: impl FnOnce(&Watchdog<R, T>) -> R + Send + 'static,
+) -> Watched<R, T>
+where
+    R: Send + 'static,
+    T: Default + Send + 'static,
+{
     let dog = Arc::new(Watchdog::new(data));
+    let on_stop = Arc::clone(&dog);
+    let _hook = stop.on_stop(move || on_stop.expire());
     let theirs = Arc::clone(&dog);
     let body = move || {
         let r = catch_unwind(AssertUnwindSafe(|| job(&theirs)));
@@ -283,5 +315,33 @@ mod tests {
             matches!(&r, Watched::Panicked(text, ()) if text == "backend bug"),
             "{r:?}"
         );
+    }
+
+    #[test]
+    fn a_stop_gives_up_the_armed_operation_at_once_and_any_armed_after_it() {
+        let stop = crate::engine::Stop::new();
+        let (armed_tx, armed_rx) = std::sync::mpsc::channel();
+        let release = Arc::new(Barrier::new(2));
+        let theirs = Arc::clone(&release);
+        let other = stop.clone();
+        let t = thread::spawn(move || {
+            armed_rx.recv().unwrap();
+            other.stop("SIGINT");
+        });
+        // The job arms an hour-long deadline and blocks: only the stop can end the watch (else the test hangs).
+        let r = run_watched_until("t", (), &stop, move |dog: &Watchdog<(), ()>| {
+            dog.arm(Instant::now() + Duration::from_secs(3600), |_| ());
+            armed_tx.send(()).unwrap();
+            theirs.wait();
+        });
+        assert!(matches!(r, Watched::Tripped(())), "{r:?}");
+        release.wait();
+        t.join().unwrap();
+        // After the stop, a new watch under it trips as soon as anything is armed.
+        let r = run_watched_until("t", (), &stop, |dog: &Watchdog<(), ()>| {
+            dog.arm(Instant::now() + Duration::from_secs(3600), |_| ());
+            thread::sleep(Duration::from_millis(50));
+        });
+        assert!(matches!(r, Watched::Tripped(())), "{r:?}");
     }
 }

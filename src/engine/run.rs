@@ -6,7 +6,7 @@
 //! scenario thread published (its steps, connections and the operation in progress), closes the
 //! connections (which releases a hung sim call) and ends the scenario without it.
 
-use super::deadline::{DeadlineError, Tripped, Watchdog, Watched, panic_text, run_watched};
+use super::deadline::{DeadlineError, Tripped, Watchdog, Watched, panic_text, run_watched_until};
 use super::stop::Stop;
 use super::{failure, summary::summary};
 use crate::lab::{ConnectionId, Lab, UsbView};
@@ -243,7 +243,7 @@ pub fn run_scenario_until(
     let their_lab = Arc::clone(&lab);
     let deadline = started + scenario.deadline;
     let their_stop = stop.clone();
-    let watched = run_watched(&scenario.name, Published::default(), move |watch| {
+    let watched = run_watched_until(&scenario.name, Published::default(), stop, move |watch| {
         let em = Emitter {
             lease: &theirs,
             run_start,
@@ -300,6 +300,15 @@ pub fn run_scenario_until(
                 published.conns,
             )
         }
+        // A stop gave up the operation in flight (issue 18: Ctrl-C within a second, even during a hung
+        // call): the scenario is interrupted in that step, as a run killed there would show it.
+        Watched::Tripped(published) if stop.reason().is_some() => (
+            Ended {
+                interrupted: Some(None),
+                ..Ended::of(Verdict::Passed)
+            },
+            published.conns,
+        ),
         Watched::Tripped(published) => {
             let verdict = hung(scenario, &*lab, &published, &emit);
             (Ended::of(verdict), published.conns)

@@ -7,7 +7,29 @@ use std::time::{Duration, Instant};
 
 /// Cheap to clone; every clone sees the same stop.
 #[derive(Clone, Default)]
-pub struct Stop(Arc<(Mutex<Option<String>>, Condvar)>);
+pub struct Stop(Arc<(Mutex<Option<String>>, Condvar)>, Arc<Hooks>);
+
+type Hook = Arc<dyn Fn() + Send + Sync>;
+
+/// What runs when the stop comes: a scenario waiting on a hung call gives the call up at once (issue 18).
+#[derive(Default)]
+struct Hooks {
+    next: std::sync::atomic::AtomicU64,
+    list: Mutex<Vec<(u64, Hook)>>,
+}
+
+/// A hook registered with [`Stop::on_stop`]; dropping it removes the hook.
+pub struct StopHook {
+    hooks: Arc<Hooks>,
+    id: u64,
+}
+
+impl Drop for StopHook {
+    fn drop(&mut self) {
+        let mut list = self.hooks.list.lock().unwrap_or_else(|p| p.into_inner());
+        list.retain(|(id, _)| *id != self.id);
+    }
+}
 
 impl Stop {
     pub fn new() -> Self {
@@ -23,6 +45,40 @@ impl Stop {
             *r = Some(why.to_string());
         }
         changed.notify_all();
+        drop(r);
+        // Called outside both locks: a hook may take its own.
+        let hooks: Vec<Hook> = self
+            .1
+            .list
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(_, h)| h.clone())
+            .collect();
+        for h in hooks {
+            h();
+        }
+    }
+
+    /// Run `f` when the stop comes (at once if it came already), until the returned hook is dropped.
+    pub fn on_stop(&self, f: impl Fn() + Send + Sync + 'static) -> StopHook {
+        let id = self
+            .1
+            .next
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let f: Hook = Arc::new(f);
+        self.1
+            .list
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((id, f.clone()));
+        if self.reason().is_some() {
+            f();
+        }
+        StopHook {
+            hooks: self.1.clone(),
+            id,
+        }
     }
 
     /// Why the stop was asked for, once it was.

@@ -118,6 +118,7 @@ impl EventSink for Lines {
             | EventKind::HealthChecked { .. }
             | EventKind::ScenarioRetried { .. }
             | EventKind::Interrupted { .. }
+            | EventKind::ScenarioSkipped { .. }
             | EventKind::LogLine { .. } => {}
         }
     }

@@ -10,8 +10,22 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Mutex;
 
+/// How much the console says about a scenario.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Detail {
+    /// Only failures (in full) and the summary (`-q`).
+    Quiet,
+    /// One line per passing scenario; a failing one in full: its steps, expected / actual, decoded code,
+    /// log lines.
+    Failures,
+    /// Every step of every scenario (`-v`, and `dexthil report`).
+    #[default]
+    Steps,
+}
+
 pub struct Console<W: Write + Send> {
     out: Mutex<W>,
+    detail: Detail,
     pending: Mutex<HashMap<String, String>>,
     /// Log lines of steps still running, by scenario and step: shown if the step fails.
     step_logs: Mutex<HashMap<(String, String), Vec<String>>>,
@@ -19,8 +33,13 @@ pub struct Console<W: Write + Send> {
 
 impl<W: Write + Send> Console<W> {
     pub fn new(out: W) -> Self {
+        Self::with_detail(out, Detail::Steps)
+    }
+
+    pub fn with_detail(out: W, detail: Detail) -> Self {
         Console {
             out: Mutex::new(out),
+            detail,
             pending: Mutex::new(HashMap::new()),
             step_logs: Mutex::new(HashMap::new()),
         }
@@ -104,6 +123,7 @@ pub fn failure_lines(at: &str, f: &Failure, indent: &str) -> String {
 impl<W: Write + Send> EventSink for Console<W> {
     fn event(&self, event: &RunEvent) {
         match &event.kind {
+            EventKind::RunStarted { .. } if self.detail == Detail::Quiet => {}
             EventKind::RunStarted { lab, scenarios, .. } => self.write(&format!(
                 "running {scenarios} scenario{} on the {lab} lab\n",
                 if *scenarios == 1 { "" } else { "s" }
@@ -173,13 +193,40 @@ impl<W: Write + Send> EventSink for Console<W> {
                     ),
                 };
                 self.add(scenario, &end);
+                // A failure outside any step (the lab could not be made for it) is said here, once.
+                if let Verdict::Failed { span, failure } = verdict {
+                    let has_step = self
+                        .pending
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get(scenario)
+                        .is_some_and(|b| b.contains('✗'));
+                    if !has_step {
+                        self.add(scenario, &failure_lines(&span.to_string(), failure, "    "));
+                    }
+                }
                 let block = self
                     .pending
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .remove(scenario)
                     .unwrap_or_default();
-                self.write(&block);
+                match (verdict, self.detail) {
+                    (Verdict::Failed { .. }, _) | (Verdict::Passed, Detail::Steps) => {
+                        self.write(&block)
+                    }
+                    // A pass after a retry keeps the line that says why it was retried.
+                    (Verdict::Passed, Detail::Failures) => self.write(&format!(
+                        "PASS {scenario} ({})\n{}",
+                        human_duration(*took),
+                        block
+                            .lines()
+                            .filter(|l| l.trim_start().starts_with('↻'))
+                            .map(|l| format!("{l}\n"))
+                            .collect::<String>()
+                    )),
+                    (Verdict::Passed, Detail::Quiet) => {}
+                }
             }
             EventKind::LogLine {
                 scenario,
@@ -201,9 +248,11 @@ impl<W: Write + Send> EventSink for Console<W> {
                 took,
                 flaky,
                 interrupted,
+                skipped,
             } => self.write(&format!(
-                "\n{passed} passed, {failed} failed ({lab_errors} of them lab errors){}{} in {}\n",
+                "\n{passed} passed, {failed} failed ({lab_errors} of them lab errors){}{}{} in {}\n",
                 if *flaky > 0 { format!(", {flaky} flaky (passed on a retry)") } else { String::new() },
+                if *skipped > 0 { format!(", {skipped} skipped") } else { String::new() },
                 if *interrupted { ", interrupted" } else { "" },
                 human_duration(*took)
             )),
@@ -232,6 +281,10 @@ impl<W: Write + Send> EventSink for Console<W> {
             EventKind::FuzzCase { .. }
             | EventKind::FuzzFinding { .. }
             | EventKind::FuzzFinished { .. } => {}
+            EventKind::ScenarioSkipped { .. } if self.detail == Detail::Quiet => {}
+            EventKind::ScenarioSkipped {
+                scenario, reason, ..
+            } => self.write(&format!("SKIP {scenario}: {reason}\n")),
             EventKind::Interrupted { signal } => self.write(&format!(
                 "\n{signal}: no new scenario starts; running ones stop before their next step and close \
                  their connections (send SIGINT again to stop at once)\n"

@@ -66,6 +66,9 @@ pub enum EventKind {
         /// A signal stopped the run before every scenario had started.
         #[serde(default)]
         interrupted: bool,
+        /// Selected scenarios not run on purpose (not for this station, not applicable to a recording).
+        #[serde(default)]
+        skipped: usize,
     },
     /// The station's health check, before any scenario: every printer present and its dext matched.
     HealthChecked {
@@ -79,6 +82,13 @@ pub enum EventKind {
         /// The attempt that failed (1 is the first run).
         attempt: u32,
         failure: Failure,
+    },
+    /// A selected scenario this run does not run, and why (`not for this station: ...`): a station runs only
+    /// the scenarios whose printer roles it can serve. Reported as skipped, never as a failure.
+    ScenarioSkipped {
+        scenario: String,
+        file: String,
+        reason: String,
     },
     /// SIGINT or SIGTERM: no new scenario starts; running ones stop before their next step (a `sleep` at
     /// once) and close their connections.

@@ -5,10 +5,10 @@
 
 use super::events::{EventKind, EventSink, RunEvent};
 use serde::{Deserialize, Serialize};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 use thiserror::Error;
@@ -33,6 +33,8 @@ pub enum JournalError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot write the journal {}: {message}; the run's record is incomplete (free space, or pass --journal with a writable path)", path.display())]
+    Write { path: PathBuf, message: String },
     #[error("cannot read the journal {}: {source}", path.display())]
     Read {
         path: PathBuf,
@@ -76,12 +78,13 @@ pub enum Durability {
 pub struct Journal {
     path: PathBuf,
     writer: Writer,
+    /// The first write or sync error, kept so the run can end with exit 2 naming the file (issue 18).
+    error: Arc<Mutex<Option<String>>>,
 }
 
 enum Writer {
     EveryEvent {
         file: Mutex<File>,
-        failed: AtomicBool,
         /// Lines written since the last fsync (fuzz cases in batch durability skip it).
         unsynced: std::sync::atomic::AtomicU64,
     },
@@ -126,15 +129,11 @@ impl Journal {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(err)?;
+        let file = super::open_out::open_for_writing(path, true).map_err(err)?;
+        let error: Arc<Mutex<Option<String>>> = Arc::default();
         let writer = match durability {
             Durability::EveryEvent => Writer::EveryEvent {
                 file: Mutex::new(file),
-                failed: AtomicBool::new(false),
                 unsynced: Default::default(),
             },
             Durability::Batched => {
@@ -144,9 +143,10 @@ impl Journal {
                 });
                 let q = queue.clone();
                 let shown = path.to_path_buf();
+                let first_error = error.clone();
                 let thread = std::thread::Builder::new()
                     .name("dexthil-journal".into())
-                    .spawn(move || write_batches(&q, file, &shown))
+                    .spawn(move || write_batches(&q, file, &shown, &first_error))
                     .map_err(err)?;
                 Writer::Batched {
                     queue,
@@ -157,11 +157,41 @@ impl Journal {
         Ok(Journal {
             path: path.to_path_buf(),
             writer,
+            error,
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Make everything written so far durable and say whether every line reached the file: the first write
+    /// or sync error since the journal was created, with the file named.
+    pub fn finish(&self) -> Result<(), JournalError> {
+        match &self.writer {
+            Writer::EveryEvent { file, .. } => {
+                let mut file = lock(file);
+                if let Err(e) = file.flush().and_then(|()| file.sync_data()) {
+                    note_error(&self.error, &self.path, &e);
+                }
+            }
+            Writer::Batched { queue, .. } => {
+                let mut st = lock(&queue.state);
+                let mine = st.queued;
+                st.waiting += 1;
+                while st.synced < mine {
+                    st = queue.changed.wait(st).unwrap_or_else(|p| p.into_inner());
+                }
+                st.waiting -= 1;
+            }
+        }
+        match lock(&self.error).clone() {
+            None => Ok(()),
+            Some(message) => Err(JournalError::Write {
+                path: self.path.clone(),
+                message,
+            }),
+        }
     }
 }
 
@@ -173,7 +203,8 @@ fn must_be_durable(kind: &EventKind) -> bool {
         | EventKind::RunFinished { .. }
         | EventKind::Interrupted { .. }
         | EventKind::HealthChecked { .. }
-        | EventKind::ScenarioRetried { .. } => true,
+        | EventKind::ScenarioRetried { .. }
+        | EventKind::ScenarioSkipped { .. } => true,
         EventKind::StepFinished { outcome, .. } => {
             matches!(outcome, super::events::StepOutcome::Failed(_))
         }
@@ -192,9 +223,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Keep the first write error (later ones follow from it) and log it once.
+fn note_error(first: &Mutex<Option<String>>, path: &Path, e: &std::io::Error) {
+    let mut first = lock(first);
+    if first.is_none() {
+        tracing::error!(journal = %path.display(), error = %e, "writing the journal failed; later events may be missing");
+        *first = Some(e.to_string());
+    }
+}
+
 /// The batched journal's writer: take everything queued, write it in one go, sync, repeat.
-fn write_batches(q: &Queue, mut file: File, path: &Path) {
-    let mut failed = false;
+fn write_batches(q: &Queue, mut file: File, path: &Path, first_error: &Mutex<Option<String>>) {
     let mut text = String::new();
     loop {
         let (batch, upto) = {
@@ -217,10 +256,8 @@ fn write_batches(q: &Queue, mut file: File, path: &Path) {
         let r = file
             .write_all(text.as_bytes())
             .and_then(|()| file.sync_data());
-        if let Err(e) = r
-            && !std::mem::replace(&mut failed, true)
-        {
-            tracing::error!(journal = %path.display(), error = %e, "writing the journal failed; later events may be missing");
+        if let Err(e) = r {
+            note_error(first_error, path, &e);
         }
         let mut st = lock(&q.state);
         st.synced = upto;
@@ -282,11 +319,7 @@ struct LineRef<'a> {
 impl EventSink for Journal {
     fn event(&self, event: &RunEvent) {
         match &self.writer {
-            Writer::EveryEvent {
-                file,
-                failed,
-                unsynced,
-            } => {
+            Writer::EveryEvent { file, unsynced } => {
                 let mut text = to_line(event);
                 text.push('\n');
                 let mut file = lock(file);
@@ -302,10 +335,8 @@ impl EventSink for Journal {
                 } else {
                     r
                 };
-                if let Err(e) = r
-                    && !failed.swap(true, Ordering::Relaxed)
-                {
-                    tracing::error!(journal = %self.path.display(), error = %e, "writing the journal failed; later events may be missing");
+                if let Err(e) = r {
+                    note_error(&self.error, &self.path, &e);
                 }
             }
             Writer::Batched { queue, .. } => {
@@ -499,6 +530,7 @@ mod tests {
                 took: Duration::from_secs(1),
                 flaky: 0,
                 interrupted: false,
+                skipped: 2,
             },
             EventKind::HealthChecked {
                 station: "lab-mac-1".into(),
@@ -514,6 +546,11 @@ mod tests {
             },
             EventKind::Interrupted {
                 signal: "SIGTERM".into(),
+            },
+            EventKind::ScenarioSkipped {
+                scenario: "c".into(),
+                file: "scenarios/c.yaml".into(),
+                reason: "not for this station: no printer serves role `p` (model CX-02)".into(),
             },
             EventKind::LogLine {
                 scenario: "a".into(),
@@ -558,6 +595,7 @@ mod tests {
                 | EventKind::HealthChecked { .. }
                 | EventKind::ScenarioRetried { .. }
                 | EventKind::Interrupted { .. }
+                | EventKind::ScenarioSkipped { .. }
                 | EventKind::LogLine { .. }
                 | EventKind::FuzzCase { .. }
                 | EventKind::FuzzFinding { .. }

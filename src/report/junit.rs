@@ -6,9 +6,11 @@
 use super::console::failure_lines;
 use super::events::FailureClass;
 use super::tally::{RunRecord, ScenarioRecord, Status};
+use chrono::{DateTime, FixedOffset};
 use quick_junit::{
     NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite,
 };
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -23,7 +25,29 @@ pub enum JunitError {
     Serialize(#[from] quick_junit::SerializeError),
 }
 
-fn case(s: &ScenarioRecord, flaky_fails: bool) -> TestCase {
+/// `scenarios.smoke` for `scenarios/smoke/ds620.yaml`: the scenario's folder, as JUnit viewers group by.
+pub fn classname(file: &str) -> String {
+    let folder = Path::new(file)
+        .parent()
+        .map(|p| p.to_string_lossy().replace(['/', '\\'], "."))
+        .unwrap_or_default();
+    if folder.is_empty() {
+        "scenarios".to_string()
+    } else {
+        folder.trim_start_matches('.').to_string()
+    }
+}
+
+/// The run's start (`started_at` of its provenance), for `timestamp` attributes.
+fn start_of(record: &RunRecord) -> Option<DateTime<FixedOffset>> {
+    DateTime::parse_from_rfc3339(&record.provenance.started_at).ok()
+}
+
+fn case(
+    s: &ScenarioRecord,
+    flaky_fails: bool,
+    run_start: Option<DateTime<FixedOffset>>,
+) -> TestCase {
     let mut props = vec![];
     let status = match &s.status {
         Status::Passed if s.flaky() => {
@@ -79,6 +103,11 @@ fn case(s: &ScenarioRecord, flaky_fails: bool) -> TestCase {
             st.set_message("not started: the run was interrupted before this scenario");
             st
         }
+        Status::Skipped { reason } => {
+            let mut st = TestCaseStatus::skipped();
+            st.set_message(reason.clone());
+            st
+        }
     };
     let mut status = status;
     for f in &s.retried {
@@ -89,7 +118,12 @@ fn case(s: &ScenarioRecord, flaky_fails: bool) -> TestCase {
         status.add_rerun(rerun);
     }
     let mut tc = TestCase::new(s.name.clone(), status);
-    tc.set_classname(s.file.clone()).set_time(s.took);
+    tc.set_classname(classname(&s.file)).set_time(s.took);
+    if let (Some(start), Some(at)) = (run_start, s.started)
+        && let Ok(at) = chrono::Duration::from_std(at)
+    {
+        tc.set_timestamp(start + at);
+    }
     tc.add_properties(props);
     // What the kernel and the dext said during the scenario, step by step (issue "Kernel log").
     if !s.logs.is_empty() {
@@ -100,7 +134,44 @@ fn case(s: &ScenarioRecord, flaky_fails: bool) -> TestCase {
 
 /// The report of a run.
 pub fn report(record: &RunRecord, flaky_fails: bool) -> Report {
-    let mut suite = TestSuite::new(format!("dexthil ({} lab)", record.lab));
+    let suite = suite(record, flaky_fails);
+    let mut report = Report::new("dexthil");
+    report.set_time(record.finished.unwrap_or(record.last_elapsed));
+    if let Some(start) = start_of(record) {
+        report.set_timestamp(start);
+    }
+    report.add_test_suite(suite);
+    report
+}
+
+/// The report of several runs (stations, partitions) merged: one suite per run, named by its station.
+pub fn merged_report(records: &[RunRecord], flaky_fails: bool) -> Report {
+    let mut report = Report::new("dexthil");
+    let mut took = std::time::Duration::ZERO;
+    for r in records {
+        took += r.finished.unwrap_or(r.last_elapsed);
+        report.add_test_suite(suite(r, flaky_fails));
+    }
+    if let Some(start) = records.iter().filter_map(start_of).min() {
+        report.set_timestamp(start);
+    }
+    report.set_time(took);
+    report
+}
+
+/// One run as a test suite: `dexthil (sim lab)`, or `dexthil mac-1 hash:1/2 (macos lab)` from a station.
+fn suite(record: &RunRecord, flaky_fails: bool) -> TestSuite {
+    let p = &record.provenance;
+    let place = [p.station.as_deref(), p.partition.as_deref()]
+        .into_iter()
+        .flatten()
+        .map(|s| format!(" {s}"))
+        .collect::<String>();
+    let mut suite = TestSuite::new(format!("dexthil{place} ({} lab)", record.lab));
+    let run_start = start_of(record);
+    if let Some(start) = run_start {
+        suite.set_timestamp(start);
+    }
     suite.add_properties(
         record
             .provenance
@@ -127,25 +198,67 @@ pub fn report(record: &RunRecord, flaky_fails: bool) -> Report {
             "killed (the journal ends early)",
         ));
     }
-    suite.add_test_cases(record.scenarios.iter().map(|s| case(s, flaky_fails)));
+    suite.add_test_cases(
+        record
+            .scenarios
+            .iter()
+            .map(|s| case(s, flaky_fails, run_start)),
+    );
     suite.set_time(record.finished.unwrap_or(record.last_elapsed));
-    let mut report = Report::new("dexthil");
-    report.add_test_suite(suite);
-    report.set_time(record.finished.unwrap_or(record.last_elapsed));
-    report
+    suite
 }
 
 /// Write the report to `path` (through a temporary file, so a reader never sees half a report).
 pub fn write(record: &RunRecord, flaky_fails: bool, path: &Path) -> Result<(), JunitError> {
-    let xml = report(record, flaky_fails).to_string()?;
+    write_report(&report(record, flaky_fails), path)
+}
+
+/// Check before a run that the report can be written at `path` (its folder can be made and a file created
+/// there), so a night does not run for hours to lose its report at the end. A device or FIFO is checked
+/// when written.
+pub fn check_writable(path: &Path) -> Result<(), JunitError> {
     let err = |source| JunitError::Write {
         path: path.to_path_buf(),
         source,
     };
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Ok(());
+    }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
     let tmp = path.with_extension("xml.partial");
-    std::fs::write(&tmp, xml).map_err(err)?;
+    std::fs::File::create(&tmp).map_err(err)?;
+    std::fs::remove_file(&tmp).map_err(err)
+}
+
+/// Write any report to `path` (see [`write`]).
+pub fn write_report(report: &Report, path: &Path) -> Result<(), JunitError> {
+    let xml = report.to_string()?;
+    let err = |source| JunitError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    // A path that exists and is not a regular file (`/dev/stdout`, a FIFO, `/dev/full`) is written in place:
+    // renaming a temporary file over it would replace the device node itself (as root) and lose the report.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        let mut file = super::open_out::open_for_writing(path, false).map_err(err)?;
+        return file
+            .write_all(xml.as_bytes())
+            .and_then(|()| file.flush())
+            .map_err(err);
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let tmp = path.with_extension("xml.partial");
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(xml.as_bytes())?;
+        f.sync_all()
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(e));
+    }
     std::fs::rename(&tmp, path).map_err(err)
 }

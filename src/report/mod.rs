@@ -3,17 +3,22 @@
 //! [`tally`] of the events, and a [`progress`] bar).
 
 mod collector;
+pub mod compare;
 mod console;
 mod duration;
 pub mod events;
+pub mod html;
 pub mod journal;
+pub mod json_events;
 pub mod junit;
+pub mod latency;
+pub mod open_out;
 pub mod progress;
 pub mod provenance;
 pub mod tally;
 pub mod utc;
 
 pub use collector::{Collector, FailedStep, Fanout, Tee};
-pub use console::{Console, failure_lines};
+pub use console::{Console, Detail, failure_lines};
 pub use duration::human_duration;
 pub use events::{EventKind, EventSink, Failure, FailureClass, RunEvent, StepOutcome, Verdict};

@@ -105,14 +105,24 @@ impl EventSink for Progress {
             | EventKind::FuzzFinished { .. } => {}
             EventKind::RunStarted { scenarios, .. } => self.bar.set_length(*scenarios as u64),
             EventKind::ScenarioStarted { scenario, .. } => self.bar.set_message(scenario.clone()),
-            EventKind::ScenarioFinished { .. } => self.bar.inc(1),
+            EventKind::ScenarioFinished { .. } | EventKind::ScenarioSkipped { .. } => {
+                self.bar.inc(1)
+            }
             EventKind::RunFinished { .. } => self.done(),
             EventKind::Interrupted { signal } => self
                 .bar
                 .set_message(format!("{signal}: finishing running scenarios")),
-            EventKind::StepStarted { .. }
-            | EventKind::StepFinished { .. }
-            | EventKind::HealthChecked { .. }
+            // The bar shows the step running now, and ticks (redraws its spinner) as each one ends.
+            EventKind::StepStarted {
+                scenario,
+                step,
+                summary,
+                ..
+            } => self
+                .bar
+                .set_message(format!("{scenario} › {step} {summary}")),
+            EventKind::StepFinished { .. } => self.bar.tick(),
+            EventKind::HealthChecked { .. }
             | EventKind::ScenarioRetried { .. }
             | EventKind::LogLine { .. } => {}
         }

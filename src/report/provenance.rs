@@ -7,6 +7,17 @@ use serde::{Deserialize, Serialize};
 /// A value nobody could tell.
 pub const UNKNOWN: &str = "unknown";
 
+/// The git commit this dexthil was built from (build.rs), or "unknown".
+pub const GIT_COMMIT: &str = env!("DEXTHIL_GIT_COMMIT");
+
+/// `0.1.0 (commit 1a2b3c4d5e6f)`: what `-V` prints.
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("DEXTHIL_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Provenance {
@@ -15,6 +26,10 @@ pub struct Provenance {
     pub host_os_version: String,
     pub host_os_build: String,
     pub dexthil_version: String,
+    /// The git commit dexthil was built from.
+    pub dexthil_commit: String,
+    /// The machine's host name: which lab Mac ran it.
+    pub hostname: String,
     pub libusb_version: String,
     /// The station file's `name`, when one was given.
     pub station: Option<String>,
@@ -54,7 +69,9 @@ impl Provenance {
             ("host.os".to_string(), self.host_os.clone()),
             ("host.os.version".into(), self.host_os_version.clone()),
             ("host.os.build".into(), self.host_os_build.clone()),
+            ("host.name".into(), self.hostname.clone()),
             ("dexthil.version".into(), self.dexthil_version.clone()),
+            ("dexthil.commit".into(), self.dexthil_commit.clone()),
             ("libusb.version".into(), self.libusb_version.clone()),
             ("started_at".into(), self.started_at.clone()),
         ];
@@ -69,10 +86,11 @@ impl Provenance {
             p.push((format!("{at}.version"), d.version.clone()));
             p.push((format!("{at}.cdhash"), d.cdhash.clone()));
         }
+        // Keyed by the station's role and the printer's serial, so a dashboard follows one physical printer
+        // across nights and stations.
         for pr in &self.printers {
-            let at = format!("printer.{}", pr.role);
+            let at = format!("printer.{}.{}", pr.role, pr.serial);
             p.push((format!("{at}.model"), pr.model.clone()));
-            p.push((format!("{at}.serial"), pr.serial.clone()));
             p.push((format!("{at}.firmware"), pr.firmware.clone()));
             p.push((format!("{at}.port"), pr.port.clone()));
         }

@@ -24,6 +24,10 @@ pub enum Status {
     },
     /// Selected, never started.
     NotRun,
+    /// Not run on purpose (`not for this station: ...`): neither a pass nor a failure.
+    Skipped {
+        reason: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -36,6 +40,11 @@ pub struct ScenarioRecord {
     pub retried: Vec<Failure>,
     /// Kernel and dext log lines captured during the scenario, `step: time source text`.
     pub logs: Vec<String>,
+    /// When it (last) started, since the run started.
+    pub started: Option<Duration>,
+    /// Each finished `call` step's time, by the step's YAML place (`file:line:col`): latency percentiles of
+    /// repeated calls in the HTML report, call-time regressions in `compare`.
+    pub call_times: Vec<(String, Duration)>,
     /// Steps started and not yet finished (a repeat and its inner step), innermost last.
     running: Vec<String>,
     first_failed_step: Option<String>,
@@ -50,6 +59,8 @@ impl ScenarioRecord {
             took: Duration::ZERO,
             retried: Vec::new(),
             logs: Vec::new(),
+            started: None,
+            call_times: Vec::new(),
             running: Vec::new(),
             first_failed_step: None,
         }
@@ -84,6 +95,7 @@ pub struct Counts {
     pub lab_failed: usize,
     pub interrupted: usize,
     pub not_run: usize,
+    pub skipped: usize,
 }
 
 impl RunRecord {
@@ -128,6 +140,8 @@ impl RunRecord {
             EventKind::ScenarioStarted { scenario, file } => {
                 let s = self.scenario(scenario, file);
                 s.status = Status::Interrupted { step: None };
+                s.started = Some(event.elapsed);
+                s.call_times.clear();
                 s.running.clear();
                 s.first_failed_step = None;
             }
@@ -146,11 +160,15 @@ impl RunRecord {
             EventKind::StepFinished {
                 scenario,
                 step,
+                span,
                 summary,
                 outcome,
-                ..
+                took,
             } => {
                 let s = self.scenario(scenario, "");
+                if summary.starts_with("call ") {
+                    s.call_times.push((span.to_string(), *took));
+                }
                 s.running.pop();
                 s.status = Status::Interrupted {
                     step: s.running.last().cloned(),
@@ -191,6 +209,15 @@ impl RunRecord {
                 s.status = Status::NotRun;
             }
             EventKind::Interrupted { signal } => self.interrupted_by = Some(signal.clone()),
+            EventKind::ScenarioSkipped {
+                scenario,
+                file,
+                reason,
+            } => {
+                self.scenario(scenario, file).status = Status::Skipped {
+                    reason: reason.clone(),
+                }
+            }
             // Fuzz cases are not scenarios; a fuzz step's verdict comes with its scenario.
             EventKind::FuzzCase { .. }
             | EventKind::FuzzFinding { .. }
@@ -222,6 +249,7 @@ impl RunRecord {
                 },
                 Status::Interrupted { .. } => c.interrupted += 1,
                 Status::NotRun => c.not_run += 1,
+                Status::Skipped { .. } => c.skipped += 1,
             }
         }
         c

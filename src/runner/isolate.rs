@@ -350,6 +350,18 @@ impl EventSink for LinesOut {
     }
 }
 
+/// This process's parent (0 where there is no such notion).
+fn parent_pid() -> u32 {
+    #[cfg(unix)]
+    {
+        std::os::unix::process::parent_id()
+    }
+    #[cfg(not(unix))]
+    {
+        0
+    }
+}
+
 /// The child side (`dexthil __run-one`): run attempt `attempt` of the scenario `name` in `file` on `lab`,
 /// streaming events to stdout. Its own exit code means little; the parent reads the end line.
 pub fn run_child(
@@ -394,11 +406,18 @@ pub fn run_child(
     let signals = Signals::install();
     let done = AtomicBool::new(false);
     let sink = LinesOut { stop: stop.clone() };
+    let parent = parent_pid();
     let end = std::thread::scope(|scope| {
         scope.spawn(|| {
             while !done.load(Ordering::SeqCst) {
                 if let Some(name) = signals.received() {
                     stop.stop(name);
+                    return;
+                }
+                // A parent killed outright (SIGKILL) sends no SIGTERM: the child is re-parented. Stop then,
+                // even in a hung call, rather than outlive the run for nobody (issue 18).
+                if parent_pid() != parent {
+                    stop.stop("the parent process is gone");
                     return;
                 }
                 std::thread::sleep(Duration::from_millis(20));

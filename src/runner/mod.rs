@@ -7,17 +7,20 @@
 //! retries), `signals`, `isolate` (`--isolate`: each scenario in a child process), `replay` (`dexthil report`
 //! from a journal).
 
+mod empty;
 pub mod isolate;
+pub mod limits;
 mod locks;
 mod nightly;
 mod replay;
+mod schedule;
 pub mod select;
 mod setup;
 mod signals;
 mod trial;
 
 pub use nightly::NightlyOptions;
-pub use replay::{ReportError, report_journal};
+pub use replay::{ReportError, ReportOutputs, compare_journals, report_journal, report_journals};
 pub use select::{Partition, PartitionError, stable_hash};
 
 use crate::backends::{self, LabChoice, LabFactory};

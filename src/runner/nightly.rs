@@ -6,15 +6,16 @@ use super::isolate::Isolation;
 use super::select::{Partition, select};
 use super::signals::Signals;
 use super::trial::{ConsoleEnd, Shared, trial};
-use super::{Exit, setup};
+use super::{Exit, schedule, setup};
 use crate::backends::LabFactory;
 use crate::engine::Stop;
 use crate::report::journal::Journal;
+use crate::report::json_events::{self, JsonEvents};
 use crate::report::progress::{Progress, SuspendingWriter};
 use crate::report::tally::{RunRecord, Tally};
-use crate::report::{Console, EventKind, EventSink, Fanout, RunEvent, junit};
+use crate::report::{Console, Detail, EventKind, EventSink, Fanout, RunEvent, junit};
 use crate::scenario::Scenario;
-use crate::station::{Station, health, provenance};
+use crate::station::{Station, provenance};
 use libtest_mimic::{Arguments, FormatSetting};
 use std::io::Write;
 use std::path::PathBuf;
@@ -47,11 +48,19 @@ pub struct NightlyOptions {
     pub signals: bool,
     /// Run each scenario in a child process, so a crash of dexthil itself fails only that scenario.
     pub isolate: bool,
+    /// A run that selects nothing (or whose station serves nothing selected) exits 2 with the reason, so a
+    /// typo'd path, filter or tag cannot pass a release gate. The CLI sets it unless `--allow-empty`; a
+    /// harness inside `cargo test` (whose filter is meant for other tests too) leaves it off.
+    pub require_selection: bool,
+    /// `Some` for the CLI: dexthil's own console at this detail (one line per passing scenario, failures in
+    /// full, one summary) and, with `--format json`, JSON events on stdout; libtest's own lines are not
+    /// printed. `None` (a harness inside `cargo test`): libtest prints as cargo test's users expect.
+    pub console: Option<Detail>,
 }
 
 /// The console as a sink, and what ends the block of a scenario cut short by a stop.
-fn console<W: Write + Send + 'static>(out: W) -> (Arc<dyn EventSink>, ConsoleEnd) {
-    let c = Arc::new(Console::new(out));
+fn console<W: Write + Send + 'static>(out: W, detail: Detail) -> (Arc<dyn EventSink>, ConsoleEnd) {
+    let c = Arc::new(Console::with_detail(out, detail));
     let end = c.clone();
     (
         c,
@@ -59,12 +68,15 @@ fn console<W: Write + Send + 'static>(out: W) -> (Arc<dyn EventSink>, ConsoleEnd
     )
 }
 
-fn write_junit(opts: &NightlyOptions, record: &RunRecord) {
+/// Write the JUnit report if asked; false (and the error printed) when it could not be written.
+fn write_junit(opts: &NightlyOptions, record: &RunRecord) -> bool {
     if let Some(path) = &opts.junit
         && let Err(e) = junit::write(record, opts.flaky_fails, path)
     {
         eprintln!("error: {e}");
+        return false;
     }
+    true
 }
 
 /// The exit code of a finished (or interrupted) run, with the reason printed for a 2.
@@ -109,36 +121,96 @@ pub fn run_nightly(
 ) -> Exit {
     let run_start = Instant::now();
     let probe = setup::probe_lab(&*factory, &all);
-    let scenarios = select(all, libtest, &opts.tags, opts.partition);
+    let corpus_size = all.len();
+    let selected = select(all, libtest, &opts.tags, opts.partition);
+    if selected.is_empty() && opts.require_selection && !libtest.list {
+        eprintln!(
+            "error: no scenario to run: {} (pass --allow-empty to accept a run of nothing)",
+            super::empty::why_nothing(corpus_size, libtest, &opts.tags, opts.partition)
+        );
+        return Exit::BadInputOrLab;
+    }
+    let recording = match &probe {
+        Some(lab) if factory.name() == "replay" => Some(lab.devices().unwrap_or_default()),
+        _ => None,
+    };
+    let (scenarios, skipped) =
+        schedule::split(selected, opts.station.as_ref(), recording.as_deref());
+    if scenarios.is_empty() && !skipped.is_empty() && opts.require_selection && !libtest.list {
+        for (s, reason) in &skipped {
+            eprintln!("SKIP {}: {reason}", s.name);
+        }
+        eprintln!(
+            "error: no scenario to run: {} serves none of the {} selected (pass --allow-empty to accept a \
+             run of nothing)",
+            if recording.is_some() {
+                "the recording"
+            } else {
+                "the station"
+            },
+            skipped.len()
+        );
+        return Exit::BadInputOrLab;
+    }
     let devices = probe
         .as_ref()
         .and_then(|l| l.devices().ok())
         .unwrap_or_default();
     let keys = setup::printer_keys(&scenarios, opts.station.as_ref(), &devices);
-    // libtest owns stdout in the machine-readable formats; the human report then goes to stderr.
-    let (console, console_end) = match libtest.format {
-        Some(FormatSetting::Json) | Some(FormatSetting::Terse) => {
-            console(SuspendingWriter(std::io::stderr()))
+    let json = libtest.format == Some(FormatSetting::Json);
+    if libtest.list && json && opts.console.is_some() {
+        let mut out = std::io::stdout().lock();
+        for s in scenarios.iter().chain(skipped.iter().map(|(s, _)| s)) {
+            // A reader that went away (`| head`) is not an error of the listing.
+            if writeln!(out, "{}", json_events::listed(s)).is_err() {
+                break;
+            }
         }
-        Some(FormatSetting::Pretty) | None if libtest.quiet => {
-            console(SuspendingWriter(std::io::stderr()))
+        return Exit::Passed;
+    }
+    let (console, console_end) = match (opts.console, libtest.format) {
+        // stdout is the JSON events'; people still see failures on stderr.
+        (Some(_), Some(FormatSetting::Json)) => {
+            console(SuspendingWriter(std::io::stderr()), Detail::Quiet)
         }
-        Some(FormatSetting::Pretty) | None => console(SuspendingWriter(std::io::stdout())),
+        (Some(detail), _) => console(SuspendingWriter(std::io::stdout()), detail),
+        // libtest owns stdout in the machine-readable formats; the human report then goes to stderr.
+        (None, Some(FormatSetting::Json) | Some(FormatSetting::Terse)) => {
+            console(SuspendingWriter(std::io::stderr()), Detail::Steps)
+        }
+        (None, Some(FormatSetting::Pretty) | None) if libtest.quiet => {
+            console(SuspendingWriter(std::io::stderr()), Detail::Steps)
+        }
+        (None, Some(FormatSetting::Pretty) | None) => {
+            console(SuspendingWriter(std::io::stdout()), Detail::Steps)
+        }
     };
     let tally = Arc::new(Tally::new());
     let mut sinks: Vec<Arc<dyn EventSink>> = vec![console, tally.clone()];
+    if json && opts.console.is_some() && !libtest.list {
+        sinks.push(Arc::new(JsonEvents::new(std::io::stdout())));
+    }
+    let mut journal: Option<Arc<Journal>> = None;
     if !libtest.list {
         if let Some(path) = &opts.journal {
             match Journal::create(path) {
                 Ok(j) => {
                     eprintln!("journal: {}", path.display());
-                    sinks.push(Arc::new(j));
+                    let j = Arc::new(j);
+                    journal = Some(j.clone());
+                    sinks.push(j);
                 }
                 Err(e) => {
                     eprintln!("error: {e}");
                     return Exit::BadInputOrLab;
                 }
             }
+        }
+        if let Some(path) = &opts.junit
+            && let Err(e) = junit::check_writable(path)
+        {
+            eprintln!("error: {e}; nothing was run");
+            return Exit::BadInputOrLab;
         }
         if opts.progress
             && let Some(p) = Progress::if_terminal()
@@ -180,6 +252,12 @@ pub fn run_nightly(
     args.exact = false;
     args.ignored = false;
     args.include_ignored = true;
+    if opts.console.is_some() && !libtest.list {
+        // dexthil's console says everything once; libtest's per-test lines and its second summary would
+        // repeat it (and its JSON is text, not fields).
+        args.logfile = Some(if cfg!(windows) { "NUL" } else { "/dev/null" }.to_string());
+        args.format = None;
+    }
     if libtest.list {
         let _listed = libtest_mimic::run(&args, trials);
         return Exit::Passed;
@@ -194,10 +272,21 @@ pub fn run_nightly(
     prov.partition = opts.partition.map(|p| p.to_string());
     emit(EventKind::RunStarted {
         lab: factory.name().to_string(),
-        scenarios: scenarios.len(),
+        scenarios: scenarios.len() + skipped.len(),
         provenance: prov,
-        selected: scenarios.iter().map(|s| s.name.clone()).collect(),
+        selected: scenarios
+            .iter()
+            .chain(skipped.iter().map(|(s, _)| s))
+            .map(|s| s.name.clone())
+            .collect(),
     });
+    for (s, reason) in &skipped {
+        emit(EventKind::ScenarioSkipped {
+            scenario: s.name.clone(),
+            file: s.source.display().to_string(),
+            reason: reason.clone(),
+        });
+    }
     let finish = |interrupted: bool| {
         let c = tally.record().counts();
         emit(EventKind::RunFinished {
@@ -207,32 +296,29 @@ pub fn run_nightly(
             took: run_start.elapsed(),
             flaky: c.flaky,
             interrupted,
+            skipped: c.skipped,
         });
         let record = tally.record();
-        write_junit(opts, &record);
-        record
+        // Nothing lost silently (issue 18): a journal or JUnit that did not reach its file ends the run with 2.
+        let mut written = write_junit(opts, &record);
+        if let Some(j) = &journal
+            && let Err(e) = j.finish()
+        {
+            eprintln!("error: {e}");
+            written = false;
+        }
+        (record, written)
     };
 
     if let Some(st) = &opts.station {
-        let problems = match &probe {
-            Some(lab) => health::check(
-                st,
-                &**lab,
-                &setup::health_needs(&scenarios, st),
-                HEALTH_WAIT,
-            ),
-            None => vec![format!(
-                "the `{}` lab could not be opened to look for the station's printers",
-                factory.name()
-            )],
-        };
+        let problems = schedule::check_health(&*factory, st, &scenarios, HEALTH_WAIT);
         let healthy = problems.is_empty();
         emit(EventKind::HealthChecked {
             station: st.name.clone(),
             problems,
         });
         if !healthy {
-            finish(false);
+            let _ = finish(false);
             eprintln!(
                 "the station {} is not healthy (the lab broke, not the driver): exit 2",
                 st.name
@@ -256,7 +342,7 @@ pub fn run_nightly(
                             signal: name.to_string(),
                         });
                         // Written now too, in case a hung scenario never lets the run end.
-                        write_junit(opts, &tally.record());
+                        let _ = write_junit(opts, &tally.record());
                         return;
                     }
                     std::thread::sleep(Duration::from_millis(50));
@@ -268,9 +354,10 @@ pub fn run_nightly(
         conclusion
     });
     let was_interrupted = interrupted.load(Ordering::SeqCst);
-    let record = finish(was_interrupted);
-    if let Some(path) = &opts.journal {
-        eprintln!("journal: {}", path.display());
+    let (record, written) = finish(was_interrupted);
+    if !written {
+        eprintln!("the run's journal or JUnit report could not be written: exit 2");
+        return Exit::BadInputOrLab;
     }
     if let Some(path) = &opts.junit {
         eprintln!("junit: {}", path.display());

@@ -1,14 +1,18 @@
-//! `dexthil report`: a journal read back and shown by the same reporters as a live run: the console report,
-//! the summary and JUnit, including a run cut short by a kill (scenarios started and never finished are
-//! interrupted; those never started are listed as not run).
+//! `dexthil report` and `dexthil compare`: journals read back and shown by the same reporters as a live run.
+//! `report` takes one journal or several (from several Macs or partitions) and gives one summary, one JUnit
+//! and one HTML page, each scenario kept with the station it ran on, and the merged verdict as exit code.
+//! A run cut short by a kill is reported so: scenarios started and never finished are interrupted, those
+//! never started are listed as not run.
 
 use super::Exit;
-use crate::report::journal::{JournalError, read_journal};
+use crate::report::compare::Comparison;
+use crate::report::html::{self, HtmlRun};
+use crate::report::journal::{JournalError, JournalRead, read_journal};
 use crate::report::junit::{self, JunitError};
 use crate::report::tally::{RunRecord, Status};
 use crate::report::{Console, EventSink};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -17,16 +21,52 @@ pub enum ReportError {
     Journal(#[from] JournalError),
     #[error(transparent)]
     Junit(#[from] JunitError),
+    #[error("cannot write the HTML report {}: {source}", path.display())]
+    Html {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no journal given: pass one or more journals (target/dexthil/journal-*.jsonl)")]
+    NoJournal,
 }
 
-/// Print the run's report to `out` and write JUnit to `junit_out`; the exit code the run would have had.
-pub fn report_journal<W: Write + Send>(
-    journal: &Path,
-    junit_out: Option<&Path>,
-    flaky_fails: bool,
-    out: W,
-) -> Result<Exit, ReportError> {
-    let read = read_journal(journal)?;
+/// What `dexthil report` writes besides the console.
+#[derive(Clone, Debug, Default)]
+pub struct ReportOutputs {
+    pub junit: Option<PathBuf>,
+    pub html: Option<PathBuf>,
+    pub flaky_fails: bool,
+}
+
+/// The exit code a run's record stands for.
+fn exit_of(record: &RunRecord, flaky_fails: bool) -> Exit {
+    let c = record.counts();
+    let unhealthy = record.health.as_ref().is_some_and(|(_, p)| !p.is_empty());
+    if unhealthy
+        || c.lab_failed > 0
+        || c.interrupted > 0
+        || c.not_run > 0
+        || record.finished.is_none()
+        || (flaky_fails && c.flaky > 0)
+    {
+        Exit::BadInputOrLab
+    } else if c.driver_failed > 0 {
+        Exit::DriverFailed
+    } else {
+        Exit::Passed
+    }
+}
+
+/// The worst of several verdicts: a lab failure anywhere outranks a driver failure.
+fn worst(exits: impl IntoIterator<Item = Exit>) -> Exit {
+    exits
+        .into_iter()
+        .max_by_key(|e| e.code())
+        .unwrap_or(Exit::Passed)
+}
+
+/// Replay one journal on the console; its record.
+fn show<W: Write + Send>(read: &JournalRead, out: W) -> (RunRecord, W) {
     let console = Console::new(out);
     for e in &read.events {
         console.event(e);
@@ -61,24 +101,180 @@ pub fn report_journal<W: Write + Send>(
             c.not_run
         );
     }
-    let _ = out.flush();
-    if let Some(path) = junit_out {
-        junit::write(&record, flaky_fails, path)?;
-    }
-    let unhealthy = record.health.as_ref().is_some_and(|(_, p)| !p.is_empty());
-    Ok(
-        if unhealthy
-            || c.lab_failed > 0
-            || c.interrupted > 0
-            || c.not_run > 0
-            || record.finished.is_none()
-            || (flaky_fails && c.flaky > 0)
+    (record, out)
+}
+
+/// Fuzz coverage events and fuzz call cases of a journal, read as plain JSON (whatever their fields).
+fn fuzz_of(path: &Path) -> (Vec<serde_json::Value>, Vec<(String, String)>) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut coverage = Vec::new();
+    let mut calls = Vec::new();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let event = v.get("event").and_then(|e| e.as_str()).unwrap_or("");
+        if event.contains("coverage") {
+            coverage.push(v);
+        } else if event == "fuzz_case"
+            && let Some(op) = v.get("op")
+            && op.get("op").and_then(|o| o.as_str()) == Some("call")
         {
-            Exit::BadInputOrLab
-        } else if c.driver_failed > 0 {
-            Exit::DriverFailed
+            // `{"near_miss":"struct_in"}` reads as `near_miss struct_in`.
+            let field = |k: &str| {
+                op.get(k).map(|x| match x {
+                    serde_json::Value::Object(m) => m
+                        .iter()
+                        .map(|(k, v)| format!("{k} {}", v.as_str().unwrap_or(&v.to_string())))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+            };
+            calls.push((
+                field("selector").unwrap_or_default(),
+                field("shape").unwrap_or_default(),
+            ));
+        }
+    }
+    (coverage, calls)
+}
+
+/// `passed`, or what failed and its exit code.
+fn verdict_text(exit: Exit) -> &'static str {
+    match exit {
+        Exit::Passed => "passed",
+        Exit::DriverFailed => "failed: the driver broke (exit 1)",
+        Exit::BadInputOrLab => "failed: the lab broke, or a run did not finish (exit 2)",
+    }
+}
+
+/// Print the report of `journals` to `out`, write JUnit and HTML if asked; the merged verdict.
+pub fn report_journals<W: Write + Send>(
+    journals: &[PathBuf],
+    outputs: &ReportOutputs,
+    mut out: W,
+) -> Result<Exit, ReportError> {
+    if journals.is_empty() {
+        return Err(ReportError::NoJournal);
+    }
+    let mut runs = Vec::new();
+    for path in journals {
+        let read = read_journal(path)?;
+        if journals.len() > 1 {
+            let station = read.events.iter().find_map(|e| match &e.kind {
+                crate::report::EventKind::RunStarted { provenance, .. } => provenance
+                    .station
+                    .clone()
+                    .or_else(|| Some(provenance.hostname.clone()).filter(|h| !h.is_empty())),
+                _ => None,
+            });
+            let on = station.map(|s| format!(" (on {s})")).unwrap_or_default();
+            let _ = writeln!(out, "== {}{on} ==", path.display());
+        }
+        let (record, back) = show(&read, out);
+        out = back;
+        runs.push((path.clone(), record));
+    }
+    let exit = worst(runs.iter().map(|(_, r)| exit_of(r, outputs.flaky_fails)));
+    if journals.len() > 1 {
+        let mut total = crate::report::tally::Counts::default();
+        for (_, r) in &runs {
+            let c = r.counts();
+            total.passed += c.passed;
+            total.flaky += c.flaky;
+            total.driver_failed += c.driver_failed;
+            total.lab_failed += c.lab_failed;
+            total.interrupted += c.interrupted;
+            total.not_run += c.not_run;
+            total.skipped += c.skipped;
+        }
+        let _ = writeln!(
+            out,
+            "\nmerged {} journals: {} passed, {} failed ({} of them lab errors), {} flaky, {} skipped, {} interrupted, {} never started: {}",
+            runs.len(),
+            total.passed + total.flaky,
+            total.driver_failed + total.lab_failed,
+            total.lab_failed,
+            total.flaky,
+            total.skipped,
+            total.interrupted,
+            total.not_run,
+            verdict_text(exit)
+        );
+    }
+    let _ = out.flush();
+    let records: Vec<RunRecord> = runs.iter().map(|(_, r)| r.clone()).collect();
+    if let Some(path) = &outputs.junit {
+        let report = if records.len() == 1 {
+            junit::report(&records[0], outputs.flaky_fails)
         } else {
-            Exit::Passed
+            junit::merged_report(&records, outputs.flaky_fails)
+        };
+        junit::write_report(&report, path)?;
+    }
+    if let Some(path) = &outputs.html {
+        let pages: Vec<HtmlRun> = runs
+            .into_iter()
+            .map(|(journal, record)| {
+                let (coverage, fuzz_calls) = fuzz_of(&journal);
+                HtmlRun {
+                    journal: journal.display().to_string(),
+                    record,
+                    coverage,
+                    fuzz_calls,
+                }
+            })
+            .collect();
+        let page = html::render(&pages, verdict_text(exit), exit == Exit::Passed);
+        std::fs::write(path, page).map_err(|source| ReportError::Html {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    Ok(exit)
+}
+
+/// The single-journal form [`report_journals`] grew from.
+pub fn report_journal<W: Write + Send>(
+    journal: &Path,
+    junit_out: Option<&Path>,
+    flaky_fails: bool,
+    out: W,
+) -> Result<Exit, ReportError> {
+    report_journals(
+        &[journal.to_path_buf()],
+        &ReportOutputs {
+            junit: junit_out.map(Path::to_path_buf),
+            html: None,
+            flaky_fails,
         },
+        out,
     )
+}
+
+/// `dexthil compare OLD... -- NEW...`: what changed; exit 1 when something newly fails.
+pub fn compare_journals<W: Write>(
+    old: &[PathBuf],
+    new: &[PathBuf],
+    threshold: f64,
+    mut out: W,
+) -> Result<Exit, ReportError> {
+    if old.is_empty() || new.is_empty() {
+        return Err(ReportError::NoJournal);
+    }
+    let records = |paths: &[PathBuf]| -> Result<Vec<RunRecord>, ReportError> {
+        paths
+            .iter()
+            .map(|p| Ok(RunRecord::from_events(&read_journal(p)?.events)))
+            .collect()
+    };
+    let c = Comparison::of(&records(old)?, &records(new)?, threshold);
+    let _ = write!(out, "{}", c.render());
+    Ok(if c.newly_failing.is_empty() {
+        Exit::Passed
+    } else {
+        Exit::DriverFailed
+    })
 }

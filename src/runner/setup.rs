@@ -90,11 +90,15 @@ pub fn drivers(scenarios: &[Scenario]) -> Vec<Arc<Driver>> {
     out
 }
 
-/// Without a station: one `(name, model, role)` per distinct printer the scenarios' roles describe.
+/// Without a station: one `(name, model, role)` per distinct printer the scenarios' roles describe, named by
+/// the model when the role gives one (`DS620`), else by its description.
 pub fn roles(scenarios: &[Scenario]) -> Vec<(String, String, Role)> {
     let mut out: Vec<(String, String, Role)> = Vec::new();
     for r in scenarios.iter().flat_map(|s| &s.printers) {
-        let name = r.describe();
+        let name = match (&r.model, r.vendor, r.product, &r.serial, r.location) {
+            (Some(m), None, None, None, None) => m.clone(),
+            _ => r.describe(),
+        };
         if !out.iter().any(|(n, _, _)| *n == name) {
             let model = r.model.clone().unwrap_or_else(|| "unknown".into());
             out.push((name, model, r.clone()));

@@ -227,6 +227,23 @@ pub fn duration_of(diag: &mut Diag, field: &str, v: &Spanned<RawDuration>) -> Op
         .ok()
 }
 
+/// A deadline (`within`, `deadline`, `step_deadline`): a duration that is not zero. Anything below the
+/// clock's resolution (1 ns) is zero, so `0ms` and `0.0000000001us` are refused alike: a deadline of zero
+/// could only be met by racing the watchdog, passing or failing by chance (issue 18).
+pub fn deadline_of(diag: &mut Diag, field: &str, v: &Spanned<RawDuration>) -> Option<Duration> {
+    let d = duration_of(diag, field, v)?;
+    if d.is_zero() {
+        diag.error(
+            v.referenced,
+            format!(
+                "`{field}`: a deadline of zero can never be met (below 1ns counts as zero): give at least 1us"
+            ),
+        );
+        return None;
+    }
+    Some(d)
+}
+
 /// Bytes as written: a hex string or one of the generator maps.
 // Raw parse trees live only while one file loads; boxing variants would buy nothing.
 #[allow(clippy::large_enum_variant)]

@@ -39,6 +39,24 @@ fn host_os() -> (String, String, String) {
     }
 }
 
+/// This machine's host name (which lab Mac ran the run), or "unknown".
+pub fn hostname() -> String {
+    #[cfg(unix)]
+    {
+        let mut buf = [0u8; 256];
+        // SAFETY: the buffer is valid for its whole length; gethostname writes at most that many bytes.
+        let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+        if r == 0 {
+            let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+            let name = String::from_utf8_lossy(&buf[..end]).trim().to_string();
+            if !name.is_empty() {
+                return name;
+            }
+        }
+    }
+    UNKNOWN.to_string()
+}
+
 fn libusb_version() -> String {
     let v = rusb::version();
     format!(
@@ -135,6 +153,8 @@ pub fn gather(
         host_os_version,
         host_os_build,
         dexthil_version: env!("CARGO_PKG_VERSION").to_string(),
+        dexthil_commit: crate::report::provenance::GIT_COMMIT.to_string(),
+        hostname: hostname(),
         libusb_version: libusb_version(),
         station: station.map(|s| s.name.clone()),
         partition: None,

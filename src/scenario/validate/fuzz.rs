@@ -64,7 +64,7 @@ impl Ctx<'_> {
         let within = r
             .within
             .as_ref()
-            .and_then(|d| values::duration_of(&mut self.diag, "within", d))
+            .and_then(|d| values::deadline_of(&mut self.diag, "within", d))
             .unwrap_or(crate::fuzz::cli::DEFAULT_WITHIN);
         let durability = match &r.durability {
             None => Some(crate::fuzz::Durability::Batch),

@@ -57,21 +57,35 @@ pub fn scenario(
     let deadline = raw
         .deadline
         .as_ref()
-        .and_then(|d| values::duration_of(&mut diag, "deadline", d))
+        .and_then(|d| values::deadline_of(&mut diag, "deadline", d))
         .unwrap_or(DEFAULT_SCENARIO_DEADLINE);
     let step_deadline = raw
         .step_deadline
         .as_ref()
-        .and_then(|d| values::duration_of(&mut diag, "step_deadline", d))
+        .and_then(|d| values::deadline_of(&mut diag, "step_deadline", d))
         .unwrap_or(DEFAULT_STEP_DEADLINE);
     let name = match &raw.name {
         Some(n) if n.value.trim().is_empty() => {
             diag.error(n.referenced, "`name` is empty: give the scenario a name");
             String::new()
         }
-        Some(n) => n.value.clone(),
-        None => default_name.to_string(),
+        Some(n) => {
+            refuse_control_chars(&mut diag, n.referenced, "`name`", &n.value);
+            n.value.clone()
+        }
+        None => {
+            refuse_control_chars(
+                &mut diag,
+                raw.driver.referenced,
+                "the file name (the scenario's default name)",
+                default_name,
+            );
+            default_name.to_string()
+        }
     };
+    for t in raw.tags.iter().flatten() {
+        refuse_control_chars(&mut diag, raw.driver.referenced, "a tag", t);
+    }
 
     let printers: Vec<Role> = raw
         .printers
@@ -114,8 +128,24 @@ pub fn scenario(
     (diag, Some(scenario))
 }
 
+/// Names reach a terminal, a thread name and JUnit: a control character there is refused, not passed on
+/// (a NUL panics a thread name, an escape sequence rewrites the terminal). Issue 18.
+pub fn refuse_control_chars(diag: &mut Diag, at: Location, what: &str, text: &str) {
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        diag.error(
+            at,
+            format!(
+                "{what} `{}` holds the control character U+{:04X}: names may hold only printable characters",
+                text.escape_debug(),
+                c as u32
+            ),
+        );
+    }
+}
+
 fn role(diag: &mut Diag, name: &Spanned<String>, r: &Spanned<RawRole>) -> Option<Role> {
     let before = diag.errors.len();
+    refuse_control_chars(diag, name.referenced, "the printer role", &name.value);
     let raw = &r.value;
     if raw.model.is_none()
         && raw.vendor.is_none()
@@ -238,7 +268,7 @@ impl Ctx<'_> {
     fn deadline(&mut self, within: &Option<Spanned<values::RawDuration>>) -> Duration {
         within
             .as_ref()
-            .and_then(|w| values::duration_of(&mut self.diag, "within", w))
+            .and_then(|w| values::deadline_of(&mut self.diag, "within", w))
             .unwrap_or(self.step_deadline)
     }
 
@@ -404,7 +434,7 @@ impl Ctx<'_> {
                 .value
                 .within
                 .as_ref()
-                .and_then(|w| values::duration_of(&mut self.diag, "within", w));
+                .and_then(|w| values::deadline_of(&mut self.diag, "within", w));
             out.push(LogExpect {
                 span: self.diag.span(raw.referenced),
                 contains: contains.value.clone(),
@@ -521,6 +551,12 @@ impl Ctx<'_> {
         };
         let expect = self.expect(&o.expect, false);
         let name = &o.name.value;
+        refuse_control_chars(
+            &mut self.diag,
+            o.name.referenced,
+            "the connection name",
+            name,
+        );
         if let Some(Conn::Open(at)) = conns.get(name) {
             self.diag.error(
                 o.name.referenced,
@@ -646,7 +682,7 @@ impl Ctx<'_> {
         let within = raw
             .within
             .as_ref()
-            .map(|w| values::duration_of(&mut self.diag, "within", w));
+            .map(|w| values::deadline_of(&mut self.diag, "within", w));
         if self.diag.errors.len() != before {
             return None;
         }
