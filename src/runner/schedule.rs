@@ -123,8 +123,9 @@ pub fn not_for_recording(s: &Scenario, devices: &[crate::lab::UsbView]) -> Optio
     })
 }
 
-/// The health check of what `scenarios` need of `station`: only the printers they use, and each dext on a
-/// lab made for a scenario of that dext (the sim runs one dext per lab; a real lab is the same lab for all).
+/// The health check of what `scenarios` need of `station`: only the printers they use, and each dext (each
+/// driver file: field-bug drivers share a bundle id with another class layout) on a lab made for a scenario
+/// of that dext (the sim runs one dext per lab; a real lab is the same lab for all).
 /// The problems found, each once; a lab that cannot be opened is a problem too.
 pub fn check_health(
     factory: &dyn LabFactory,
@@ -135,7 +136,7 @@ pub fn check_health(
     let needs = setup::health_needs(scenarios, station);
     let mut drivers: Vec<Arc<Driver>> = Vec::new();
     for (_, d) in &needs {
-        if !drivers.iter().any(|x| x.bundle_id == d.bundle_id) {
+        if !drivers.iter().any(|x| x.source == d.source) {
             drivers.push(d.clone());
         }
     }
@@ -143,7 +144,7 @@ pub fn check_health(
     for driver in drivers {
         let of_driver: Vec<(String, Arc<Driver>)> = needs
             .iter()
-            .filter(|(_, d)| d.bundle_id == driver.bundle_id)
+            .filter(|(_, d)| d.source == driver.source)
             .cloned()
             .collect();
         let used = Station {
@@ -157,7 +158,7 @@ pub fn check_health(
         };
         let users: Vec<Scenario> = scenarios
             .iter()
-            .filter(|s| s.driver.bundle_id == driver.bundle_id)
+            .filter(|s| s.driver.source == driver.source)
             .cloned()
             .collect();
         let found = match setup::probe_lab(factory, &users) {
