@@ -12,7 +12,7 @@
 //! Scratch files go to `bench-scratch/` beside the bench executable (the target directory, on disk, so the
 //! journal's fsyncs are real ones), removed at the end.
 
-use dexthil::backends::{self, LabChoice, LabFactory};
+use dexthil::backends::{self, LabChoice, LabFactory, LabSpec};
 use dexthil::engine::run_scenario;
 use dexthil::lab::{CallArgs, Lab, Matching, Prop, RegEntry, WaitFor};
 use dexthil::report::journal::{Durability, Journal};
@@ -194,7 +194,8 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-fn call_path(o: &Options, dir: &Path) {
+/// Returns what the engine adds per call step, bare and as shipped.
+fn call_path(o: &Options, dir: &Path) -> (Duration, Duration) {
     let factory: Arc<dyn LabFactory> = match backends::factory(&o.lab) {
         Ok(f) => Arc::from(f),
         Err(e) => {
@@ -204,7 +205,8 @@ fn call_path(o: &Options, dir: &Path) {
     };
     let n = if o.quick { 2_000 } else { 20_000 };
     let s = calls_scenario(dir, n);
-    let lab = || factory.lab_for(&s).expect("a lab for the call scenario");
+    let spec = LabSpec::of(&s);
+    let lab = || factory.lab_for(&spec).expect("a lab for the call scenario");
     let rounds = 5;
     let mut direct = Vec::new();
     let mut bare = Vec::new();
@@ -212,11 +214,10 @@ fn call_path(o: &Options, dir: &Path) {
     for round in 0..rounds {
         direct.push(direct_call(&lab(), &s, n));
         bare.push(engine_call(lab(), &s, n, &NullSink));
-        let journal = Journal::create_with(
-            &dir.join(format!("journal-batched-{round}.jsonl")),
-            Durability::Batched,
-        )
-        .expect("journal");
+        // As `dexthil run` ships: the journal with its default durability (every line written at once,
+        // synced at each verdict and at most every 100 ms).
+        let journal =
+            Journal::create(&dir.join(format!("journal-{round}.jsonl"))).expect("journal");
         let sink = Fanout(vec![Arc::new(Tally::new()), Arc::new(journal)]);
         batched.push(engine_call(lab(), &s, n, &sink));
     }
@@ -227,7 +228,7 @@ fn call_path(o: &Options, dir: &Path) {
         .expect("journal");
     let sink = Fanout(vec![Arc::new(Tally::new()), Arc::new(journal)]);
     let every = engine_call(
-        factory.lab_for(&s_sync).expect("lab"),
+        factory.lab_for(&LabSpec::of(&s_sync)).expect("lab"),
         &s_sync,
         n_sync,
         &sink,
@@ -260,9 +261,9 @@ fn call_path(o: &Options, dir: &Path) {
         Some(added(bare) <= Duration::from_micros(1)),
     );
     report(
-        "engine call step, tally + journal (batched)",
+        "engine call step, tally + journal (shipped)",
         micros(batched),
-        "as a nightly runs it, journal synced in batches (Durability::Batched)",
+        "as dexthil run ships: journal written at once, synced at verdicts / 100 ms",
         "",
         None,
     );
@@ -270,13 +271,13 @@ fn call_path(o: &Options, dir: &Path) {
         "  added by engine + sinks",
         micros(added(batched)),
         "engine with tally + batched journal − direct call",
-        "≤ 1 µs",
-        Some(added(batched) <= Duration::from_micros(1)),
+        "≤ 5 µs",
+        Some(added(batched) <= Duration::from_micros(5)),
     );
     report(
         "engine call step, journal synced per event",
         micros(every),
-        &format!("Durability::EveryEvent (fsync per event), {n_sync} calls"),
+        &format!("--durability case (fsync per event), {n_sync} calls"),
         "(what a sync costs)",
         None,
     );
@@ -290,6 +291,7 @@ fn call_path(o: &Options, dir: &Path) {
             None,
         );
     }
+    (added(bare), added(batched))
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -549,9 +551,7 @@ fn main() {
         if o.quick { ", --quick" } else { "" },
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    if o.runs("call") {
-        call_path(&o, &dir);
-    }
+    let call = o.runs("call").then(|| call_path(&o, &dir));
     println!("\n2. fuzz loop: measured by the fuzzer's own bench, `cargo bench --bench fuzz`");
     if o.lab == LabChoice::Sim {
         if o.runs("waits") {
@@ -570,4 +570,12 @@ fn main() {
     }
     println!("\nbench took {:.1} s", started.elapsed().as_secs_f64());
     let _ = std::fs::remove_dir_all(&dir);
+    if let Some((bare, shipped)) = call {
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        println!(
+            "engine: added {:.2} µs per call step (bare), {:.2} µs (as dexthil run ships)",
+            us(bare),
+            us(shipped)
+        );
+    }
 }

@@ -18,6 +18,7 @@ pub mod ioreturn;
 pub mod lab;
 pub mod logs;
 pub mod names;
+pub mod ops;
 pub mod printer;
 pub mod record;
 pub mod report;

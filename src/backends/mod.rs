@@ -8,10 +8,44 @@ pub mod sim;
 #[cfg(target_os = "linux")]
 pub mod vm;
 
+use crate::driver::Driver;
 use crate::lab::{Lab, LabError};
-use crate::scenario::Scenario;
+use crate::scenario::{Role, Scenario, SimConfig};
 use std::path::PathBuf;
 use std::sync::Arc;
+
+/// What a lab is built from: the driver under test, the printer roles it must serve, and the sim block
+/// (faults, timing; only the sim reads it). A scenario has one ([`LabSpec::of`]); `dexthil fuzz`, `record`
+/// and the health check make one without inventing a scenario.
+#[derive(Clone, Debug)]
+pub struct LabSpec {
+    /// For thread names and messages: the scenario's name, or the command's.
+    pub name: String,
+    pub driver: Arc<Driver>,
+    pub printers: Vec<Role>,
+    pub sim: SimConfig,
+}
+
+impl LabSpec {
+    pub fn of(scenario: &Scenario) -> LabSpec {
+        LabSpec {
+            name: scenario.name.clone(),
+            driver: scenario.driver.clone(),
+            printers: scenario.printers.clone(),
+            sim: scenario.sim.clone(),
+        }
+    }
+
+    /// A lab for `driver` with no printer roles and no faults: a look at the bus and registry.
+    pub fn probe(name: &str, driver: Arc<Driver>) -> LabSpec {
+        LabSpec {
+            name: name.into(),
+            driver,
+            printers: Vec::new(),
+            sim: SimConfig::default(),
+        }
+    }
+}
 
 /// Which lab a run uses (`--lab`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,7 +95,7 @@ impl std::fmt::Display for LabChoice {
     }
 }
 
-/// Makes the lab a scenario runs against. The sim makes a fresh lab per scenario (faults are per scenario);
+/// Makes the lab a scenario (or a command) runs against, from a [`LabSpec`]. The sim makes a fresh lab per scenario (faults are per scenario);
 /// a real lab hands out the same one.
 pub trait LabFactory: Send + Sync {
     fn name(&self) -> &'static str;
@@ -69,13 +103,13 @@ pub trait LabFactory: Send + Sync {
     /// configure ignore it.
     fn use_station(&self, _station: &crate::station::Station) {}
 
-    fn lab_for(&self, scenario: &Scenario) -> Result<Arc<dyn Lab>, LabError>;
+    fn lab_for(&self, spec: &LabSpec) -> Result<Arc<dyn Lab>, LabError>;
 
     /// The lab for attempt `attempt` (1 = first run) of a scenario retried after an infrastructure failure.
     /// Real labs do not care; the sim uses it for faults that hit only the first attempts.
-    fn lab_for_attempt(&self, scenario: &Scenario, attempt: u32) -> Result<Arc<dyn Lab>, LabError> {
+    fn lab_for_attempt(&self, spec: &LabSpec, attempt: u32) -> Result<Arc<dyn Lab>, LabError> {
         let _ = attempt;
-        self.lab_for(scenario)
+        self.lab_for(spec)
     }
 }
 

@@ -6,7 +6,8 @@
 //! scenario thread published (its steps, connections and the operation in progress), closes the
 //! connections (which releases a hung sim call) and ends the scenario without it.
 
-use super::deadline::{DeadlineError, Tripped, Watchdog, Watched, panic_text, run_watched};
+use crate::ops::CLEANUP_WAIT;
+use crate::ops::deadline::{DeadlineError, Tripped, Watchdog, Watched, panic_text, run_watched};
 use super::stop::Stop;
 use super::{failure, summary::summary};
 use crate::lab::{ConnectionId, Lab, UsbView};
@@ -18,9 +19,6 @@ use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
-
-/// How long closing a leftover connection may take at the end of a scenario.
-pub const CLEANUP_WAIT: Duration = Duration::from_secs(1);
 
 /// A connection a scenario opened and has not closed.
 pub(super) struct Conn {
@@ -39,7 +37,7 @@ pub(super) struct Mark {
 }
 
 /// What to say when the armed operation outlives its deadline.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) enum Hang {
     /// A wait or lookup in the lab (its own deadline plus a grace passed): the lab's fault.
     #[default]
@@ -49,7 +47,7 @@ pub(super) enum Hang {
 }
 
 /// What the scenario thread publishes for the waiting thread, should a deadline pass.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct Published {
     /// The steps in progress, outermost first (a repeat, then the step inside it).
     marks: Vec<Mark>,
@@ -89,7 +87,7 @@ pub(super) struct Run<'a> {
     /// Set when the stop ended the scenario: the step it was in.
     interrupted: Option<Option<String>>,
     /// Where the run's events go, for steps that emit their own (a `fuzz` step's cases).
-    pub sink: &'a dyn EventSink,
+    pub sink: Arc<dyn EventSink>,
     pub run_start: Instant,
 }
 
@@ -264,7 +262,7 @@ pub fn run_scenario_until(
             stop: their_stop,
             running: Vec::new(),
             interrupted: None,
-            sink: &*theirs,
+            sink: theirs.clone(),
             run_start,
         };
         let verdict = match run.steps(&own.steps, "", &em) {

@@ -231,6 +231,7 @@ impl<W: Write + Send> EventSink for Console<W> {
             // A fuzz step's finding is its step's failure, shown there; cases are the journal's.
             EventKind::FuzzCase { .. }
             | EventKind::FuzzFinding { .. }
+            | EventKind::FuzzCoverage { .. }
             | EventKind::FuzzFinished { .. } => {}
             EventKind::Interrupted { signal } => self.write(&format!(
                 "\n{signal}: no new scenario starts; running ones stop before their next step and close \

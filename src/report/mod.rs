@@ -6,6 +6,7 @@ mod collector;
 mod console;
 mod duration;
 pub mod events;
+pub mod fuzz_op;
 pub mod journal;
 pub mod junit;
 pub mod progress;

@@ -19,6 +19,21 @@ pub enum ReportError {
     Junit(#[from] JunitError),
 }
 
+/// A journal of `dexthil fuzz`: shown by the fuzzer's console; exit 0 finished clean, 1 it found
+/// something, 2 it never finished.
+fn fuzz_report<W: Write + Send>(read: &crate::report::journal::JournalRead, out: W) -> Exit {
+    use crate::fuzz::journal::{FuzzEnd, report};
+    let (end, mut out) = report(&read.events, out);
+    if let Some(t) = &read.truncated {
+        let _ = writeln!(out, "note: {t}");
+    }
+    match end {
+        FuzzEnd::Finished { findings: 0 } => Exit::Passed,
+        FuzzEnd::Finished { .. } => Exit::DriverFailed,
+        FuzzEnd::Killed { .. } => Exit::BadInputOrLab,
+    }
+}
+
 /// Print the run's report to `out` and write JUnit to `junit_out`; the exit code the run would have had.
 pub fn report_journal<W: Write + Send>(
     journal: &Path,
@@ -27,6 +42,9 @@ pub fn report_journal<W: Write + Send>(
     out: W,
 ) -> Result<Exit, ReportError> {
     let read = read_journal(journal)?;
+    if crate::fuzz::journal::is_fuzz_journal(&read.events) {
+        return Ok(fuzz_report(&read, out));
+    }
     let console = Console::new(out);
     for e in &read.events {
         console.event(e);

@@ -61,7 +61,7 @@ pub fn attempt_here(
             kind,
         })
     };
-    match factory.lab_for_attempt(s, n) {
+    match factory.lab_for_attempt(&crate::backends::LabSpec::of(s), n) {
         Ok(lab) => run_scenario_until(s, lab, sink, run_start, stop),
         Err(e) => {
             let verdict = Verdict::Failed {

@@ -128,7 +128,7 @@ pub struct FuzzStep {
     pub cases: u32,
     pub seed: Option<u64>,
     pub budget: Option<Duration>,
-    pub durability: crate::fuzz::Durability,
+    pub durability: super::Durability,
     /// Each operation's deadline.
     pub within: Duration,
 }

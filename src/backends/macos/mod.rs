@@ -62,10 +62,10 @@ impl LabFactory for MacosFactory {
             .usb
             .set_replug_plan(crate::station::replug_plan(station));
     }
-    fn lab_for(&self, scenario: &Scenario) -> Result<Arc<dyn Lab>, LabError> {
+    fn lab_for(&self, spec: &crate::backends::LabSpec) -> Result<Arc<dyn Lab>, LabError> {
         Ok(Arc::new(logs::LoggedLab {
             lab: self.lab.clone(),
-            log: self.logs.for_driver(&scenario.driver),
+            log: self.logs.for_driver(&spec.driver),
         }))
     }
 }

@@ -15,7 +15,7 @@ mod registry_tree;
 mod state;
 pub mod station;
 
-use super::LabFactory;
+use super::{LabFactory, LabSpec};
 use crate::dispatch::{self, SCALAR_MAX};
 use crate::ioreturn::{ReturnCode, code};
 use crate::lab::{
@@ -44,11 +44,11 @@ impl LabFactory for SimFactory {
     fn name(&self) -> &'static str {
         "sim"
     }
-    fn lab_for(&self, scenario: &Scenario) -> Result<Arc<dyn Lab>, LabError> {
-        Ok(Arc::new(SimLab::for_scenario(scenario)?))
+    fn lab_for(&self, spec: &LabSpec) -> Result<Arc<dyn Lab>, LabError> {
+        Ok(Arc::new(SimLab::for_spec(spec, 1, station::seats())?))
     }
-    fn lab_for_attempt(&self, scenario: &Scenario, attempt: u32) -> Result<Arc<dyn Lab>, LabError> {
-        Ok(Arc::new(SimLab::for_attempt(scenario, attempt)?))
+    fn lab_for_attempt(&self, spec: &LabSpec, attempt: u32) -> Result<Arc<dyn Lab>, LabError> {
+        Ok(Arc::new(SimLab::for_spec(spec, attempt, station::seats())?))
     }
 }
 
@@ -145,7 +145,7 @@ impl SimLab {
     /// The lab for attempt `attempt` (1-based) of a scenario: `open_lab_error` faults past their
     /// `attempts` are left out.
     pub fn for_attempt(scenario: &Scenario, attempt: u32) -> Result<SimLab, LabError> {
-        Self::for_attempt_at(scenario, attempt, station::seats())
+        Self::for_spec(&LabSpec::of(scenario), attempt, station::seats())
     }
 
     /// A fresh lab whose printers sit at `seats` instead of the built-in station's: the `vm` lab puts
@@ -154,15 +154,16 @@ impl SimLab {
         scenario: &Scenario,
         seats: Vec<station::Seat>,
     ) -> Result<SimLab, LabError> {
-        Self::for_attempt_at(scenario, 1, seats)
+        Self::for_spec(&LabSpec::of(scenario), 1, seats)
     }
 
-    fn for_attempt_at(
-        scenario: &Scenario,
+    /// The lab for attempt `attempt` of what `spec` describes, its printers at `seats`.
+    pub fn for_spec(
+        spec: &LabSpec,
         attempt: u32,
         seats: Vec<station::Seat>,
     ) -> Result<SimLab, LabError> {
-        let sim = &scenario.sim;
+        let sim = &spec.sim;
         let faults: Vec<crate::scenario::Fault> = sim
             .faults
             .iter()
@@ -172,14 +173,14 @@ impl SimLab {
             })
             .cloned()
             .collect();
-        let driver = Arc::clone(&scenario.driver);
+        let driver = Arc::clone(&spec.driver);
         let views: Vec<UsbView> = seats
             .iter()
             .enumerate()
             .map(|(i, seat)| station::usb_view(seat, i as u8 + 2))
             .collect();
         let mut resolved = BTreeMap::new();
-        for role in &scenario.printers {
+        for role in &spec.printers {
             let v = role.resolve(&views)?;
             let idx = views.iter().position(|x| x == &v).unwrap_or(0);
             resolved.insert(role.name.clone(), idx);
@@ -229,7 +230,7 @@ impl SimLab {
             timer: Some(timer),
             log: LogBuffer::new(),
             crashes: Mutex::new(Vec::new()),
-            log_prefix: scenario.driver.log_prefix().to_string(),
+            log_prefix: spec.driver.log_prefix().to_string(),
         })
     }
 
