@@ -121,15 +121,17 @@ impl<W: Write + Send> EventSink for FuzzConsole<W> {
             EventKind::FuzzFinished {
                 seed,
                 cases,
+                generated,
                 ops,
                 findings,
                 took,
             } => {
                 st.finished = true;
                 drop(st);
-                let rate = *cases as f64 / took.as_secs_f64().max(1e-9);
+                let rate = *generated as f64 / took.as_secs_f64().max(1e-9);
+                let shrinking = cases.saturating_sub(*generated);
                 self.say(&format!(
-                    "fuzz: {cases} cases, {ops} operations in {} ({rate:.0} cases/s), seed {seed}: {findings} findings\n",
+                    "fuzz: {generated} cases (and {shrinking} shrinking), {ops} operations in {} ({rate:.0} cases/s), seed {seed}: {findings} findings\n",
                     human_duration(*took)
                 ));
             }

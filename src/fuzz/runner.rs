@@ -156,18 +156,23 @@ impl<R> Loop<'_, R> {
         });
     }
 
-    /// One case; `Err(Stop::Lab)` ends the run.
-    fn run_case(
-        &mut self,
-        intents: &[Intent],
-        shrinking: bool,
-    ) -> Result<Option<(Finding, Vec<FuzzOp>)>, String> {
+    /// The operations a case's intents become, a connection left open closed at the end.
+    fn ops_of(&self, intents: &[Intent]) -> Vec<FuzzOp> {
         let mut ops = resolve(intents, self.caps);
         let mut model = Model::default();
         ops.iter().for_each(|o| model.apply(o));
         if model.open && !self.caps.fixed_connection {
             ops.push(FuzzOp::Close);
         }
+        ops
+    }
+
+    /// One case; `Err` (the lab broke) ends the run.
+    fn run_case(
+        &mut self,
+        ops: Vec<FuzzOp>,
+        shrinking: bool,
+    ) -> Result<Option<(Finding, Vec<FuzzOp>)>, String> {
         self.case += 1;
         self.exec.counting = !shrinking;
         if let Err(Stop::Lab(e) | Stop::Finding(Finding { message: e, .. })) =
@@ -290,7 +295,8 @@ fn fuzz_loop<R>(
             .map_err(|e| FuzzError::Runner(e.to_string()))?;
         generated += 1;
         case_now.store(st.case + 1, std::sync::atomic::Ordering::Relaxed);
-        let Some((first, first_ops)) = st.run_case(&tree.current(), false).map_err(FuzzError::Lab)?
+        let ops = st.ops_of(&tree.current());
+        let Some((first, first_ops)) = st.run_case(ops, false).map_err(FuzzError::Lab)?
         else {
             continue;
         };
@@ -340,6 +346,7 @@ fn fuzz_loop<R>(
     st.emit(EventKind::FuzzFinished {
         seed,
         cases: outcome.cases,
+        generated: outcome.generated,
         ops: outcome.ops,
         findings: outcome.findings.len(),
         took: outcome.took,
@@ -372,7 +379,14 @@ fn shrink<R, T: ValueTree<Value = Vec<Intent>>>(
                 break;
             }
             iterations += 1;
-            let failed = st.run_case(&tree.current(), true).map_err(FuzzError::Lab)?;
+            let ops = st.ops_of(&tree.current());
+            // A simplification of a value the case does not send (scalars past the count, a choice the
+            // model dropped) is the same case: it fails the same way without lab time spent on it.
+            let failed = if ops == best.1 {
+                Some((best.0.clone(), ops))
+            } else {
+                st.run_case(ops, true).map_err(FuzzError::Lab)?
+            };
             let more = match failed {
                 Some((f, ops)) if f.signature == signature => {
                     best = (f, ops, st.case);

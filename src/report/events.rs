@@ -131,7 +131,11 @@ pub enum EventKind {
     /// The fuzzer stopped: all cases run, the budget spent, or a finding with `--stop-at-first`.
     FuzzFinished {
         seed: u64,
+        /// Cases run, shrinking attempts included.
         cases: u64,
+        /// Cases generated (without shrinking attempts).
+        #[serde(default)]
+        generated: u64,
         ops: u64,
         findings: usize,
         took: Duration,

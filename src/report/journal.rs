@@ -465,6 +465,7 @@ mod tests {
             EventKind::FuzzFinished {
                 seed: 42,
                 cases: 10,
+                generated: 8,
                 ops: 30,
                 findings: 1,
                 took: Duration::from_millis(5),
