@@ -247,7 +247,10 @@ fn one_run_finds_all_three_planted_bugs_and_keeps_going_after_each() {
     let (code, report) = dexthil(&["report", journal.to_str().unwrap()]);
     assert_eq!(code, 1, "{report}");
     assert!(
-        report.contains(&format!("the fuzz run finished: {} findings", signatures.len())),
+        report.contains(&format!(
+            "the fuzz run finished: {} findings",
+            signatures.len()
+        )),
         "{report}"
     );
 }
@@ -327,7 +330,9 @@ fn after_a_sigkill_the_journal_ends_with_the_case_that_was_running() {
     let (code, report) = dexthil(&["report", journal.to_str().unwrap()]);
     assert_eq!(code, 2, "a killed run is not a pass: {report}");
     assert!(
-        report.contains(&format!("the fuzz run did not finish (killed?) while running case {case}")),
+        report.contains(&format!(
+            "the fuzz run did not finish (killed?) while running case {case}"
+        )),
         "{report}"
     );
 }
@@ -379,5 +384,8 @@ fn a_fuzz_run_stops_at_its_budget() {
         })
         .expect("the run finished");
     assert!(finished.0 < 10_000_000, "{finished:?}");
-    assert!(finished.1 >= Duration::from_secs(1), "it ran its budget: {finished:?}");
+    assert!(
+        finished.1 >= Duration::from_secs(1),
+        "it ran its budget: {finished:?}"
+    );
 }

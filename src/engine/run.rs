@@ -6,11 +6,11 @@
 //! scenario thread published (its steps, connections and the operation in progress), closes the
 //! connections (which releases a hung sim call) and ends the scenario without it.
 
-use crate::ops::CLEANUP_WAIT;
-use crate::ops::deadline::{DeadlineError, Tripped, Watchdog, Watched, panic_text, run_watched};
 use super::stop::Stop;
 use super::{failure, summary::summary};
 use crate::lab::{ConnectionId, Lab, UsbView};
+use crate::ops::CLEANUP_WAIT;
+use crate::ops::deadline::{DeadlineError, Tripped, Watchdog, Watched, panic_text, run_watched};
 use crate::report::{EventKind, EventSink, Failure, RunEvent, StepOutcome, Verdict};
 use crate::scenario::{Scenario, Step, StepKind};
 use crate::span::Span;

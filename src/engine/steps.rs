@@ -4,15 +4,15 @@
 
 use super::expect::{check_code, check_within};
 use super::run::{Conn, Hang, Run, hang_failure};
-use crate::ops::service::{self, FindError};
-use crate::ops::usb::{ReplugError, wait_present};
-use crate::ops::{WAIT_GRACE, same_printer};
 use super::{failure, summary::target_name};
 use crate::crosscheck;
 use crate::driver::Provider;
 use crate::lab::{
     CallArgs, Matching, OpenRequest, OpenTarget, Prop, RegEntry, UsbView, WaitError, WaitFor,
 };
+use crate::ops::service::{self, FindError};
+use crate::ops::usb::{ReplugError, wait_present};
+use crate::ops::{WAIT_GRACE, same_printer};
 use crate::report::{Failure, human_duration};
 use crate::scenario::{Expect, Role, Step, StepKind};
 use std::fmt::Write;

@@ -44,7 +44,10 @@ impl<W: Write + Send> FuzzConsole<W> {
 
     /// Whether the run's `FuzzFinished` was seen.
     pub fn finished(&self) -> bool {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).finished
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .finished
     }
 
     /// The case that was running when the events stop, for a run that never finished:
@@ -116,7 +119,10 @@ impl<W: Write + Send> EventSink for FuzzConsole<W> {
             }
             EventKind::FuzzCoverage { rows } => {
                 drop(st);
-                self.say(&format!("fuzz: coverage (selector × shape × answer)\n{}", table(rows)));
+                self.say(&format!(
+                    "fuzz: coverage (selector × shape × answer)\n{}",
+                    table(rows)
+                ));
             }
             EventKind::FuzzFinished {
                 seed,

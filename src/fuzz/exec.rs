@@ -5,8 +5,8 @@
 //! started. A call that hangs is released by the watchdog closing its connection (the fuzz thread then
 //! carries on); what each call covered is counted in a [`Coverage`].
 
-use super::case::{FuzzCall, FuzzOp, Shape, allowed, miss_name};
-use super::coverage::Coverage;
+use super::case::{FuzzCall, FuzzOp, allowed};
+use super::coverage::{Answer, Coverage, SelectorClass, ShapeClass};
 use crate::driver::Driver;
 use crate::ioreturn::{ReturnCode, code};
 use crate::lab::{ConnectionId, EntryId, Lab, LabError, OpenRequest, UsbView};
@@ -56,22 +56,12 @@ pub enum Stop {
     Lab(String),
 }
 
-/// `CheckedStruct near miss: struct input size` (what a call is, for signatures and coverage).
+/// `CheckedStruct near miss: struct input size` (what a call is, for signatures).
 pub fn call_class(driver: &Driver, call: &FuzzCall) -> (String, String) {
-    let selector = match call.shape {
-        // Selectors past the table are one class, whatever their number: the coverage table stays small.
-        Shape::PastTable => "(past the table)".to_string(),
-        _ => driver
-            .selector(call.selector)
-            .map(|s| s.name.clone())
-            .unwrap_or_else(|| format!("#{}", call.selector)),
-    };
-    let shape = match call.shape {
-        Shape::Valid => "valid".to_string(),
-        Shape::NearMiss(m) => format!("near miss: {}", miss_name(m)),
-        Shape::PastTable => "past the table".to_string(),
-    };
-    (selector, shape)
+    (
+        SelectorClass::of(call.selector, call.shape).text(driver),
+        ShapeClass::of(call.shape).text(),
+    )
 }
 
 pub struct Exec<'a, R> {
@@ -86,6 +76,8 @@ pub struct Exec<'a, R> {
     service: Option<(EntryId, Option<EntryId>)>,
     baseline: usize,
     open_type: u32,
+    /// The end of the last case found the dext's service and server registered.
+    known_alive: bool,
     /// What the calls answered, counted while `counting` (not while shrinking).
     pub coverage: Coverage,
     pub counting: bool,
@@ -116,6 +108,7 @@ impl<'a, R> Exec<'a, R> {
             service: None,
             baseline: 0,
             open_type,
+            known_alive: false,
             coverage: Coverage::default(),
             counting: true,
         }
@@ -142,7 +135,7 @@ impl<'a, R> Exec<'a, R> {
     pub fn begin_case(&mut self) -> Result<(), Stop> {
         self.conn = None;
         self.closed = None;
-        if !self.alive() {
+        if !std::mem::take(&mut self.known_alive) && !self.alive() {
             self.service = Some(self.find_service().map_err(|e| {
                 Stop::Lab(format!(
                     "the dext's service is not registered, even after {}: {e}",
@@ -152,6 +145,31 @@ impl<'a, R> Exec<'a, R> {
         }
         self.baseline = self.lab.open_count();
         Ok(())
+    }
+
+    /// After a case that broke nothing: the dext's service and server are still registered (a dext that
+    /// crashed after answering is caught here, on the case's last operation).
+    pub fn check_alive(&mut self, last_step: u32, last: &FuzzOp) -> Result<(), Stop> {
+        self.known_alive = self.alive();
+        if self.known_alive {
+            return Ok(());
+        }
+        let what = last.describe(&self.driver);
+        let op = match last {
+            FuzzOp::Call(c) => {
+                let (selector, shape) = call_class(&self.driver, c);
+                format!("{selector} {shape}")
+            }
+            other => other.describe(&self.driver),
+        };
+        Err(finding(
+            last_step,
+            format!("{op}: the dext crashed"),
+            format!("after {what}, the dext's service or server is gone: the dext crashed"),
+            "the dext's service and server registered".into(),
+            "gone".into(),
+            None,
+        ))
     }
 
     /// After a case, whatever happened: close the connection the case left.
@@ -181,7 +199,7 @@ impl<'a, R> Exec<'a, R> {
         match self.service {
             None => false,
             Some((svc, server)) => {
-                self.lab.entry(svc).is_ok() && server.is_none_or(|s| self.lab.entry(s).is_ok())
+                self.lab.is_registered(svc) && server.is_none_or(|s| self.lab.is_registered(s))
             }
         }
     }
@@ -247,14 +265,18 @@ impl<'a, R> Exec<'a, R> {
         let got = self.armed(Instant::now() + self.within, Some(id), |lab| {
             lab.call(id, &args)
         });
-        let (selector, shape) = call_class(&self.driver, call);
+        let class = (
+            SelectorClass::of(call.selector, call.shape),
+            ShapeClass::of(call.shape),
+        );
         let out = match got {
             Ok(Ok(out)) => out,
             Ok(Err(e)) => return Err(lab_stop(&call.describe(&self.driver), e)),
             Err(DeadlineError::Hung { .. }) => {
                 if self.counting {
-                    self.coverage.count(&selector, &shape, "no answer");
+                    self.coverage.count(class.0, class.1, Answer::NoAnswer);
                 }
+                let (selector, shape) = call_class(&self.driver, call);
                 // The watchdog closed the connection to release the call (or it came back late): either way
                 // the case is over, and the next needs none open.
                 self.conn = Some(id);
@@ -276,11 +298,14 @@ impl<'a, R> Exec<'a, R> {
             Err(e) => return Err(lab_stop(&call.describe(&self.driver), e)),
         };
         if self.counting {
-            self.coverage.count(&selector, &shape, &out.code.name());
+            self.coverage
+                .count(class.0, class.1, Answer::Code(out.code.0));
         }
         let want = allowed(&self.driver, &args);
-        let crashed = !self.alive();
+        // A dead port is what a crash answers; any other answer leaves the check to the end of the case.
+        let crashed = out.code.0 == code::MACH_SEND_INVALID_DEST && !self.alive();
         if !want.allows(out.code) || crashed {
+            let (selector, shape) = call_class(&self.driver, call);
             let what = call.describe(&self.driver);
             let mut message = format!("{what}: answered {}", out.code);
             let signature = if crashed {
@@ -312,18 +337,25 @@ impl<'a, R> Exec<'a, R> {
             ));
         };
         let args = call.args();
-        let (selector, _) = call_class(&self.driver, call);
-        let what = format!("on a closed connection: {}", call.describe(&self.driver));
-        let got = self.armed(Instant::now() + self.within, None, |lab| lab.call(id, &args));
+        let got = self.armed(Instant::now() + self.within, None, |lab| {
+            lab.call(id, &args)
+        });
         if self.counting {
             let answer = match &got {
-                Ok(Err(LabError::NotOpen(_))) => "not open".to_string(),
-                Ok(Ok(out)) => out.code.name(),
-                Ok(Err(_)) => "lab error".to_string(),
-                Err(_) => "no answer".to_string(),
+                Ok(Err(LabError::NotOpen(_))) => Answer::NotOpen,
+                Ok(Ok(out)) => Answer::Code(out.code.0),
+                Ok(Err(_)) => Answer::LabError,
+                Err(_) => Answer::NoAnswer,
             };
-            self.coverage.count(&selector, "closed connection", &answer);
+            let selector = SelectorClass::of(call.selector, call.shape);
+            self.coverage
+                .count(selector, ShapeClass::ClosedConnection, answer);
         }
+        if matches!(got, Ok(Err(LabError::NotOpen(_)))) {
+            return Ok(());
+        }
+        let (selector, _) = call_class(&self.driver, call);
+        let what = format!("on a closed connection: {}", call.describe(&self.driver));
         match got {
             Ok(Err(LabError::NotOpen(_))) => Ok(()),
             Ok(Ok(out)) if out.code.0 == code::MACH_SEND_INVALID_DEST => Ok(()),

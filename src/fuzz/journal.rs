@@ -26,9 +26,13 @@ pub fn is_fuzz_journal(events: &[RunEvent]) -> bool {
 /// How a fuzz journal ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FuzzEnd {
-    Finished { findings: usize },
+    Finished {
+        findings: usize,
+    },
     /// No `fuzz_finished`: killed while running this case (`None`: before the first).
-    Killed { running: Option<String> },
+    Killed {
+        running: Option<String>,
+    },
 }
 
 /// Show the run on `out` as the live console did, then say how it ended.

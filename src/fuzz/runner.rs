@@ -203,6 +203,13 @@ impl<R> Loop<'_, R> {
             }
         }
         self.exec.end_case();
+        if let (Ok(None), Some(last)) = (&result, ops.last()) {
+            match self.exec.check_alive(ops.len() as u32 - 1, last) {
+                Ok(()) => {}
+                Err(Stop::Finding(f)) => result = Ok(Some((f, ops.clone()))),
+                Err(Stop::Lab(e)) => result = Err(e),
+            }
+        }
         result
     }
 }
@@ -225,7 +232,10 @@ pub fn fuzz(
     let theirs = case_now.clone();
     let release = move |on: Option<ConnectionId>| {
         if let Some(id) = on {
-            tracing::debug!(connection = id, "a fuzz operation hung: closing its connection");
+            tracing::debug!(
+                connection = id,
+                "a fuzz operation hung: closing its connection"
+            );
             let _ = release_lab.close(id);
         }
     };
@@ -296,8 +306,7 @@ fn fuzz_loop<R>(
         generated += 1;
         case_now.store(st.case + 1, std::sync::atomic::Ordering::Relaxed);
         let ops = st.ops_of(&tree.current());
-        let Some((first, first_ops)) = st.run_case(ops, false).map_err(FuzzError::Lab)?
-        else {
+        let Some((first, first_ops)) = st.run_case(ops, false).map_err(FuzzError::Lab)? else {
             continue;
         };
         if !seen.insert(first.signature.clone()) {
@@ -318,8 +327,8 @@ fn fuzz_loop<R>(
                 printer_model: w.printer_model.as_deref(),
                 within: opts.within,
             };
-            let path = write_scenario(&spec, &found, &w.dir)
-                .map_err(|e| WriteFailed(e.to_string()))?;
+            let path =
+                write_scenario(&spec, &found, &w.dir).map_err(|e| WriteFailed(e.to_string()))?;
             found.scenario = Some(path);
         }
         st.emit(finding_event(seed, &found));
@@ -329,7 +338,7 @@ fn fuzz_loop<R>(
             break;
         }
     }
-    let coverage = st.exec.coverage.rows();
+    let coverage = st.exec.coverage.rows(&driver);
     st.emit(EventKind::FuzzCoverage {
         rows: coverage.clone(),
     });

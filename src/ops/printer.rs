@@ -24,7 +24,9 @@ mod tests {
     use crate::printer::catalog;
 
     fn ds620() -> UsbView {
-        catalog::find("DS620").expect("the DS620 is in the catalog").usb_view(1, vec![2], 5)
+        catalog::find("DS620")
+            .expect("the DS620 is in the catalog")
+            .usb_view(1, vec![2], 5)
     }
 
     #[test]
@@ -34,7 +36,10 @@ mod tests {
         let mut moved = before.clone();
         moved.port_path = vec![9, 9];
         moved.address = before.address.wrapping_add(7);
-        assert!(same(&moved), "ids and serial make the printer, not its port");
+        assert!(
+            same(&moved),
+            "ids and serial make the printer, not its port"
+        );
         let mut other = before.clone();
         other.serial = crate::lab::Readable::Value("OTHER-SERIAL".into());
         assert!(!same(&other), "another serial is another printer");

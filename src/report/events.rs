@@ -127,7 +127,9 @@ pub enum EventKind {
     },
     /// What the fuzzer's calls covered, sent once before [`EventKind::FuzzFinished`]: a count per selector,
     /// shape class and answer (for the closing summary and the HTML report).
-    FuzzCoverage { rows: Vec<CoverageRow> },
+    FuzzCoverage {
+        rows: Vec<CoverageRow>,
+    },
     /// The fuzzer stopped: all cases run, the budget spent, or a finding with `--stop-at-first`.
     FuzzFinished {
         seed: u64,

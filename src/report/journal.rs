@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
@@ -78,21 +78,24 @@ impl From<crate::scenario::Durability> for Durability {
     }
 }
 
-/// How often, at most, [`Durability::Verdicts`] syncs lines that are not verdicts.
-pub const SYNC_INTERVAL: Duration = Duration::from_millis(100);
+pub use super::syncer::SYNC_INTERVAL;
+use super::syncer::Syncer;
 
 /// The sink that writes the journal.
 pub struct Journal {
     path: PathBuf,
     durability: Durability,
+    file: Arc<File>,
     state: Mutex<WriteState>,
+    /// Syncs what is not a verdict at most every [`SYNC_INTERVAL`], off the emitting thread
+    /// ([`Durability::Verdicts`]; `None` with [`Durability::EveryEvent`], or without a thread to run it).
+    syncer: Option<Syncer>,
 }
 
 struct WriteState {
-    file: File,
     /// One line's text, kept between events so writing one allocates nothing.
     line: Vec<u8>,
-    /// Lines written since the last sync, and when that sync was.
+    /// Without a sync thread: lines written since the last sync, and when that sync was.
     unsynced: bool,
     synced_at: Instant,
     failed: bool,
@@ -113,16 +116,23 @@ impl Journal {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(err)?;
+        let file = Arc::new(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(err)?,
+        );
+        let syncer = match durability {
+            Durability::Verdicts => Syncer::start(file.clone()),
+            Durability::EveryEvent => None,
+        };
         Ok(Journal {
             path: path.to_path_buf(),
             durability,
+            file,
+            syncer,
             state: Mutex::new(WriteState {
-                file,
                 line: Vec::with_capacity(512),
                 unsynced: false,
                 synced_at: Instant::now(),
@@ -207,7 +217,6 @@ impl EventSink for Journal {
     fn event(&self, event: &RunEvent) {
         let mut st = lock(&self.state);
         let WriteState {
-            file,
             line,
             unsynced,
             synced_at,
@@ -225,16 +234,25 @@ impl EventSink for Journal {
         line.push(b'\n');
         // One write per line on an unbuffered file: the line reaches the kernel before the next event, so a
         // SIGKILL loses nothing already reported. `sync_data` also survives a kernel panic; a lab Mac that
-        // panics is exactly when the journal matters, so verdicts always get one.
-        let mut r = file.write_all(line);
-        let sync = match self.durability {
-            Durability::EveryEvent => true,
-            Durability::Verdicts => is_verdict(&event.kind) || synced_at.elapsed() >= SYNC_INTERVAL,
+        // panics is exactly when the journal matters, so verdicts always get one before the sink returns.
+        let mut r = (&*self.file).write_all(line);
+        let verdict = is_verdict(&event.kind);
+        let sync = match (self.durability, &self.syncer) {
+            (Durability::EveryEvent, _) => true,
+            (Durability::Verdicts, _) if verdict => true,
+            (Durability::Verdicts, Some(s)) => {
+                s.written();
+                false
+            }
+            (Durability::Verdicts, None) => synced_at.elapsed() >= SYNC_INTERVAL,
         };
         if sync {
-            r = r.and_then(|()| file.sync_data());
+            r = r.and_then(|()| self.file.sync_data());
             *unsynced = false;
             *synced_at = Instant::now();
+            if let Some(s) = &self.syncer {
+                s.synced();
+            }
         } else {
             *unsynced = true;
         }
@@ -248,9 +266,9 @@ impl EventSink for Journal {
 
 impl Drop for Journal {
     fn drop(&mut self) {
-        let st = lock(&self.state);
-        if st.unsynced {
-            let _ = st.file.sync_data();
+        // The syncer's own drop syncs what it was told about; without one, sync here.
+        if self.syncer.take().is_none() && lock(&self.state).unsynced {
+            let _ = self.file.sync_data();
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod journal;
 pub mod junit;
 pub mod progress;
 pub mod provenance;
+mod syncer;
 pub mod tally;
 pub mod utc;
 

@@ -421,6 +421,10 @@ impl Registry for SimLab {
         st.tree.reg_entry(id).ok_or(LabError::NoEntry(id))
     }
 
+    fn is_registered(&self, id: EntryId) -> bool {
+        self.shared.lock().tree.is_live(id)
+    }
+
     fn children(&self, id: EntryId) -> Result<Vec<RegEntry>, LabError> {
         let st = self.shared.lock();
         if !st.tree.is_live(id) {
