@@ -49,6 +49,7 @@ impl Run<'_> {
             StepKind::Close { connection, expect } => self.close(connection, expect, until),
             StepKind::Sleep(d) => self.sleep(*d),
             StepKind::Fuzz(f) => self.fuzz(f, until),
+            StepKind::Log(text) => Ok(text.clone()),
             // Repeats are expanded by the runner of steps.
             StepKind::Repeat { .. } => Ok(String::new()),
         }

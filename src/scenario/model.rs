@@ -114,6 +114,9 @@ pub enum StepKind {
     Sleep(Duration),
     /// Fuzz the dext's user client (docs/fuzz.md); a finding fails the step with the minimal case.
     Fuzz(FuzzStep),
+    /// A marker line (`log: "before the replug storm"`): the step passes with it as its detail, so it
+    /// stands in the console with `-v` and in the journal between the steps around it.
+    Log(String),
 }
 
 /// A `fuzz` step, validated.
