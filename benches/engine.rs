@@ -515,6 +515,46 @@ fn loading(o: &Options, dir: &Path) {
 // ---------------------------------------------------------------------------------------------------------
 // 5. Parallel printers
 
+/// 6. From spawning `dexthil run` to its journal's first event on disk (the binary, sim lab, one scenario):
+/// the journal is polled every 200 µs, median of several runs.
+fn startup(o: &Options, dir: &Path) {
+    let runs = if o.quick { 5 } else { 11 };
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/smoke/ds620.yaml");
+    let mut times = Vec::new();
+    for i in 0..runs {
+        let journal = dir.join(format!("startup-{i}.jsonl"));
+        let t = Instant::now();
+        let mut child = Command::new(DEXTHIL)
+            .args(["run", "--lab", "sim", "--journal"])
+            .arg(&journal)
+            .arg(scenario)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("dexthil runs");
+        let first = loop {
+            if std::fs::read(&journal).is_ok_and(|b| b.contains(&b'\n')) {
+                break t.elapsed();
+            }
+            if t.elapsed() > Duration::from_secs(10) {
+                break Duration::from_secs(10);
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        };
+        let _ = child.wait();
+        times.push(first);
+    }
+    let m = median(times);
+    println!("\n6. startup ({runs} runs of `dexthil run --lab sim` on one scenario, median)");
+    report(
+        "spawn → first journal event on disk",
+        format!("{:.1} ms", m.as_secs_f64() * 1e3),
+        "process start, argument parsing, loading, lab setup, RunStarted written",
+        "≤ 50 ms",
+        Some(m <= Duration::from_millis(50)),
+    );
+}
+
 fn parallel(o: &Options, dir: &Path) {
     let root = dir.join("parallel");
     let times = if o.quick { 2 } else { 4 };
@@ -599,6 +639,9 @@ fn main() {
         }
         if o.runs("parallel") {
             parallel(&o, &dir);
+        }
+        if o.runs("startup") {
+            startup(&o, &dir);
         }
     } else {
         println!(

@@ -208,7 +208,7 @@ pub fn record_lab(
         let until = Instant::now() + settle;
         for v in &views {
             // Best effort: a dext that does not match is part of what the recording shows.
-            let _ = crate::engine::service::printer_service(registry, v, d, until);
+            let _ = crate::ops::service::printer_service(registry, v, d, until);
         }
     }
     create(out)?;
@@ -338,36 +338,22 @@ pub fn record(
         Some(LabChoice::Sim) => {
             let driver = crate::scenario::load_driver(driver)
                 .map_err(|e| RecordError::Driver(e.to_string()))?;
-            let scenario = sim_scenario(driver);
-            let lab = crate::backends::sim::SimLab::for_scenario(&scenario)?;
+            let spec = crate::backends::LabSpec::probe("record", std::sync::Arc::new(driver));
+            let lab = crate::backends::sim::SimLab::for_spec(
+                &spec,
+                1,
+                crate::backends::sim::station::seats(),
+            )?;
             record_lab(
                 &lab,
                 &lab,
-                Some(&scenario.driver),
+                Some(&spec.driver),
                 "sim",
                 &target,
                 out,
                 settle,
             )
         }
-    }
-}
-
-/// A scenario with no steps: what the sim needs to stand up its station with the driver's dext.
-fn sim_scenario(driver: crate::driver::Driver) -> crate::scenario::Scenario {
-    let source = driver.source.clone();
-    crate::scenario::Scenario {
-        name: "record".into(),
-        about: String::new(),
-        tags: vec![],
-        span: crate::span::Span::builtin("record"),
-        source,
-        driver: std::sync::Arc::new(driver),
-        printers: vec![],
-        deadline: Duration::from_secs(30),
-        step_deadline: Duration::from_secs(5),
-        sim: crate::scenario::SimConfig::default(),
-        steps: vec![],
     }
 }
 
