@@ -515,8 +515,8 @@ fn loading(o: &Options, dir: &Path) {
 // ---------------------------------------------------------------------------------------------------------
 // 5. Parallel printers
 
-/// 6. From spawning `dexthil run` to its journal's first event on disk (the binary, sim lab, one scenario):
-/// the journal is polled every 200 µs, median of several runs.
+/// Figure 6: from spawning `dexthil run` to its journal's first event on disk (the binary, sim lab, one
+/// scenario). The journal is polled every 200 µs; median of several runs.
 fn startup(o: &Options, dir: &Path) {
     let runs = if o.quick { 5 } else { 11 };
     let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/smoke/ds620.yaml");

@@ -163,6 +163,7 @@ fn scratch() -> PathBuf {
 
 /// Maximum RSS in KiB of `dexthil fuzz` over `cases` cases, from `wait4` on the child.
 #[cfg(unix)]
+#[allow(clippy::zombie_processes)] // waited for with wait4 below, which is what gives its rusage
 fn child_max_rss(cases: u32, dir: &Path) -> (u64, Duration) {
     let t = Instant::now();
     let child = std::process::Command::new(DEXTHIL)

@@ -14,7 +14,10 @@ fn scratch(name: &str) -> std::path::PathBuf {
     dir
 }
 
-const DRIVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/drivers/apple-sample.yaml");
+const DRIVER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/scenarios/drivers/apple-sample.yaml"
+);
 
 #[test]
 fn a_log_step_puts_its_marker_in_the_journal_between_the_steps_around_it() {
@@ -51,7 +54,10 @@ fn a_log_step_puts_its_marker_in_the_journal_between_the_steps_around_it() {
         })
         .collect();
     assert_eq!(finished.len(), 4, "{finished:?}");
-    assert_eq!(finished[1], ("2".to_string(), "before the open".to_string()));
+    assert_eq!(
+        finished[1],
+        ("2".to_string(), "before the open".to_string())
+    );
 }
 
 #[test]

@@ -27,7 +27,7 @@ pub enum ShapeClass {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Answer {
     Code(u32),
-    NoAnswer,
+    Hung,
     NotOpen,
     LabError,
 }
@@ -85,7 +85,7 @@ impl Answer {
     pub fn text(self) -> String {
         match self {
             Answer::Code(c) => crate::ioreturn::ReturnCode(c).name(),
-            Answer::NoAnswer => "no answer".into(),
+            Answer::Hung => "no answer".into(),
             Answer::NotOpen => "not open".into(),
             Answer::LabError => "lab error".into(),
         }

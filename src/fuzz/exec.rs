@@ -274,7 +274,7 @@ impl<'a, R> Exec<'a, R> {
             Ok(Err(e)) => return Err(lab_stop(&call.describe(&self.driver), e)),
             Err(DeadlineError::Hung { .. }) => {
                 if self.counting {
-                    self.coverage.count(class.0, class.1, Answer::NoAnswer);
+                    self.coverage.count(class.0, class.1, Answer::Hung);
                 }
                 let (selector, shape) = call_class(&self.driver, call);
                 // The watchdog closed the connection to release the call (or it came back late): either way
@@ -345,7 +345,7 @@ impl<'a, R> Exec<'a, R> {
                 Ok(Err(LabError::NotOpen(_))) => Answer::NotOpen,
                 Ok(Ok(out)) => Answer::Code(out.code.0),
                 Ok(Err(_)) => Answer::LabError,
-                Err(_) => Answer::NoAnswer,
+                Err(_) => Answer::Hung,
             };
             let selector = SelectorClass::of(call.selector, call.shape);
             self.coverage

@@ -161,12 +161,23 @@ mod tests {
             b.push(LogLine::now(LineSource::Dext, format!("line {i}")));
         }
         assert_eq!(b.cursor(), total, "a cursor counts every line pushed");
-        assert_eq!(b.all().len(), KEEP_LINES, "memory holds the last lines only");
+        assert_eq!(
+            b.all().len(),
+            KEEP_LINES,
+            "memory holds the last lines only"
+        );
         let (tail, end) = b.since(total - 2);
         assert_eq!(end, total);
         let texts: Vec<String> = tail.into_iter().map(|l| l.text).collect();
-        assert_eq!(texts, [format!("line {}", total - 2), format!("line {}", total - 1)]);
+        assert_eq!(
+            texts,
+            [format!("line {}", total - 2), format!("line {}", total - 1)]
+        );
         let (behind, _) = b.since(0);
-        assert_eq!(behind.len(), KEEP_LINES, "a reader that fell behind gets what is left");
+        assert_eq!(
+            behind.len(),
+            KEEP_LINES,
+            "a reader that fell behind gets what is left"
+        );
     }
 }

@@ -344,15 +344,7 @@ pub fn record(
                 1,
                 crate::backends::sim::station::seats(),
             )?;
-            record_lab(
-                &lab,
-                &lab,
-                Some(&spec.driver),
-                "sim",
-                &target,
-                out,
-                settle,
-            )
+            record_lab(&lab, &lab, Some(&spec.driver), "sim", &target, out, settle)
         }
     }
 }

@@ -4,8 +4,8 @@
 
 use super::Station;
 use crate::driver::{Driver, Provider};
-use crate::ops::service;
 use crate::lab::Lab;
+use crate::ops::service;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
