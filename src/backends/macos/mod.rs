@@ -16,7 +16,6 @@ pub use userclient::IoUserClients;
 
 use super::LabFactory;
 use crate::lab::{Lab, LabError};
-use crate::scenario::Scenario;
 use crate::usb::libusb::LibusbBus;
 use std::sync::Arc;
 
