@@ -15,7 +15,7 @@ pub mod stop;
 mod summary;
 
 #[cfg(test)]
-pub(crate) mod fake;
+pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
 

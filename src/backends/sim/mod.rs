@@ -11,6 +11,7 @@
 mod clock;
 pub mod dext;
 mod faults;
+mod hooks;
 mod registry_tree;
 mod state;
 pub mod station;
@@ -104,6 +105,7 @@ pub struct SimLab {
     /// Crash reports the sim dext left, with when.
     crashes: Mutex<Vec<(SystemTime, CrashReport)>>,
     log_prefix: String,
+    hooks: hooks::TestHooks,
 }
 
 fn timer_loop(shared: Arc<Shared>) {
@@ -231,7 +233,28 @@ impl SimLab {
             log: LogBuffer::new(),
             crashes: Mutex::new(Vec::new()),
             log_prefix: spec.driver.log_prefix().to_string(),
+            hooks: hooks::TestHooks::default(),
         })
+    }
+
+    /// Test hook: calls of `selector` that pass dispatch answer `outcome` (scalars and struct too).
+    pub fn answer(&self, selector: u32, outcome: CallOutcome) {
+        self.hooks.answer(selector, outcome);
+    }
+
+    /// Test hook: calls of `selector` that pass dispatch panic, as a bug in a backend would.
+    pub fn panic_on(&self, selector: u32) {
+        self.hooks.panic_on(selector);
+    }
+
+    /// Test hook: from now on, note the selector of every call that reaches the dext (see [`SimLab::calls`]).
+    pub fn record_calls(&self) {
+        self.hooks.record_calls();
+    }
+
+    /// The selectors of the calls that reached the dext since a hook was planted, in order.
+    pub fn calls(&self) -> Vec<u32> {
+        self.hooks.calls()
     }
 
     /// The kernel and dext log lines so far (`DK: ...`, `IOUC ...`, the dext's `NewUserClient(type)`),
@@ -576,6 +599,14 @@ impl UserClients for SimLab {
             Ok(d) => d,
             Err(refusal) => return Ok(outcome(refusal.code.0, started)),
         };
+        match self.hooks.on_call(args.selector) {
+            Some(hooks::Hooked::Answer(o)) => return Ok(o),
+            Some(hooks::Hooked::Panic) => {
+                drop(st);
+                panic!("sim test hook: a panic on selector {}", args.selector)
+            }
+            None => {}
+        }
         // Faults model the selector's function, so they fire only on calls that passed dispatch.
         let fault = st
             .faults
