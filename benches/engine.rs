@@ -181,7 +181,7 @@ fn direct_call(lab: &Arc<dyn Lab>, s: &Scenario, n: u32) -> Duration {
 }
 
 /// Mean time of one `call` step through the engine (events, deadline, the step's checks).
-fn engine_call(lab: Arc<dyn Lab>, s: &Scenario, n: u32, sink: &dyn EventSink) -> Duration {
+fn engine_call(lab: Arc<dyn Lab>, s: &Scenario, n: u32, sink: Arc<dyn EventSink>) -> Duration {
     let t = Instant::now();
     let v = run_scenario(s, lab, sink, Instant::now());
     let took = t.elapsed();
@@ -232,14 +232,15 @@ fn call_path(o: &Options, dir: &Path) -> (f64, f64) {
     for round in 0..rounds {
         let (d, cd) = cpu_per(n, || direct_call(&lab(), &s, n));
         direct.push(d);
-        let (b, cb) = cpu_per(n, || engine_call(lab(), &s, n, &NullSink));
+        let (b, cb) = cpu_per(n, || engine_call(lab(), &s, n, Arc::new(NullSink)));
         bare.push(b);
         // As `dexthil run` ships: the journal with its default durability (every line written at once,
         // synced at each verdict and at most every 100 ms).
         let journal =
             Journal::create(&dir.join(format!("journal-{round}.jsonl"))).expect("journal");
-        let sink = Fanout(vec![Arc::new(Tally::new()), Arc::new(journal)]);
-        let (j, cj) = cpu_per(n, || engine_call(lab(), &s, n, &sink));
+        let sink: Arc<dyn EventSink> =
+            Arc::new(Fanout(vec![Arc::new(Tally::new()), Arc::new(journal)]));
+        let (j, cj) = cpu_per(n, || engine_call(lab(), &s, n, sink.clone()));
         batched.push(j);
         cpu.push((cd, cb, cj));
     }
@@ -256,12 +257,13 @@ fn call_path(o: &Options, dir: &Path) -> (f64, f64) {
     let s_sync = calls_scenario(dir, n_sync);
     let journal = Journal::create_with(&dir.join("journal-every.jsonl"), Durability::EveryEvent)
         .expect("journal");
-    let sink = Fanout(vec![Arc::new(Tally::new()), Arc::new(journal)]);
+    let sink: Arc<dyn EventSink> =
+        Arc::new(Fanout(vec![Arc::new(Tally::new()), Arc::new(journal)]));
     let every = engine_call(
         factory.lab_for(&LabSpec::of(&s_sync)).expect("lab"),
         &s_sync,
         n_sync,
-        &sink,
+        sink,
     );
     let (direct, bare, batched) = (median(direct), median(bare), median(batched));
     let added = |d: Duration| d.saturating_sub(direct);

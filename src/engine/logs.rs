@@ -149,7 +149,7 @@ mod tests {
         });
         let s = fake::scenario("no-logs", vec![open, fake::close(8)]);
         let lab: Arc<dyn Lab> = Arc::new(fake::WithoutLogs(fake::sim(&s)));
-        let v = super::super::run_scenario(&s, lab, &Collector::new(), Instant::now());
+        let v = super::super::run_scenario(&s, lab, Arc::new(Collector::new()), Instant::now());
         let Verdict::Failed { failure, .. } = v else {
             panic!("passed")
         };

@@ -108,36 +108,25 @@ pub enum ScenarioEnd {
     },
 }
 
-/// The caller's sink, lent to the scenario thread until [`run_scenario`] returns: a scenario thread that
-/// was given up and comes back later finds it revoked and emits nothing.
+/// The caller's sink, shared with the scenario thread until [`run_scenario`] returns: a scenario thread that
+/// was given up and comes back later finds it revoked and emits nothing (its events would land after the
+/// scenario's end). Shared by `Arc`, so nothing outlives what it points to.
 struct Lease {
-    sink: Mutex<Option<SinkRef>>,
+    sink: Mutex<Option<Arc<dyn EventSink>>>,
 }
 
-/// A borrowed sink with its lifetime erased; only [`Lease`] dereferences it.
-struct SinkRef(*const (dyn EventSink + 'static));
-
-// SAFETY: `EventSink: Send + Sync`, so the pointee may be used from any thread; the pointer itself is only
-// dereferenced under the lease's lock while the lease is not revoked (see `Lease::emit`).
-unsafe impl Send for SinkRef {}
-
 impl Lease {
-    fn new(sink: &dyn EventSink) -> Lease {
-        let raw: *const (dyn EventSink + '_) = sink;
-        // SAFETY: only the lifetime bound changes (same fat pointer); `Revoke` ends the lease before the
-        // borrow of `sink` in `run_scenario` ends, on return and on unwind.
-        let raw: *const (dyn EventSink + 'static) = unsafe { std::mem::transmute(raw) };
+    fn new(sink: Arc<dyn EventSink>) -> Lease {
         Lease {
-            sink: Mutex::new(Some(SinkRef(raw))),
+            sink: Mutex::new(Some(sink)),
         }
     }
 
     fn emit(&self, event: &RunEvent) {
+        // Held while emitting, so `revoke` waits for an event in flight: after it, nothing more comes.
         let held = self.sink.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(SinkRef(sink)) = &*held {
-            // SAFETY: not revoked, so `run_scenario` has not returned and its `sink` borrow is alive; the
-            // lock keeps `revoke` waiting until this call is done.
-            unsafe { (**sink).event(event) }
+        if let Some(sink) = &*held {
+            sink.event(event)
         }
     }
 
@@ -198,7 +187,7 @@ impl Emitter<'_> {
 pub fn run_scenario(
     scenario: &Scenario,
     lab: Arc<dyn Lab>,
-    sink: &dyn EventSink,
+    sink: Arc<dyn EventSink>,
     run_start: Instant,
 ) -> Verdict {
     match run_scenario_until(scenario, lab, sink, run_start, &Stop::new()) {
@@ -216,7 +205,7 @@ pub fn run_scenario(
 pub fn run_scenario_until(
     scenario: &Scenario,
     lab: Arc<dyn Lab>,
-    sink: &dyn EventSink,
+    sink: Arc<dyn EventSink>,
     run_start: Instant,
     stop: &Stop,
 ) -> ScenarioEnd {
@@ -234,7 +223,7 @@ pub fn run_scenario_until(
     });
     // Lines from before the scenario (a shared lab's earlier scenarios) are not this scenario's.
     let log_cursor = lab.logs().map_or(0, |c| c.buffer().cursor());
-    let lease = Arc::new(Lease::new(sink));
+    let lease = Arc::new(Lease::new(sink.clone()));
     let revoke = Revoke(&lease);
     let theirs = Arc::clone(&lease);
     let own = Arc::new(scenario.clone());

@@ -5,15 +5,15 @@ use super::testkit::{self as fake, fault, outcome, sim};
 use crate::backends::sim::SimLab;
 use crate::ioreturn::{ReturnCode, code};
 use crate::lab::{Lab, UsbBus, UserClients, WaitFor};
-use crate::report::{Collector, Console, FailureClass, StepOutcome, Tee, Verdict};
+use crate::report::{Collector, Console, FailureClass, Fanout, StepOutcome, Verdict};
 use crate::scenario::{Expect, FaultKind, Scenario, StepKind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn run(s: &Scenario, lab: &Arc<SimLab>) -> (Verdict, Collector) {
-    let c = Collector::new();
+fn run(s: &Scenario, lab: &Arc<SimLab>) -> (Verdict, Arc<Collector>) {
+    let c = Arc::new(Collector::new());
     let lab: Arc<dyn Lab> = lab.clone();
-    let v = run_scenario(s, lab, &c, Instant::now());
+    let v = run_scenario(s, lab, c.clone(), Instant::now());
     (v, c)
 }
 
@@ -131,10 +131,12 @@ fn an_unexpected_code_fails_with_its_span_and_decoded_name() {
     );
     let lab = sim(&s);
     lab.answer(0, outcome(code::kIOReturnBadArgument, vec![]));
-    let console = Console::new(Vec::new());
-    let collector = Collector::new();
+    let console = Arc::new(Console::new(Vec::new()));
+    let collector = Arc::new(Collector::new());
     let lab_dyn: Arc<dyn Lab> = lab.clone();
-    let v = run_scenario(&s, lab_dyn, &Tee(&console, &collector), Instant::now());
+    let both: Arc<dyn crate::report::EventSink> =
+        Arc::new(Fanout(vec![console.clone(), collector.clone()]));
+    let v = run_scenario(&s, lab_dyn, both, Instant::now());
     let Verdict::Failed { span, failure } = &v else {
         panic!("passed")
     };
@@ -149,6 +151,9 @@ fn an_unexpected_code_fails_with_its_span_and_decoded_name() {
         0,
         "closed at the end although step 3 never ran"
     );
+    let console = Arc::try_unwrap(console)
+        .ok()
+        .expect("the run let go of its sinks when it returned");
     let text = String::from_utf8(console.into_inner()).unwrap();
     assert!(text.contains("scenarios/x.yaml:14:5"), "{text}");
     assert!(text.contains("kIOReturnBadArgument (0xE00002C2)"), "{text}");
