@@ -389,3 +389,83 @@ fn a_fuzz_run_stops_at_its_budget() {
         "it ran its budget: {finished:?}"
     );
 }
+
+/// Run `dexthil run --lab sim` on a scenario written to `dir`, under a generous child timeout; the exit
+/// code, the journal's events, and how long it took (for the report only: no timed assertion).
+fn run_scenario_file(dir: &Path, yaml: &str) -> (Option<i32>, Vec<EventKind>) {
+    let file = dir.join("s.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let journal = dir.join("run.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dexthil"))
+        .args(["run", "--lab", "sim", "--journal"])
+        .arg(&journal)
+        .arg(&file)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("the scenario's fuzz step outlived its budget and deadline by far");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let events = read_journal(&journal)
+        .unwrap()
+        .events
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    (status.code(), events)
+}
+
+fn fuzz_finished(events: &[EventKind]) -> (u64, Duration) {
+    events
+        .iter()
+        .find_map(|e| match e {
+            EventKind::FuzzFinished {
+                generated, took, ..
+            } => Some((*generated, *took)),
+            _ => None,
+        })
+        .expect("the fuzz step finished its run")
+}
+
+#[test]
+fn a_fuzz_step_stops_at_its_budget_and_at_the_scenarios_deadline() {
+    let dir = scratch("step-budget");
+    let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/drivers/apple-sample.yaml");
+    let (code, events) = run_scenario_file(
+        &dir,
+        &format!(
+            "name: budgeted\ndriver: {}\nsteps:\n  - await: {{ state: matched }}\n  - fuzz: {{ cases: 10000000, budget: 1s }}\n",
+            driver.display()
+        ),
+    );
+    assert_eq!(code, Some(0), "{events:?}");
+    let (generated, took) = fuzz_finished(&events);
+    assert!(generated < 10_000_000, "stopped by its budget: {generated} cases");
+    assert!(took >= Duration::from_secs(1), "ran its budget: {took:?}");
+
+    // A budget longer than the scenario: the scenario's deadline ends the step (and so the run) first.
+    let (code, events) = run_scenario_file(
+        &dir,
+        &format!(
+            "name: deadlined\ndriver: {}\ndeadline: 2s\nsteps:\n  - await: {{ state: matched }}\n  - fuzz: {{ cases: 10000000, budget: 10m }}\n",
+            driver.display()
+        ),
+    );
+    let (generated, took) = fuzz_finished(&events);
+    assert!(generated < 10_000_000, "{generated} cases");
+    assert!(took < Duration::from_secs(10 * 60), "{took:?}");
+    let finished = events
+        .iter()
+        .any(|e| matches!(e, EventKind::ScenarioFinished { .. }));
+    assert!(finished, "the scenario ended with a verdict: {code:?}");
+}
