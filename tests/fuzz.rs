@@ -450,7 +450,10 @@ fn a_fuzz_step_stops_at_its_budget_and_at_the_scenarios_deadline() {
     );
     assert_eq!(code, Some(0), "{events:?}");
     let (generated, took) = fuzz_finished(&events);
-    assert!(generated < 10_000_000, "stopped by its budget: {generated} cases");
+    assert!(
+        generated < 10_000_000,
+        "stopped by its budget: {generated} cases"
+    );
     assert!(took >= Duration::from_secs(1), "ran its budget: {took:?}");
 
     // A budget longer than the scenario: the scenario's deadline ends the step (and so the run) first.

@@ -350,6 +350,81 @@ mod tests {
     }
 
     #[test]
+    fn a_release_ends_a_hung_operation_and_the_job_carries_on() {
+        let (hang_tx, hang_rx) = std::sync::mpsc::channel::<()>();
+        let hang_rx = Mutex::new(hang_rx);
+        let released = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let seen = released.clone();
+        let until = Instant::now() + Duration::from_millis(100);
+        let watched = run_watched_releasing(
+            "t",
+            0u32,
+            // What the job published (the connection, for the fuzzer) comes to the release.
+            move |published: u32| {
+                seen.store(published, std::sync::atomic::Ordering::SeqCst);
+                let _ = hang_tx.send(());
+            },
+            move |dog: &Watchdog<&'static str, u32>| {
+                let r = armed(
+                    dog,
+                    until,
+                    |d| *d = 7,
+                    || {
+                        hang_rx.lock().unwrap().recv().unwrap();
+                    },
+                );
+                assert!(r.is_ok());
+                assert!(
+                    Instant::now() >= until,
+                    "it came back because it was released"
+                );
+                // The job goes on after the release: a second operation is armed and answers.
+                armed(
+                    dog,
+                    Instant::now() + Duration::from_secs(5),
+                    |_| (),
+                    || "went on",
+                )
+                .unwrap()
+            },
+        );
+        let Watched::Finished(answer, _) = watched else {
+            panic!("{watched:?}")
+        };
+        assert_eq!(answer, "went on");
+        assert_eq!(released.load(std::sync::atomic::Ordering::SeqCst), 7);
+    }
+
+    #[test]
+    fn a_job_that_stays_hung_after_its_release_is_given_up() {
+        let release = Arc::new(Barrier::new(2));
+        let r = release.clone();
+        let started = Instant::now();
+        let watched = run_watched_releasing(
+            "t",
+            (),
+            |_| {},
+            move |dog: &Watchdog<(), ()>| {
+                let _ = armed(
+                    dog,
+                    started + Duration::from_millis(50),
+                    |_| (),
+                    || {
+                        r.wait();
+                    },
+                );
+            },
+        );
+        assert!(matches!(watched, Watched::Tripped(())), "{watched:?}");
+        assert!(
+            started.elapsed() >= RELEASE_WAIT,
+            "given the release wait first: {:?}",
+            started.elapsed()
+        );
+        release.wait();
+    }
+
+    #[test]
     fn a_panicking_job_is_reported_with_its_message() {
         let r = run_watched("t", (), |_: &Watchdog<(), ()>| -> () {
             panic!("backend bug")
