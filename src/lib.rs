@@ -19,6 +19,7 @@ pub mod lab;
 pub mod logs;
 pub mod names;
 pub mod ops;
+pub mod os;
 pub mod printer;
 pub mod record;
 pub mod report;

@@ -1,4 +1,5 @@
-//! The lab backends and the choice between them. Platform code is gated here, in one place.
+//! The lab backends and the choice between them. Which backends a platform has is [`crate::os`]'s to say;
+//! only the backend modules themselves are declared under `cfg` here.
 
 pub mod iokit;
 #[cfg(target_os = "macos")]
@@ -61,11 +62,7 @@ pub enum LabChoice {
 impl LabChoice {
     /// `macos` on a Mac, `sim` elsewhere.
     pub fn default_here() -> Self {
-        if cfg!(target_os = "macos") {
-            LabChoice::Macos
-        } else {
-            LabChoice::Sim
-        }
+        crate::os::default_lab()
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -116,23 +113,9 @@ pub trait LabFactory: Send + Sync {
 pub fn factory(choice: &LabChoice) -> Result<Box<dyn LabFactory>, LabError> {
     match choice {
         LabChoice::Sim => Ok(Box::new(sim::SimFactory)),
-        #[cfg(target_os = "macos")]
-        LabChoice::Macos => macos::factory(),
-        #[cfg(not(target_os = "macos"))]
-        LabChoice::Macos => Err(LabError::Unsupported {
-            backend: "macos",
-            what: "run",
-            why: "this is not a Mac: the IOKit backend exists only on macOS; use `--lab sim` or `--lab replay:<dir>`".into(),
-        }),
+        LabChoice::Macos => crate::os::macos_factory(),
         LabChoice::Replay(dir) => replay::factory(dir),
-        #[cfg(target_os = "linux")]
-        LabChoice::Vm => Ok(Box::new(vm::VmFactory)),
-        #[cfg(not(target_os = "linux"))]
-        LabChoice::Vm => Err(LabError::Unsupported {
-            backend: "vm",
-            what: "run",
-            why: "the USB VM lab runs inside the Linux guest of ci/usb-vm/run.sh".into(),
-        }),
+        LabChoice::Vm => crate::os::vm_factory(),
     }
 }
 
