@@ -1,11 +1,14 @@
-//! `cargo bench --bench engine [-- --lab sim|macos] [--quick]`: every figure of BENCHMARKS.md in one run,
-//! each printed with what it compares and its goal. A plain `main` (no bench framework): each figure is a
-//! mean or a percentile over many repetitions, measured with `Instant`.
+//! `cargo bench --bench engine [-- --lab sim|macos] [--quick]`: every engine figure of BENCHMARKS.md in one
+//! run, each printed with what it compares and its goal. A plain `main` (no bench framework): each figure is
+//! a median or a percentile over many repetitions. The last line is the call-path figure:
+//! `engine: added X µs per call step (bare), Y µs (as dexthil run ships)`, in process CPU time, the median
+//! over rounds of each round's difference from the direct call (the machine is shared: see BENCHMARKS.md).
 //!
 //! Figures: (1) the engine's added cost per `call` step against a direct `UserClients::call` on the same
-//! lab; (3) how soon a registry wait returns after the sim fires a match or termination; (4) loading and
+//! lab, bare and with the sinks `dexthil run` ships (a tally and the journal); (3) how soon a registry wait returns after the sim fires a match or termination; (4) loading and
 //! `dexthil list` of 1,000 generated scenarios; (5) four printers' scenarios with `--jobs 4` against one
-//! printer's. (2, the fuzz loop, is the fuzzer's own bench: `benches/fuzz.rs`.) With `--lab macos` (or
+//! printer's; (6) startup: spawning `dexthil run` to its journal's first line. (2, the fuzz loop, is the
+//! fuzzer's own bench: `benches/fuzz.rs`.) With `--lab macos` (or
 //! `DEXTHIL_BENCH_LAB=macos`) the call path runs against the real dext (Apple's sample, `CheckedScalar`)
 //! and the other figures, which need the sim's timed events, are skipped.
 //!
