@@ -385,13 +385,16 @@ impl Run<'_> {
         let printer = match &f.role {
             Some(role) => {
                 let pred = self.role_pred(role)?;
-                let devices = self.lab.devices().map_err(failure::from_lab)?;
-                match devices.into_iter().find(|v| pred(v)) {
-                    Some(v) => Some(v),
-                    None => {
-                        return Err(failure::lab(format!("printer `{role}` is not on the bus")));
-                    }
-                }
+                let lab = self.lab.clone();
+                let role = role.clone();
+                // Armed like every lab operation: a bus listing can hang too.
+                Some(self.lab_job(until + WAIT_GRACE, move || {
+                    let devices = lab.devices().map_err(failure::from_lab)?;
+                    devices
+                        .into_iter()
+                        .find(|v| pred(v))
+                        .ok_or_else(|| failure::lab(format!("printer `{role}` is not on the bus")))
+                })?)
             }
             None => None,
         };
