@@ -379,11 +379,14 @@ fn a_fuzz_run_stops_at_its_budget() {
         .events
         .into_iter()
         .find_map(|e| match e.kind {
-            EventKind::FuzzFinished { cases, took, .. } => Some((cases, took)),
+            EventKind::FuzzFinished {
+                cases, took, ended, ..
+            } => Some((cases, took, ended)),
             _ => None,
         })
         .expect("the run finished");
     assert!(finished.0 < 10_000_000, "{finished:?}");
+    assert_eq!(finished.2, "budget", "it says why it stopped");
     assert!(
         finished.1 >= Duration::from_secs(1),
         "it ran its budget: {finished:?}"

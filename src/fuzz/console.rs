@@ -128,6 +128,7 @@ impl<W: Write + Send> EventSink for FuzzConsole<W> {
                 seed,
                 cases,
                 generated,
+                ended,
                 ops,
                 findings,
                 took,
@@ -136,8 +137,13 @@ impl<W: Write + Send> EventSink for FuzzConsole<W> {
                 drop(st);
                 let rate = *generated as f64 / took.as_secs_f64().max(1e-9);
                 let shrinking = cases.saturating_sub(*generated);
+                let why = match ended.as_str() {
+                    "budget" => " (stopped at its budget)",
+                    "first finding" => " (stopped at its first finding)",
+                    _ => "",
+                };
                 self.say(&format!(
-                    "fuzz: {generated} cases (and {shrinking} shrinking), {ops} operations in {} ({rate:.0} cases/s), seed {seed}: {findings} findings\n",
+                    "fuzz: {generated} cases{why} (and {shrinking} shrinking), {ops} operations in {} ({rate:.0} cases/s), seed {seed}: {findings} findings\n",
                     human_duration(*took)
                 ));
             }

@@ -96,6 +96,17 @@ pub enum Ended {
     FirstFinding,
 }
 
+impl Ended {
+    /// As the `fuzz_finished` event says it.
+    pub fn text(self) -> &'static str {
+        match self {
+            Ended::AllCases => "all cases",
+            Ended::Budget => "budget",
+            Ended::FirstFinding => "first finding",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct FuzzOutcome {
     pub seed: u64,
@@ -356,6 +367,7 @@ fn fuzz_loop<R>(
         seed,
         cases: outcome.cases,
         generated: outcome.generated,
+        ended: outcome.ended.text().into(),
         ops: outcome.ops,
         findings: outcome.findings.len(),
         took: outcome.took,

@@ -138,6 +138,9 @@ pub enum EventKind {
         /// Cases generated (without shrinking attempts).
         #[serde(default)]
         generated: u64,
+        /// Why it stopped: `all cases`, `budget` or `first finding` (`--stop-at-first`).
+        #[serde(default)]
+        ended: String,
         ops: u64,
         findings: usize,
         took: Duration,

@@ -484,6 +484,7 @@ mod tests {
                 seed: 42,
                 cases: 10,
                 generated: 8,
+                ended: "budget".into(),
                 ops: 30,
                 findings: 1,
                 took: Duration::from_millis(5),
