@@ -19,6 +19,8 @@ pub mod ioreturn;
 pub mod lab;
 pub mod logs;
 pub mod names;
+pub mod ops;
+pub mod os;
 pub mod printer;
 pub mod record;
 pub mod report;

@@ -373,12 +373,16 @@ struct FuzzCmd {
     /// Fuzz only these selectors (names or numbers, comma-separated) [default: all]
     #[arg(long, value_delimiter = ',')]
     selectors: Vec<String>,
-    /// Where a finding's scenario is written
-    #[arg(long, value_name = "DIR", default_value = "scenarios/field-bugs")]
+    /// Where each finding's scenario is written (kept out of the corpus until a person moves it there)
+    #[arg(long, value_name = "DIR", default_value = "target/dexthil/findings")]
     out: PathBuf,
-    /// When the journal fsyncs: `case` before every operation, `batch` every 256 cases and on a finding
-    #[arg(long, value_parser = dexthil::fuzz::Durability::parse, default_value = "batch")]
-    durability: dexthil::fuzz::Durability,
+    /// When the journal fsyncs: `case` before every operation, `batch` at each finding and at most every
+    /// 100 ms (every line is written at once either way)
+    #[arg(long, value_parser = dexthil::scenario::Durability::parse, default_value = "batch")]
+    durability: dexthil::scenario::Durability,
+    /// End the run at the first finding instead of going on to find others
+    #[arg(long)]
+    stop_at_first: bool,
     /// Write the JSON Lines journal here [default: target/dexthil/journal-<UTC time>.jsonl]
     #[arg(long, value_name = "PATH")]
     journal: Option<PathBuf>,
@@ -413,6 +417,7 @@ fn fuzz(cmd: FuzzCmd) -> Exit {
             within: cmd.within,
             shrink_iters: cmd.shrink_iters,
             shrink_time: cmd.shrink_time,
+            stop_at_first: cmd.stop_at_first,
             ..Default::default()
         },
     })

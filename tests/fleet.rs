@@ -268,10 +268,17 @@ fn the_html_report_shows_fuzz_coverage_by_selector_and_shape() {
     let fuzz = &html[html
         .find("<h2>Fuzz coverage</h2>")
         .expect("a coverage section")..];
+    // The fuzzer's coverage event: selector × shape × answer, with counts.
     assert!(
-        fuzz.contains("<th>selector</th><th>shape</th><th>calls</th>"),
+        fuzz.contains("<th>selector</th><th>shape</th><th>answer</th><th>count</th>"),
         "{fuzz}"
     );
-    assert!(fuzz.contains("<td>valid</td>"), "{fuzz}");
-    assert!(fuzz.contains("near_miss "), "near misses by kind: {fuzz}");
+    assert!(
+        fuzz.contains("<td>CheckedScalar</td><td>valid</td><td>kIOReturnSuccess</td>"),
+        "{fuzz}"
+    );
+    assert!(
+        fuzz.contains("<td>near miss: "),
+        "near misses by kind: {fuzz}"
+    );
 }

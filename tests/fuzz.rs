@@ -32,7 +32,8 @@ fn ops_of(journal: &Path) -> Vec<(u64, u32, FuzzOp)> {
         .collect()
 }
 
-/// Fuzz one planted selector; returns the minimal failing call, the scenario written, and the output.
+/// Fuzz one planted selector up to its first finding; returns the minimal failing call, the scenario
+/// written, and the output. Asserts the minimal case is minimal in its sequence: one open, then the call.
 fn find(selector: &str, dir: &Path) -> (FuzzOp, PathBuf, String) {
     let journal = dir.join("j.jsonl");
     let out = dir.join("bugs");
@@ -50,12 +51,14 @@ fn find(selector: &str, dir: &Path) -> (FuzzOp, PathBuf, String) {
         "200ms",
         "--shrink-time",
         "5s",
+        "--stop-at-first",
         "--journal",
         journal.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
     ]);
     assert_eq!(code, 1, "{text}");
+    assert!(text.contains(": 1 findings"), "{text}");
     let finding = read_journal(&journal)
         .unwrap()
         .events
@@ -66,10 +69,22 @@ fn find(selector: &str, dir: &Path) -> (FuzzOp, PathBuf, String) {
                 step,
                 scenario,
                 ..
-            } => Some((ops[step as usize].clone(), PathBuf::from(scenario.unwrap()))),
+            } => {
+                assert_eq!(
+                    ops[..step as usize],
+                    [FuzzOp::Open],
+                    "nothing but the open before the failing call: {text}"
+                );
+                Some((ops[step as usize].clone(), PathBuf::from(scenario.unwrap())))
+            }
             _ => None,
         })
         .unwrap_or_else(|| panic!("no finding in the journal: {text}"));
+    let c = call(finding.0.clone());
+    // What the bug does not need is at its simplest: the struct's pattern zeros, no completion unless the
+    // selector requires one.
+    assert!(c.pattern.is_empty() || c.pattern == [0], "{c:?}\n{text}");
+    assert!(!c.completion, "{c:?}\n{text}");
     (finding.0, finding.1, text)
 }
 
@@ -92,7 +107,15 @@ fn a_crash_on_4097_bytes_is_found_shrunk_written_and_reproduced() {
     let (op, written, text) = find("CrashOn4097", &dir);
     let c = call(op);
     assert_eq!((c.selector, c.struct_len), (1, 4097), "{text}");
+    assert!(c.scalars.is_empty(), "{c:?}");
     assert!(text.contains("the dext crashed"), "{text}");
+    let name = written.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(
+        name, "fuzz-planted-bugs-crashon4097-valid-the-dext-crashed.yaml",
+        "named by selector and what went wrong, not numbers"
+    );
+    let yaml = std::fs::read_to_string(&written).unwrap();
+    assert!(yaml.contains("selector: \"CrashOn4097\""), "{yaml}");
     let again = rerun(&written);
     assert!(again.contains("MACH_SEND_INVALID_DEST"), "{again}");
 }
@@ -103,11 +126,13 @@ fn a_near_miss_answered_with_success_is_found_shrunk_written_and_reproduced() {
     let (op, written, text) = find("LooseStruct", &dir);
     let c = call(op);
     assert_eq!(c.selector, 2);
-    assert_ne!(
-        c.struct_len, 16,
-        "a near miss of the 16-byte struct: {text}"
+    assert_eq!(
+        c.struct_len, 17,
+        "the nearest near miss of the 16-byte struct: {text}"
     );
     assert!(text.contains("expected: kIOReturnBadArgument"), "{text}");
+    let yaml = std::fs::read_to_string(&written).unwrap();
+    assert!(yaml.contains("return: [kIOReturnBadArgument]"), "{yaml}");
     let again = rerun(&written);
     assert!(again.contains("actual:   kIOReturnSuccess"), "{again}");
 }
@@ -142,10 +167,91 @@ fn the_apple_sample_has_no_findings() {
         dir.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("no findings"), "{text}");
+    assert!(text.contains(": 0 findings"), "{text}");
+    assert!(
+        text.contains("fuzz: coverage (selector × shape × answer)")
+            && text.contains("CheckedStruct")
+            && text.contains("near miss: struct input size")
+            && text.contains("kIOReturnBadArgument"),
+        "the coverage table: {text}"
+    );
     assert!(
         text.contains("replay with --seed"),
         "the seed is printed: {text}"
+    );
+}
+
+#[test]
+fn one_run_finds_all_three_planted_bugs_and_keeps_going_after_each() {
+    let dir = scratch("all");
+    let journal = dir.join("j.jsonl");
+    let out = dir.join("bugs");
+    let (code, text) = dexthil(&[
+        "fuzz",
+        "--driver",
+        PLANTED,
+        "--cases",
+        "2000",
+        "--seed",
+        "5",
+        "--within",
+        "50ms",
+        "--shrink-time",
+        "3s",
+        "--journal",
+        journal.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{text}");
+    let events = read_journal(&journal).unwrap().events;
+    let signatures: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::FuzzFinding { signature, .. } => Some(signature.clone()),
+            _ => None,
+        })
+        .collect();
+    for bug in [
+        "CrashOn4097 valid: the dext crashed",
+        "LooseStruct near miss: struct input size: answered kIOReturnSuccess",
+        "HangOnAllOnes valid: no answer",
+    ] {
+        assert!(
+            signatures.iter().any(|s| s == bug),
+            "`{bug}` not among {signatures:?}\n{text}"
+        );
+    }
+    let mut unique = signatures.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), signatures.len(), "each finding once");
+    assert!(
+        text.contains(&format!(": {} findings", signatures.len())),
+        "{text}"
+    );
+    let generated = events.iter().find_map(|e| match e.kind {
+        EventKind::FuzzFinished { generated, .. } => Some(generated),
+        _ => None,
+    });
+    assert_eq!(generated, Some(2000), "the run went on to its last case");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::FuzzCoverage { rows } if !rows.is_empty())),
+        "the coverage is in the journal"
+    );
+    let written = std::fs::read_dir(&out).unwrap().count();
+    assert_eq!(written, signatures.len(), "one scenario per finding");
+
+    let (code, report) = dexthil(&["report", journal.to_str().unwrap()]);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        report.contains(&format!(
+            "the fuzz run finished: {} findings",
+            signatures.len()
+        )),
+        "{report}"
     );
 }
 
@@ -221,4 +327,151 @@ fn after_a_sigkill_the_journal_ends_with_the_case_that_was_running() {
         hung(&after),
         "the last entry is the hung call of case {case}"
     );
+    let (code, report) = dexthil(&["report", journal.to_str().unwrap()]);
+    assert_eq!(code, 2, "a killed run is not a pass: {report}");
+    assert!(
+        report.contains(&format!(
+            "the fuzz run did not finish (killed?) while running case {case}"
+        )),
+        "{report}"
+    );
+}
+
+/// A 10-million-case run with a 1 s budget ends at about its budget: the child is given a generous 60 s,
+/// and what is checked is that it ended on its own, having stopped at its budget.
+#[test]
+fn a_fuzz_run_stops_at_its_budget() {
+    let dir = scratch("budget");
+    let journal = dir.join("j.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dexthil"))
+        .args([
+            "fuzz",
+            "--driver",
+            "scenarios/drivers/apple-sample.yaml",
+            "--cases",
+            "10000000",
+            "--budget",
+            "1s",
+            "--journal",
+            journal.to_str().unwrap(),
+            "--out",
+            dir.to_str().unwrap(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("a 1 s budget did not end a 10M-case run within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    let finished = read_journal(&journal)
+        .unwrap()
+        .events
+        .into_iter()
+        .find_map(|e| match e.kind {
+            EventKind::FuzzFinished {
+                cases, took, ended, ..
+            } => Some((cases, took, ended)),
+            _ => None,
+        })
+        .expect("the run finished");
+    assert!(finished.0 < 10_000_000, "{finished:?}");
+    assert_eq!(finished.2, "budget", "it says why it stopped");
+    assert!(
+        finished.1 >= Duration::from_secs(1),
+        "it ran its budget: {finished:?}"
+    );
+}
+
+/// Run `dexthil run --lab sim` on a scenario written to `dir`, under a generous child timeout; the exit
+/// code, the journal's events, and how long it took (for the report only: no timed assertion).
+fn run_scenario_file(dir: &Path, yaml: &str) -> (Option<i32>, Vec<EventKind>) {
+    let file = dir.join("s.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let journal = dir.join("run.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dexthil"))
+        .args(["run", "--lab", "sim", "--journal"])
+        .arg(&journal)
+        .arg(&file)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("the scenario's fuzz step outlived its budget and deadline by far");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let events = read_journal(&journal)
+        .unwrap()
+        .events
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    (status.code(), events)
+}
+
+fn fuzz_finished(events: &[EventKind]) -> (u64, Duration) {
+    events
+        .iter()
+        .find_map(|e| match e {
+            EventKind::FuzzFinished {
+                generated, took, ..
+            } => Some((*generated, *took)),
+            _ => None,
+        })
+        .expect("the fuzz step finished its run")
+}
+
+#[test]
+fn a_fuzz_step_stops_at_its_budget_and_at_the_scenarios_deadline() {
+    let dir = scratch("step-budget");
+    let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/drivers/apple-sample.yaml");
+    let (code, events) = run_scenario_file(
+        &dir,
+        &format!(
+            "name: budgeted\ndriver: {}\nsteps:\n  - await: {{ state: matched }}\n  - fuzz: {{ cases: 10000000, budget: 1s }}\n",
+            driver.display()
+        ),
+    );
+    assert_eq!(code, Some(0), "{events:?}");
+    let (generated, took) = fuzz_finished(&events);
+    assert!(
+        generated < 10_000_000,
+        "stopped by its budget: {generated} cases"
+    );
+    assert!(took >= Duration::from_secs(1), "ran its budget: {took:?}");
+
+    // A budget longer than the scenario: the scenario's deadline ends the step (and so the run) first.
+    let (code, events) = run_scenario_file(
+        &dir,
+        &format!(
+            "name: deadlined\ndriver: {}\ndeadline: 2s\nsteps:\n  - await: {{ state: matched }}\n  - fuzz: {{ cases: 10000000, budget: 10m }}\n",
+            driver.display()
+        ),
+    );
+    let (generated, took) = fuzz_finished(&events);
+    assert!(generated < 10_000_000, "{generated} cases");
+    assert!(took < Duration::from_secs(10 * 60), "{took:?}");
+    let finished = events
+        .iter()
+        .any(|e| matches!(e, EventKind::ScenarioFinished { .. }));
+    assert!(finished, "the scenario ended with a verdict: {code:?}");
 }

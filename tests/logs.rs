@@ -345,8 +345,8 @@ fn log_lines_reach_the_events_under_their_step_before_it_finishes() {
         .join("scenarios/field-bugs/userclient-access-newline-string.yaml");
     let scenario = dexthil::scenario::load_scenario(&path).unwrap();
     let lab = std::sync::Arc::new(dexthil::backends::sim::SimLab::for_scenario(&scenario).unwrap());
-    let events = Collector::new();
-    let verdict = dexthil::engine::run_scenario(&scenario, lab, &events, Instant::now());
+    let events = std::sync::Arc::new(Collector::new());
+    let verdict = dexthil::engine::run_scenario(&scenario, lab, events.clone(), Instant::now());
     assert_eq!(verdict, dexthil::report::Verdict::Passed);
     let told: Vec<String> = events
         .events()

@@ -46,9 +46,9 @@ fn scenario(name: &str, body: &str) -> Scenario {
 }
 
 /// Run on a fresh sim lab; the lab is returned so its open connections can be counted.
-fn run(s: &Scenario, sink: &dyn EventSink) -> (Verdict, Arc<SimLab>) {
+fn run<S: EventSink + 'static>(s: &Scenario, sink: &Arc<S>) -> (Verdict, Arc<SimLab>) {
     let lab = Arc::new(SimLab::for_scenario(s).expect("sim lab"));
-    let verdict = run_scenario(s, lab.clone(), sink, Instant::now());
+    let verdict = run_scenario(s, lab.clone(), sink.clone(), Instant::now());
     (verdict, lab)
 }
 
@@ -101,7 +101,7 @@ steps:
 #[test]
 fn a_hung_call_fails_at_its_deadline_its_connection_is_closed_and_the_next_scenario_passes() {
     let _one = serial();
-    let events = Collector::new();
+    let events = Arc::new(Collector::new());
     let (verdict, lab) = run(&scenario("hang", HANG), &events);
     let Verdict::Failed { span, failure } = verdict else {
         panic!("a hung call passed");
@@ -126,7 +126,7 @@ fn a_hung_call_fails_at_its_deadline_its_connection_is_closed_and_the_next_scena
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(lab.hung_calls(), 0, "the hung call was not released");
-    let (next, _) = run(&scenario("after-hang", FINE), &Collector::new());
+    let (next, _) = run(&scenario("after-hang", FINE), &Arc::new(Collector::new()));
     assert_eq!(next, Verdict::Passed);
 }
 
@@ -137,7 +137,7 @@ fn an_awaited_match_slower_than_its_deadline_fails_at_the_deadline() {
         let body = format!(
             "driver: @DNP\nprinters:\n  p: {{ model: QW410 }}\nsim:\n  faults:\n    - {fault}\nsteps:\n  - await: {{ printer: p, state: matched, within: 300ms }}\n"
         );
-        let events = Collector::new();
+        let events = Arc::new(Collector::new());
         let (verdict, _) = run(&scenario("slow", &body), &events);
         assert!(
             matches!(verdict, Verdict::Failed { .. }),
@@ -161,7 +161,7 @@ fn after_re_enumeration_on_another_port_a_role_by_serial_resolves_and_one_by_loc
         let body = format!(
             "driver: @DNP\nprinters:\n  p: {role}\nsim:\n  faults:\n    - {{ reenumerate: p, after: 10ms }}\nsteps:\n  - sleep: 200ms\n  - cross_check: p\n  - open: {{ printer: p, as: uc }}\n  - close: uc\n"
         );
-        let (verdict, _) = run(&scenario("reenum", &body), &Collector::new());
+        let (verdict, _) = run(&scenario("reenum", &body), &Arc::new(Collector::new()));
         assert_eq!(verdict == Verdict::Passed, passes, "{role}: {verdict:?}");
     }
 }
@@ -203,7 +203,7 @@ fn cycles(times: u32) -> Scenario {
 #[test]
 fn ten_thousand_open_call_close_cycles_leave_no_connection_open_and_memory_flat() {
     let _one = serial();
-    let tally = Tally::default();
+    let tally = Arc::new(Tally::default());
     let (verdict, lab) = run(&cycles(1_000), &tally);
     assert_eq!(verdict, Verdict::Passed);
     assert_eq!(lab.open_count(), 0);
@@ -242,7 +242,7 @@ fn hung_calls_released_at_the_end_of_their_scenarios_leave_no_threads_behind() {
     };
     let s = scenario("hang-threads", &HANG.replace("300ms", "50ms"));
     for _ in 0..20 {
-        let (verdict, lab) = run(&s, &Tally::default());
+        let (verdict, lab) = run(&s, &Arc::new(Tally::default()));
         assert!(matches!(verdict, Verdict::Failed { .. }));
         drop(lab);
     }

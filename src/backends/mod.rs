@@ -1,4 +1,5 @@
-//! The lab backends and the choice between them. Platform code is gated here, in one place.
+//! The lab backends and the choice between them. Which backends a platform has is [`crate::os`]'s to say;
+//! only the backend modules themselves are declared under `cfg` here.
 
 #[cfg(all(feature = "darwin-double", not(target_os = "macos")))]
 pub mod darwin_double;
@@ -10,10 +11,44 @@ pub mod sim;
 #[cfg(target_os = "linux")]
 pub mod vm;
 
+use crate::driver::Driver;
 use crate::lab::{Lab, LabError};
-use crate::scenario::Scenario;
+use crate::scenario::{Role, Scenario, SimConfig};
 use std::path::PathBuf;
 use std::sync::Arc;
+
+/// What a lab is built from: the driver under test, the printer roles it must serve, and the sim block
+/// (faults, timing; only the sim reads it). A scenario has one ([`LabSpec::of`]); `dexthil fuzz`, `record`
+/// and the health check make one without inventing a scenario.
+#[derive(Clone, Debug)]
+pub struct LabSpec {
+    /// For thread names and messages: the scenario's name, or the command's.
+    pub name: String,
+    pub driver: Arc<Driver>,
+    pub printers: Vec<Role>,
+    pub sim: SimConfig,
+}
+
+impl LabSpec {
+    pub fn of(scenario: &Scenario) -> LabSpec {
+        LabSpec {
+            name: scenario.name.clone(),
+            driver: scenario.driver.clone(),
+            printers: scenario.printers.clone(),
+            sim: scenario.sim.clone(),
+        }
+    }
+
+    /// A lab for `driver` with no printer roles and no faults: a look at the bus and registry.
+    pub fn probe(name: &str, driver: Arc<Driver>) -> LabSpec {
+        LabSpec {
+            name: name.into(),
+            driver,
+            printers: Vec::new(),
+            sim: SimConfig::default(),
+        }
+    }
+}
 
 /// Which lab a run uses (`--lab`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,11 +64,7 @@ pub enum LabChoice {
 impl LabChoice {
     /// `macos` on a Mac, `sim` elsewhere.
     pub fn default_here() -> Self {
-        if cfg!(target_os = "macos") {
-            LabChoice::Macos
-        } else {
-            LabChoice::Sim
-        }
+        crate::os::default_lab()
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -63,7 +94,7 @@ impl std::fmt::Display for LabChoice {
     }
 }
 
-/// Makes the lab a scenario runs against. The sim makes a fresh lab per scenario (faults are per scenario);
+/// Makes the lab a scenario (or a command) runs against, from a [`LabSpec`]. The sim makes a fresh lab per scenario (faults are per scenario);
 /// a real lab hands out the same one.
 pub trait LabFactory: Send + Sync {
     fn name(&self) -> &'static str;
@@ -71,38 +102,22 @@ pub trait LabFactory: Send + Sync {
     /// configure ignore it.
     fn use_station(&self, _station: &crate::station::Station) {}
 
-    fn lab_for(&self, scenario: &Scenario) -> Result<Arc<dyn Lab>, LabError>;
+    fn lab_for(&self, spec: &LabSpec) -> Result<Arc<dyn Lab>, LabError>;
 
     /// The lab for attempt `attempt` (1 = first run) of a scenario retried after an infrastructure failure.
     /// Real labs do not care; the sim uses it for faults that hit only the first attempts.
-    fn lab_for_attempt(&self, scenario: &Scenario, attempt: u32) -> Result<Arc<dyn Lab>, LabError> {
+    fn lab_for_attempt(&self, spec: &LabSpec, attempt: u32) -> Result<Arc<dyn Lab>, LabError> {
         let _ = attempt;
-        self.lab_for(scenario)
+        self.lab_for(spec)
     }
 }
 
 pub fn factory(choice: &LabChoice) -> Result<Box<dyn LabFactory>, LabError> {
     match choice {
         LabChoice::Sim => Ok(Box::new(sim::SimFactory)),
-        #[cfg(target_os = "macos")]
-        LabChoice::Macos => macos::factory(),
-        #[cfg(all(feature = "darwin-double", not(target_os = "macos")))]
-        LabChoice::Macos => darwin_double::factory(),
-        #[cfg(not(any(target_os = "macos", feature = "darwin-double")))]
-        LabChoice::Macos => Err(LabError::Unsupported {
-            backend: "macos",
-            what: "run",
-            why: "this is not a Mac: the IOKit backend exists only on macOS; use `--lab sim` or `--lab replay:<dir>`".into(),
-        }),
+        LabChoice::Macos => crate::os::macos_factory(),
         LabChoice::Replay(dir) => replay::factory(dir),
-        #[cfg(target_os = "linux")]
-        LabChoice::Vm => Ok(Box::new(vm::VmFactory)),
-        #[cfg(not(target_os = "linux"))]
-        LabChoice::Vm => Err(LabError::Unsupported {
-            backend: "vm",
-            what: "run",
-            why: "the USB VM lab runs inside the Linux guest of ci/usb-vm/run.sh".into(),
-        }),
+        LabChoice::Vm => crate::os::vm_factory(),
     }
 }
 

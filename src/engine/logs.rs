@@ -131,7 +131,7 @@ fn lines_seen(n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fake::{self, FakeLab};
+    use super::super::testkit as fake;
     use crate::lab::Lab;
     use crate::report::{Collector, FailureClass, Verdict};
     use crate::scenario::LogExpect;
@@ -140,7 +140,6 @@ mod tests {
 
     #[test]
     fn a_log_expectation_on_a_lab_that_captures_no_log_is_the_labs_fault() {
-        let lab: Arc<dyn Lab> = FakeLab::new();
         let mut open = fake::open(6, "uc");
         open.logs.push(LogExpect {
             span: fake::span(7),
@@ -149,14 +148,15 @@ mod tests {
             within: None,
         });
         let s = fake::scenario("no-logs", vec![open, fake::close(8)]);
-        let v = super::super::run_scenario(&s, lab, &Collector::new(), Instant::now());
+        let lab: Arc<dyn Lab> = Arc::new(fake::WithoutLogs(fake::sim(&s)));
+        let v = super::super::run_scenario(&s, lab, Arc::new(Collector::new()), Instant::now());
         let Verdict::Failed { failure, .. } = v else {
             panic!("passed")
         };
         assert_eq!(failure.class, FailureClass::Lab);
         assert_eq!(
             failure.message,
-            "this step expects the absence of a log line, but the `fake` lab captures no kernel or dext log"
+            "this step expects the absence of a log line, but the `without-logs` lab captures no kernel or dext log"
         );
     }
 }

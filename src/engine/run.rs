@@ -1,15 +1,18 @@
 //! One scenario from start to finish: steps in order (repeats numbered `4.2.1`), events around each,
 //! the first failure ends it, and every connection it left open is closed whatever happened.
 //!
-//! The steps run on the scenario's own thread ([`run_watched`]); the caller's thread waits on the
+//! The steps run on the scenario's own thread ([`run_watched_until`](crate::ops::deadline::run_watched_until)); the caller's thread waits on the
 //! [`Watchdog`] and, when a lab operation outlives its deadline, fails the step that hung from what the
 //! scenario thread published (its steps, connections and the operation in progress), closes the
 //! connections (which releases a hung sim call) and ends the scenario without it.
 
-use super::deadline::{DeadlineError, Tripped, Watchdog, Watched, panic_text, run_watched_until};
-use super::stop::Stop;
 use super::{failure, summary::summary};
 use crate::lab::{ConnectionId, Lab, UsbView};
+use crate::ops::CLEANUP_WAIT;
+use crate::ops::Stop;
+use crate::ops::deadline::{
+    DeadlineError, Tripped, Watchdog, Watched, panic_text, run_watched_until,
+};
 use crate::report::{EventKind, EventSink, Failure, RunEvent, StepOutcome, Verdict};
 use crate::scenario::{Scenario, Step, StepKind};
 use crate::span::Span;
@@ -18,9 +21,6 @@ use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
-
-/// How long closing a leftover connection may take at the end of a scenario.
-pub const CLEANUP_WAIT: Duration = Duration::from_secs(1);
 
 /// A connection a scenario opened and has not closed.
 pub(super) struct Conn {
@@ -39,7 +39,7 @@ pub(super) struct Mark {
 }
 
 /// What to say when the armed operation outlives its deadline.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) enum Hang {
     /// A wait or lookup in the lab (its own deadline plus a grace passed): the lab's fault.
     #[default]
@@ -49,7 +49,7 @@ pub(super) enum Hang {
 }
 
 /// What the scenario thread publishes for the waiting thread, should a deadline pass.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct Published {
     /// The steps in progress, outermost first (a repeat, then the step inside it).
     marks: Vec<Mark>,
@@ -89,7 +89,7 @@ pub(super) struct Run<'a> {
     /// Set when the stop ended the scenario: the step it was in.
     interrupted: Option<Option<String>>,
     /// Where the run's events go, for steps that emit their own (a `fuzz` step's cases).
-    pub sink: &'a dyn EventSink,
+    pub sink: Arc<dyn EventSink>,
     pub run_start: Instant,
 }
 
@@ -110,36 +110,25 @@ pub enum ScenarioEnd {
     },
 }
 
-/// The caller's sink, lent to the scenario thread until [`run_scenario`] returns: a scenario thread that
-/// was given up and comes back later finds it revoked and emits nothing.
+/// The caller's sink, shared with the scenario thread until [`run_scenario`] returns: a scenario thread that
+/// was given up and comes back later finds it revoked and emits nothing (its events would land after the
+/// scenario's end). Shared by `Arc`, so nothing outlives what it points to.
 struct Lease {
-    sink: Mutex<Option<SinkRef>>,
+    sink: Mutex<Option<Arc<dyn EventSink>>>,
 }
 
-/// A borrowed sink with its lifetime erased; only [`Lease`] dereferences it.
-struct SinkRef(*const (dyn EventSink + 'static));
-
-// SAFETY: `EventSink: Send + Sync`, so the pointee may be used from any thread; the pointer itself is only
-// dereferenced under the lease's lock while the lease is not revoked (see `Lease::emit`).
-unsafe impl Send for SinkRef {}
-
 impl Lease {
-    fn new(sink: &dyn EventSink) -> Lease {
-        let raw: *const (dyn EventSink + '_) = sink;
-        // SAFETY: only the lifetime bound changes (same fat pointer); `Revoke` ends the lease before the
-        // borrow of `sink` in `run_scenario` ends, on return and on unwind.
-        let raw: *const (dyn EventSink + 'static) = unsafe { std::mem::transmute(raw) };
+    fn new(sink: Arc<dyn EventSink>) -> Lease {
         Lease {
-            sink: Mutex::new(Some(SinkRef(raw))),
+            sink: Mutex::new(Some(sink)),
         }
     }
 
     fn emit(&self, event: &RunEvent) {
+        // Held while emitting, so `revoke` waits for an event in flight: after it, nothing more comes.
         let held = self.sink.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(SinkRef(sink)) = &*held {
-            // SAFETY: not revoked, so `run_scenario` has not returned and its `sink` borrow is alive; the
-            // lock keeps `revoke` waiting until this call is done.
-            unsafe { (**sink).event(event) }
+        if let Some(sink) = &*held {
+            sink.event(event)
         }
     }
 
@@ -200,7 +189,7 @@ impl Emitter<'_> {
 pub fn run_scenario(
     scenario: &Scenario,
     lab: Arc<dyn Lab>,
-    sink: &dyn EventSink,
+    sink: Arc<dyn EventSink>,
     run_start: Instant,
 ) -> Verdict {
     match run_scenario_until(scenario, lab, sink, run_start, &Stop::new()) {
@@ -218,7 +207,7 @@ pub fn run_scenario(
 pub fn run_scenario_until(
     scenario: &Scenario,
     lab: Arc<dyn Lab>,
-    sink: &dyn EventSink,
+    sink: Arc<dyn EventSink>,
     run_start: Instant,
     stop: &Stop,
 ) -> ScenarioEnd {
@@ -236,7 +225,7 @@ pub fn run_scenario_until(
     });
     // Lines from before the scenario (a shared lab's earlier scenarios) are not this scenario's.
     let log_cursor = lab.logs().map_or(0, |c| c.buffer().cursor());
-    let lease = Arc::new(Lease::new(sink));
+    let lease = Arc::new(Lease::new(sink.clone()));
     let revoke = Revoke(&lease);
     let theirs = Arc::clone(&lease);
     let own = Arc::new(scenario.clone());
@@ -264,7 +253,7 @@ pub fn run_scenario_until(
             stop: their_stop,
             running: Vec::new(),
             interrupted: None,
-            sink: &*theirs,
+            sink: theirs.clone(),
             run_start,
         };
         let verdict = match run.steps(&own.steps, "", &em) {

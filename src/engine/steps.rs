@@ -4,20 +4,19 @@
 
 use super::expect::{check_code, check_within};
 use super::run::{Conn, Hang, Run, hang_failure};
-use super::service::{self, FindError};
 use super::{failure, summary::target_name};
 use crate::crosscheck;
 use crate::driver::Provider;
 use crate::lab::{
     CallArgs, Matching, OpenRequest, OpenTarget, Prop, RegEntry, UsbView, WaitError, WaitFor,
 };
+use crate::ops::service::{self, FindError};
+use crate::ops::usb::{ReplugError, wait_present};
+use crate::ops::{WAIT_GRACE, same_printer};
 use crate::report::{Failure, human_duration};
 use crate::scenario::{Expect, Role, Step, StepKind};
 use std::fmt::Write;
 use std::time::{Duration, Instant};
-
-/// Waits that take a deadline themselves may answer a little after it; past this the backend hung.
-pub const WAIT_GRACE: Duration = Duration::from_millis(250);
 
 type StepResult = Result<String, Failure>;
 
@@ -50,6 +49,7 @@ impl Run<'_> {
             StepKind::Close { connection, expect } => self.close(connection, expect, until),
             StepKind::Sleep(d) => self.sleep(*d),
             StepKind::Fuzz(f) => self.fuzz(f, until),
+            StepKind::Log(text) => Ok(text.clone()),
             // Repeats are expanded by the runner of steps.
             StepKind::Repeat { .. } => Ok(String::new()),
         }
@@ -79,7 +79,7 @@ impl Run<'_> {
     /// Which device is the role's: the one last seen for it, else any the role matches.
     fn role_pred(&self, name: &str) -> Result<DevicePred, Failure> {
         Ok(match self.views.get(name) {
-            Some(v) => Box::new(same_device(v)),
+            Some(v) => Box::new(same_printer(v)),
             None => {
                 let role = self.role(name)?;
                 Box::new(move |v: &UsbView| role.matches(v))
@@ -92,36 +92,18 @@ impl Run<'_> {
         let role_def = self.role(role)?;
         let lab = self.lab.clone();
         let budget = human_duration(self.budget);
-        let (before, after, left, back) = self.lab_job(until + WAIT_GRACE, move || {
+        let r = self.lab_job(until + WAIT_GRACE, move || {
             let devices = lab.devices().map_err(failure::from_lab)?;
             let before = match devices.iter().find(|v| pred(v)) {
                 Some(v) => v.clone(),
                 None => role_def.resolve(&devices).map_err(failure::from_lab)?,
             };
-            let t0 = Instant::now();
-            lab.replug(&before).map_err(failure::from_lab)?;
-            let same = same_device(&before);
-            wait_absent(&*lab, &same, until).map_err(|e| {
-                wait_failure(
-                    e,
-                    format!(
-                        "{} did not leave the bus within {budget} of the replug",
-                        before.label()
-                    ),
-                )
-            })?;
-            let left = t0.elapsed();
-            let after = wait_present(&*lab, &same, until).map_err(|e| {
-                wait_failure(
-                    e,
-                    format!(
-                        "{} did not come back within {budget} of the replug",
-                        before.label()
-                    ),
-                )
-            })?;
-            Ok((before, after, left, t0.elapsed()))
+            crate::ops::usb::replug_and_wait(&*lab, &before, until).map_err(|e| match e {
+                ReplugError::Lab(e) => failure::from_lab(e),
+                e => failure::lab(format!("{e} within {budget}")),
+            })
         })?;
+        let (before, after, left, back) = (r.before, r.after, r.left, r.back);
         let detail = format!(
             "{}: left after {}, back after {} at address {} (was {})",
             after.label(),
@@ -412,13 +394,16 @@ impl Run<'_> {
         let printer = match &f.role {
             Some(role) => {
                 let pred = self.role_pred(role)?;
-                let devices = self.lab.devices().map_err(failure::from_lab)?;
-                match devices.into_iter().find(|v| pred(v)) {
-                    Some(v) => Some(v),
-                    None => {
-                        return Err(failure::lab(format!("printer `{role}` is not on the bus")));
-                    }
-                }
+                let lab = self.lab.clone();
+                let role = role.clone();
+                // Armed like every lab operation: a bus listing can hang too.
+                Some(self.lab_job(until + WAIT_GRACE, move || {
+                    let devices = lab.devices().map_err(failure::from_lab)?;
+                    devices
+                        .into_iter()
+                        .find(|v| pred(v))
+                        .ok_or_else(|| failure::lab(format!("printer `{role}` is not on the bus")))
+                })?)
             }
             None => None,
         };
@@ -426,6 +411,7 @@ impl Run<'_> {
         let opts = crate::fuzz::FuzzOptions {
             cases: f.cases,
             seed: f.seed,
+            // The step's budget, never past the step's (and so the scenario's) deadline.
             budget: Some(f.budget.map_or(left, |b| b.min(left))),
             selectors: f.selectors.clone(),
             durability: f.durability,
@@ -436,35 +422,35 @@ impl Run<'_> {
             printer,
             connection,
         };
-        let outcome = crate::fuzz::fuzz(
+        let (lab, driver, sink) = (
             self.lab.clone(),
             self.scenario.driver.clone(),
-            target,
-            &opts,
-            self.sink,
-            self.run_start,
-        )
-        .map_err(|e| failure::lab(e.to_string()))?;
-        for kind in crate::fuzz::finished_events(&outcome, None) {
-            self.sink.event(&crate::report::RunEvent {
-                elapsed: self.run_start.elapsed(),
-                kind,
-            });
-        }
-        let Some(found) = outcome.found else {
+            self.sink.clone(),
+        );
+        let run_start = self.run_start;
+        // The fuzzer ends at its budget; the case in flight may take one more operation's deadline.
+        let outcome = self.lab_job(until + f.within + WAIT_GRACE, move || {
+            crate::fuzz::fuzz(lab, driver, target, &opts, sink, run_start)
+                .map_err(|e| failure::lab(e.to_string()))
+        })?;
+        let Some(found) = outcome.findings.first() else {
             return Ok(format!(
                 "{} cases, {} operations, seed {}: no findings",
-                outcome.cases, outcome.ops, outcome.seed
+                outcome.generated, outcome.ops, outcome.seed
             ));
         };
         let driver = &self.scenario.driver;
         let ops: Vec<String> = found.ops.iter().map(|o| o.describe(driver)).collect();
+        let more = match outcome.findings.len() {
+            1 => String::new(),
+            n => format!(" ({n} findings; the first:)"),
+        };
         Err(Failure {
             expected: Some(found.finding.expected.clone()),
             actual: Some(found.finding.actual.clone()),
             code: found.finding.code,
             ..failure::driver(format!(
-                "fuzz (seed {}) found: {}; minimal case: {}",
+                "fuzz (seed {}) found{more}: {}; minimal case: {}",
                 outcome.seed,
                 found.finding.message,
                 ops.join("; ")
@@ -486,37 +472,6 @@ impl Run<'_> {
             human_duration(self.scenario.deadline)
         )))
     }
-}
-
-/// The same physical device after a re-enumeration: by serial when it has one, else by port.
-fn same_device(v: &UsbView) -> impl Fn(&UsbView) -> bool + Send + Sync + 'static {
-    let v = v.clone();
-    move |o: &UsbView| {
-        o.vendor_id == v.vendor_id
-            && o.product_id == v.product_id
-            && match v.serial.value() {
-                Some(s) => o.serial.value() == Some(s),
-                None => o.bus == v.bus && o.port_path == v.port_path,
-            }
-    }
-}
-
-fn wait_present(
-    lab: &dyn crate::lab::Lab,
-    pred: &(dyn Fn(&UsbView) -> bool + Send + Sync),
-    until: Instant,
-) -> Result<UsbView, WaitError> {
-    lab.wait_usb(&|v: &UsbView| pred(v), true, until)?
-        .ok_or(WaitError::TimedOut(Duration::ZERO))
-}
-
-fn wait_absent(
-    lab: &dyn crate::lab::Lab,
-    pred: &(dyn Fn(&UsbView) -> bool + Send + Sync),
-    until: Instant,
-) -> Result<(), WaitError> {
-    lab.wait_usb(&|v: &UsbView| pred(v), false, until)
-        .map(|_| ())
 }
 
 /// A USB wait that ended without its event: the printer or the hub misbehaved, which is the lab's.

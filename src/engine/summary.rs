@@ -40,6 +40,7 @@ pub fn summary(scenario: &Scenario, kind: &StepKind) -> String {
         StepKind::Close { connection, .. } => format!("close {connection}"),
         StepKind::Repeat { times, .. } => format!("repeat {times} times"),
         StepKind::Sleep(d) => format!("sleep {}", human_duration(*d)),
+        StepKind::Log(text) => format!("log {text:?}"),
         StepKind::Fuzz(f) => format!(
             "fuzz {} cases{}",
             f.cases,

@@ -1,18 +1,19 @@
-//! The engine against a scripted fake lab: what a user of a run would notice.
+//! The engine against the sim (the one fake, with its test hooks): what a user of a run would notice.
 
-use super::fake::{self, FakeLab};
 use super::run_scenario;
+use super::testkit::{self as fake, fault, outcome, sim};
+use crate::backends::sim::SimLab;
 use crate::ioreturn::{ReturnCode, code};
-use crate::lab::{Lab, UserClients, WaitFor};
-use crate::report::{Collector, Console, FailureClass, StepOutcome, Tee, Verdict};
-use crate::scenario::{Expect, Scenario, StepKind};
+use crate::lab::{Lab, UsbBus, UserClients, WaitFor};
+use crate::report::{Collector, Console, FailureClass, Fanout, StepOutcome, Verdict};
+use crate::scenario::{Expect, FaultKind, Scenario, StepKind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn run(s: &Scenario, lab: &Arc<FakeLab>) -> (Verdict, Collector) {
-    let c = Collector::new();
+fn run(s: &Scenario, lab: &Arc<SimLab>) -> (Verdict, Arc<Collector>) {
+    let c = Arc::new(Collector::new());
     let lab: Arc<dyn Lab> = lab.clone();
-    let v = run_scenario(s, lab, &c, Instant::now());
+    let v = run_scenario(s, lab, c.clone(), Instant::now());
     (v, c)
 }
 
@@ -32,8 +33,6 @@ fn expect_code(c: u32) -> Expect {
 
 #[test]
 fn await_open_call_close_passes_and_leaves_nothing_open() {
-    let lab = FakeLab::new();
-    lab.answer(0, code::kIOReturnSuccess, vec![3], vec![]);
     let s = fake::scenario(
         "round-trip",
         vec![
@@ -56,6 +55,8 @@ fn await_open_call_close_passes_and_leaves_nothing_open() {
             fake::close(8),
         ],
     );
+    let lab = sim(&s);
+    lab.answer(0, outcome(code::kIOReturnSuccess, vec![3]));
     let (v, c) = run(&s, &lab);
     assert_eq!(v, Verdict::Passed, "{:?}", c.failed_steps());
     assert_eq!(lab.open_count(), 0);
@@ -79,11 +80,9 @@ fn await_open_call_close_passes_and_leaves_nothing_open() {
 
 #[test]
 fn a_hung_call_fails_at_its_deadline_later_steps_do_not_run_and_its_connection_is_closed() {
-    let lab = FakeLab::new();
-    lab.hang_on(1);
     let mut hang = fake::call(7, 1, Expect::default());
     hang.deadline = Duration::from_millis(300);
-    let s = fake::scenario(
+    let mut s = fake::scenario(
         "hang",
         vec![
             fake::open(6, "uc"),
@@ -91,6 +90,11 @@ fn a_hung_call_fails_at_its_deadline_later_steps_do_not_run_and_its_connection_i
             fake::call(8, 0, Expect::default()),
         ],
     );
+    s.sim
+        .faults
+        .push(fault(FaultKind::CallHangs { selector: 1 }));
+    let lab = sim(&s);
+    lab.record_calls();
     let t = Instant::now();
     let (v, c) = run(&s, &lab);
     let step_took = c
@@ -117,8 +121,6 @@ fn a_hung_call_fails_at_its_deadline_later_steps_do_not_run_and_its_connection_i
 
 #[test]
 fn an_unexpected_code_fails_with_its_span_and_decoded_name() {
-    let lab = FakeLab::new();
-    lab.answer(0, code::kIOReturnBadArgument, vec![], vec![]);
     let s = fake::scenario(
         "bad-arg",
         vec![
@@ -127,10 +129,14 @@ fn an_unexpected_code_fails_with_its_span_and_decoded_name() {
             fake::close(15),
         ],
     );
-    let console = Console::new(Vec::new());
-    let collector = Collector::new();
+    let lab = sim(&s);
+    lab.answer(0, outcome(code::kIOReturnBadArgument, vec![]));
+    let console = Arc::new(Console::new(Vec::new()));
+    let collector = Arc::new(Collector::new());
     let lab_dyn: Arc<dyn Lab> = lab.clone();
-    let v = run_scenario(&s, lab_dyn, &Tee(&console, &collector), Instant::now());
+    let both: Arc<dyn crate::report::EventSink> =
+        Arc::new(Fanout(vec![console.clone(), collector.clone()]));
+    let v = run_scenario(&s, lab_dyn, both, Instant::now());
     let Verdict::Failed { span, failure } = &v else {
         panic!("passed")
     };
@@ -145,6 +151,9 @@ fn an_unexpected_code_fails_with_its_span_and_decoded_name() {
         0,
         "closed at the end although step 3 never ran"
     );
+    let console = Arc::try_unwrap(console)
+        .ok()
+        .expect("the run let go of its sinks when it returned");
     let text = String::from_utf8(console.into_inner()).unwrap();
     assert!(text.contains("scenarios/x.yaml:14:5"), "{text}");
     assert!(text.contains("kIOReturnBadArgument (0xE00002C2)"), "{text}");
@@ -153,38 +162,40 @@ fn an_unexpected_code_fails_with_its_span_and_decoded_name() {
 
 #[test]
 fn an_expected_failure_code_passes() {
-    let lab = FakeLab::new();
-    lab.answer(0, code::kIOReturnBadArgument, vec![], vec![]);
-    lab.open_answers(code::kIOReturnNotPermitted);
     let mut open = fake::open(6, "uc");
     if let StepKind::Open { expect, .. } = &mut open.kind {
         *expect = expect_code(code::kIOReturnNotPermitted);
     }
-    let s = fake::scenario("refused", vec![open]);
-    let (v, _) = run(&s, &lab);
-    assert_eq!(v, Verdict::Passed);
+    let mut s = fake::scenario("refused", vec![open]);
+    s.sim.faults.push(fault(FaultKind::OpenAnswers {
+        role: None,
+        code: ReturnCode(code::kIOReturnNotPermitted),
+    }));
+    let (v, c) = run(&s, &sim(&s));
+    assert_eq!(v, Verdict::Passed, "{:?}", c.failed_steps());
 
-    let lab = FakeLab::new();
-    lab.answer(0, code::kIOReturnBadArgument, vec![], vec![]);
-    let s = fake::scenario(
+    let mut s = fake::scenario(
         "bad-arg-expected",
         vec![
             fake::open(6, "uc"),
             fake::call(7, 0, expect_code(code::kIOReturnBadArgument)),
         ],
     );
-    assert_eq!(run(&s, &lab).0, Verdict::Passed);
+    s.sim.faults.push(fault(FaultKind::CallAnswers {
+        selector: 0,
+        code: ReturnCode(code::kIOReturnBadArgument),
+    }));
+    assert_eq!(run(&s, &sim(&s)).0, Verdict::Passed);
 }
 
 #[test]
 fn a_missing_printer_is_the_labs_failure() {
-    let lab = FakeLab::new();
     let mut s = fake::scenario("no-printer", vec![fake::open(6, "uc")]);
     s.printers[0].vendor = Some(0x1343);
     let mut step = s.steps[0].clone();
     step.kind = StepKind::Replug { role: "p".into() };
     s.steps = vec![step];
-    let (v, _) = run(&s, &lab);
+    let (v, _) = run(&s, &fake::sim_without_roles(&s));
     let f = failed(&v);
     assert_eq!(f.class, FailureClass::Lab);
     assert!(
@@ -196,21 +207,30 @@ fn a_missing_printer_is_the_labs_failure() {
 
 #[test]
 fn a_panic_in_the_lab_fails_the_step_and_connections_are_still_closed() {
-    let lab = FakeLab::new();
-    lab.panic_on(0);
     let s = fake::scenario(
         "panics",
         vec![fake::open(6, "uc"), fake::call(7, 0, Expect::default())],
     );
-    let (v, _) = run(&s, &lab);
-    assert_eq!(failed(&v).class, FailureClass::Lab);
-    assert_eq!(lab.opened(), 1);
+    let lab = sim(&s);
+    lab.panic_on(0);
+    let (v, c) = run(&s, &lab);
+    let f = failed(&v);
+    assert_eq!(f.class, FailureClass::Lab);
+    assert!(
+        f.message.contains("sim test hook: a panic on selector 0"),
+        "{}",
+        f.message
+    );
+    assert_eq!(
+        c.started_steps(),
+        ["1", "2"],
+        "the open ran before the call panicked"
+    );
     assert_eq!(lab.open_count(), 0);
 }
 
 #[test]
 fn repeats_number_their_steps_by_iteration_and_replug_comes_back_at_a_new_address() {
-    let lab = FakeLab::new();
     let inner = vec![
         fake::step(10, StepKind::Replug { role: "p".into() }),
         fake::step(
@@ -241,18 +261,27 @@ fn repeats_number_their_steps_by_iteration_and_replug_comes_back_at_a_new_addres
             ),
         ],
     );
+    let lab = sim(&s);
+    let qw410 = |lab: &SimLab| {
+        lab.devices()
+            .unwrap()
+            .into_iter()
+            .find(|v| (v.vendor_id, v.product_id) == (0x1452, 0x9201))
+            .expect("the QW410")
+            .address
+    };
+    let before = qw410(&lab);
     let (v, c) = run(&s, &lab);
     assert_eq!(v, Verdict::Passed, "{:?}", c.failed_steps());
     assert_eq!(
         c.started_steps(),
         ["1", "2", "2.1.1", "2.1.2", "2.2.1", "2.2.2"]
     );
-    assert_eq!(lab.printer_view().address, 7, "replugged twice");
+    assert_ne!(qw410(&lab), before, "replugged: a new address");
 }
 
 #[test]
 fn a_cross_check_expecting_a_mismatch_that_is_not_there_fails() {
-    let lab = FakeLab::new();
     let s = fake::scenario(
         "fixed-bug",
         vec![fake::step(
@@ -264,15 +293,13 @@ fn a_cross_check_expecting_a_mismatch_that_is_not_there_fails() {
             },
         )],
     );
-    let f = failed(&run(&s, &lab).0).clone();
+    let f = failed(&run(&s, &sim(&s)).0).clone();
     assert_eq!(f.class, FailureClass::Driver);
     assert_eq!(f.expected.as_deref(), Some("a mismatch in bcd_device"));
 }
 
 #[test]
 fn a_service_that_never_matches_fails_the_await_as_the_drivers_fault() {
-    let lab = FakeLab::new();
-    lab.without_service();
     let mut s = fake::scenario(
         "never-matches",
         vec![fake::step(
@@ -284,7 +311,10 @@ fn a_service_that_never_matches_fails_the_await_as_the_drivers_fault() {
         )],
     );
     s.steps[0].deadline = Duration::from_millis(100);
-    let f = failed(&run(&s, &lab).0).clone();
+    s.sim
+        .faults
+        .push(fault(FaultKind::NeverMatch { role: "p".into() }));
+    let f = failed(&run(&s, &sim(&s)).0).clone();
     assert_eq!(f.class, FailureClass::Driver);
     assert!(
         f.message.contains("IOUserClass PrinterDriver") && f.message.contains("within 100ms"),
@@ -295,12 +325,12 @@ fn a_service_that_never_matches_fails_the_await_as_the_drivers_fault() {
 
 #[test]
 fn sleep_stops_at_the_scenario_deadline() {
-    let lab = FakeLab::new();
     let mut s = fake::scenario(
         "sleepy",
         vec![fake::step(5, StepKind::Sleep(Duration::from_secs(30)))],
     );
     s.deadline = Duration::from_millis(100);
+    let lab = sim(&s);
     let t = Instant::now();
     let f = failed(&run(&s, &lab).0).clone();
     assert!(t.elapsed() < Duration::from_secs(5));
@@ -309,11 +339,9 @@ fn sleep_stops_at_the_scenario_deadline() {
 
 #[test]
 fn a_call_that_hangs_inside_a_repeat_fails_its_iteration_and_the_repeat_says_which() {
-    let lab = FakeLab::new();
-    lab.hang_on(1);
     let mut hang = fake::call(8, 1, Expect::default());
     hang.deadline = Duration::from_millis(200);
-    let s = fake::scenario(
+    let mut s = fake::scenario(
         "hang-in-repeat",
         vec![
             fake::open(6, "uc"),
@@ -326,6 +354,10 @@ fn a_call_that_hangs_inside_a_repeat_fails_its_iteration_and_the_repeat_says_whi
             ),
         ],
     );
+    s.sim
+        .faults
+        .push(fault(FaultKind::CallHangs { selector: 1 }));
+    let lab = sim(&s);
     let (v, c) = run(&s, &lab);
     let Verdict::Failed { span, failure } = &v else {
         panic!("passed")

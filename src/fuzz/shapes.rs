@@ -58,30 +58,41 @@ const UNCHECKED: DispatchRule = DispatchRule {
     struct_out: SizeCheck::Variable,
 };
 
+/// Scalars for a count check: exactly `n` values, or (variable) none, one or the most there may be. Only
+/// the values a call sends are generated, so shrinking never spends lab time on values nobody sees.
+fn scalars(check: SizeCheck) -> BoxedStrategy<Vec<u64>> {
+    match check {
+        SizeCheck::Exact(n) => proptest::collection::vec(value(), n as usize).boxed(),
+        SizeCheck::Variable => prop_oneof![
+            Just(Vec::new()),
+            proptest::collection::vec(value(), 1),
+            proptest::collection::vec(value(), SCALAR_MAX),
+        ]
+        .boxed(),
+    }
+}
+
 /// A call of the entry's exact shape.
 pub fn valid(id: u32, rule: Option<DispatchRule>) -> BoxedStrategy<FuzzCall> {
     let r = rule.unwrap_or(UNCHECKED);
     (
-        count(r.scalars_in, &SCALAR_COUNTS),
-        proptest::collection::vec(value(), SCALAR_MAX),
+        scalars(r.scalars_in),
         count(r.struct_in, &STRUCT_LENGTHS),
         pattern(),
         count(r.scalars_out, &SCALAR_COUNTS),
         count(r.struct_out, &STRUCT_LENGTHS),
         completion(r.completion),
     )
-        .prop_map(move |(n, mut scalars, len, pattern, so, sto, c)| {
-            scalars.truncate(n as usize);
-            FuzzCall {
-                selector: id,
-                scalars,
-                pattern,
-                struct_len: len,
-                scalars_out: so,
-                struct_out: sto,
-                completion: c,
-                shape: Shape::Valid,
-            }
+        .prop_map(move |(scalars, len, pattern, so, sto, c)| FuzzCall {
+            selector: id,
+            scalars,
+            // No struct, no pattern: two calls that send the same bytes are the same call.
+            pattern: if len == 0 { Vec::new() } else { pattern },
+            struct_len: len,
+            scalars_out: so,
+            struct_out: sto,
+            completion: c,
+            shape: Shape::Valid,
         })
         .boxed()
 }
@@ -98,7 +109,8 @@ fn off(n: u32, pick: u8, boundary: bool) -> u32 {
     options[pick as usize % options.len()]
 }
 
-/// A valid call with one check missed; a check that cannot be missed (variable) leaves it valid.
+/// A valid call with one check missed; a check that cannot be missed (variable) leaves it valid. Scalars
+/// added for a miss are zeros: dispatch refuses on the count alone (reference §3), whatever they hold.
 pub fn near_miss(id: u32, rule: Option<DispatchRule>) -> BoxedStrategy<FuzzCall> {
     const MISSES: [Miss; 6] = [
         Miss::ScalarsIn,
@@ -108,13 +120,8 @@ pub fn near_miss(id: u32, rule: Option<DispatchRule>) -> BoxedStrategy<FuzzCall>
         Miss::Completion,
         Miss::TooManyScalars,
     ];
-    (
-        valid(id, rule),
-        select(&MISSES[..]),
-        any::<u8>(),
-        proptest::collection::vec(value(), SCALAR_MAX + 4),
-    )
-        .prop_map(move |(mut call, miss, pick, extra)| {
+    (valid(id, rule), select(&MISSES[..]), any::<u8>())
+        .prop_map(move |(mut call, miss, pick)| {
             let r = rule.unwrap_or(UNCHECKED);
             let missed = match (miss, r) {
                 (
@@ -124,8 +131,7 @@ pub fn near_miss(id: u32, rule: Option<DispatchRule>) -> BoxedStrategy<FuzzCall>
                         ..
                     },
                 ) => {
-                    let want = off(n, pick, false) as usize;
-                    call.scalars = extra[..want.min(extra.len())].to_vec();
+                    call.scalars.resize(off(n, pick, false) as usize, 0);
                     call.scalars.len() != n as usize
                 }
                 (
@@ -165,14 +171,16 @@ pub fn near_miss(id: u32, rule: Option<DispatchRule>) -> BoxedStrategy<FuzzCall>
                     true
                 }
                 (Miss::TooManyScalars, _) => {
-                    let n = SCALAR_MAX + 1 + pick as usize % 4;
-                    call.scalars = extra[..n].to_vec();
+                    call.scalars.resize(SCALAR_MAX + 1 + pick as usize % 4, 0);
                     true
                 }
                 _ => false,
             };
             if missed {
                 call.shape = Shape::NearMiss(miss);
+            }
+            if call.struct_len == 0 {
+                call.pattern.clear();
             }
             call
         })

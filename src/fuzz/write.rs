@@ -51,20 +51,43 @@ fn quoted(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
+/// The codes by name (hex only for a code without one), as a scenario's `expect: return:` reads them.
 fn codes(list: &[crate::ioreturn::ReturnCode]) -> String {
-    let hex: Vec<String> = list.iter().map(|c| format!("0x{:08X}", c.0)).collect();
-    let names: Vec<String> = list.iter().map(|c| c.to_string()).collect();
-    format!("[{}]   # {}", hex.join(", "), names.join(", "))
+    let names: Vec<String> = list.iter().map(|c| c.name()).collect();
+    format!("[{}]", names.join(", "))
 }
 
-/// The scenario's file name (without directory): `fuzz-<driver>-<seed>-<case>.yaml`.
+/// Lowercase letters and digits, every other run of characters one `-`, at most `max` characters.
+fn slug(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for ch in text.chars() {
+        if ch.is_ascii_alphanumeric() {
+            out.push(ch.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let mut out: String = out.trim_end_matches('-').chars().take(max).collect();
+    while out.ends_with('-') {
+        out.pop();
+    }
+    out
+}
+
+/// The scenario's file name (without directory), from the driver and the finding's signature (selector,
+/// shape, answer by name): `fuzz-planted-bugs-crashon4097-valid-the-dext-crashed`. The same bug found again
+/// by a later run replaces its file instead of adding another.
 pub fn file_name(spec: &ScenarioSpec, found: &Found) -> String {
     let stem = spec
         .driver_file
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "driver".into());
-    format!("fuzz-{stem}-{:016x}-{}", spec.seed, found.case)
+    format!(
+        "fuzz-{}-{}",
+        slug(&stem, 40),
+        slug(&found.finding.signature, 100)
+    )
 }
 
 /// The scenario text, naming the driver file as `driver_path`.
@@ -131,7 +154,11 @@ pub fn scenario_text(spec: &ScenarioSpec, found: &Found, driver_path: &str) -> S
             FuzzOp::Call(c) => {
                 let want = allowed(spec.driver, &c.args());
                 let _ = writeln!(y, "  - call:   # {}", c.describe(spec.driver));
-                let _ = writeln!(y, "      on: uc\n      selector: {}", c.selector);
+                let selector = match spec.driver.selector(c.selector) {
+                    Some(s) => quoted(&s.name),
+                    None => c.selector.to_string(),
+                };
+                let _ = writeln!(y, "      on: uc\n      selector: {selector}");
                 if !c.scalars.is_empty() {
                     let s: Vec<String> = c.scalars.iter().map(|v| format!("0x{v:X}")).collect();
                     let _ = writeln!(y, "      scalars: [{}]", s.join(", "));

@@ -62,6 +62,13 @@ macro_rules! forward_registry {
                     self.$($part)+.entry(id)
                 }
             }
+            fn is_registered(&self, id: $crate::lab::EntryId) -> bool {
+                {
+                    #[allow(unused_imports)] // in scope already at some call sites
+                    use $crate::lab::Registry as _;
+                    self.$($part)+.is_registered(id)
+                }
+            }
             fn children(
                 &self,
                 id: $crate::lab::EntryId,

@@ -73,6 +73,12 @@ pub trait Registry: Send + Sync {
     /// One entry by registry id.
     fn entry(&self, id: EntryId) -> Result<RegEntry, LabError>;
 
+    /// Whether the entry is still registered (the fuzzer asks after every case). The default reads the
+    /// entry; a backend that can answer without copying its properties says so.
+    fn is_registered(&self, id: EntryId) -> bool {
+        self.entry(id).is_ok()
+    }
+
     /// The children of an entry, in registry order.
     fn children(&self, id: EntryId) -> Result<Vec<RegEntry>, LabError>;
 

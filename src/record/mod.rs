@@ -122,14 +122,14 @@ pub struct Provenance {
     pub dext_version: Option<String>,
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
+pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
     std::fs::write(path, bytes).map_err(|source| RecordError::Write {
         path: path.to_path_buf(),
         source,
     })
 }
 
-fn matching(
+pub(crate) fn matching(
     bus: &dyn UsbBus,
     target: &Target,
     lab: &'static str,
@@ -159,7 +159,7 @@ fn matching(
     Ok(found)
 }
 
-fn provenance(lab: &'static str, target: &Target, macos: Option<String>) -> Provenance {
+pub(crate) fn provenance(lab: &'static str, target: &Target, macos: Option<String>) -> Provenance {
     Provenance {
         dexthil_version: env!("CARGO_PKG_VERSION"),
         lab,
@@ -176,7 +176,7 @@ fn to_json(v: &impl Serialize) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default() + "\n"
 }
 
-fn finish(
+pub(crate) fn finish(
     out: &Path,
     views: &[UsbView],
     prov: &Provenance,
@@ -208,7 +208,7 @@ pub fn record_lab(
         let until = Instant::now() + settle;
         for v in &views {
             // Best effort: a dext that does not match is part of what the recording shows.
-            let _ = crate::engine::service::printer_service(registry, v, d, until);
+            let _ = crate::ops::service::printer_service(registry, v, d, until);
         }
     }
     create(out)?;
@@ -218,85 +218,38 @@ pub fn record_lab(
     finish(out, &views, &provenance(lab, target, None), vec![ioreg])
 }
 
-fn create(out: &Path) -> Result<(), RecordError> {
+pub(crate) fn create(out: &Path) -> Result<(), RecordError> {
     std::fs::create_dir_all(out).map_err(|source| RecordError::Write {
         path: out.to_path_buf(),
         source,
     })
 }
 
-/// Run a command (no shell) and keep its standard output.
-#[cfg(target_os = "macos")]
-fn run(program: &str, args: &[&str]) -> Result<Vec<u8>, RecordError> {
-    let command = format!("{program} {}", args.join(" "));
-    let out = std::process::Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|e| RecordError::Command {
-            command: command.clone(),
-            why: e.to_string(),
-        })?;
-    if !out.status.success() {
-        return Err(RecordError::Command {
-            command,
-            why: format!(
-                "{}: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-        });
-    }
-    Ok(out.stdout)
+/// Record from the live machine: libusb everywhere, and on a Mac the registry through `ioreg` itself (its
+/// own output, untouched, is what a bug report should carry). The platform's part is in [`crate::os`].
+pub fn record_live(target: &Target, out: &Path) -> Result<Vec<PathBuf>, RecordError> {
+    crate::os::record_live(target, out)
 }
 
-/// Record from the live machine: libusb everywhere, and on a Mac the registry through `ioreg` itself (its
-/// own output, untouched, is what a bug report should carry).
-pub fn record_live(target: &Target, out: &Path) -> Result<Vec<PathBuf>, RecordError> {
-    #[cfg(target_os = "macos")]
-    {
-        let lab = crate::backends::macos::MacosLab::new()?;
-        let views = matching(&lab, target, "macos")?;
-        create(out)?;
-        let ioreg = out.join("ioreg.plist");
-        write(
-            &ioreg,
-            &run(
-                "/usr/sbin/ioreg",
-                &["-a", "-l", "-r", "-c", "IOUSBHostDevice"],
-            )?,
-        )?;
-        let servers = out.join("ioreg-userservers.plist");
-        write(
-            &servers,
-            &run("/usr/sbin/ioreg", &["-a", "-l", "-r", "-c", "IOUserServer"])?,
-        )?;
-        let sw = run("/usr/bin/sw_vers", &[])?;
-        let prov = provenance(
-            "macos",
-            target,
-            Some(String::from_utf8_lossy(&sw).trim().to_string()),
-        );
-        finish(out, &views, &prov, vec![ioreg, servers])
-    }
-    #[cfg(not(target_os = "macos"))]
-    {
-        let bus = match crate::usb::libusb::LibusbBus::new() {
-            Ok(bus) => bus,
-            Err(e) => {
-                return Err(RecordError::NoMatch {
-                    target: format!(
-                        "{} ({:04x}:{:04x})",
-                        target.text, target.vendor, target.product
-                    ),
-                    lab: "libusb",
-                    detail: format!(": this machine's USB bus cannot be read ({e})"),
-                });
-            }
-        };
-        let views = matching(&bus, target, "libusb")?;
-        create(out)?;
-        finish(out, &views, &provenance("libusb", target, None), vec![])
-    }
+/// Record the USB view only, through libusb (what a machine without an IORegistry can show).
+#[allow(dead_code)] // not on macOS, which records through IOKit (crate::os)
+pub(crate) fn record_libusb(target: &Target, out: &Path) -> Result<Vec<PathBuf>, RecordError> {
+    let bus = match crate::usb::libusb::LibusbBus::new() {
+        Ok(bus) => bus,
+        Err(e) => {
+            return Err(RecordError::NoMatch {
+                target: format!(
+                    "{} ({:04x}:{:04x})",
+                    target.text, target.vendor, target.product
+                ),
+                lab: "libusb",
+                detail: format!(": this machine's USB bus cannot be read ({e})"),
+            });
+        }
+    };
+    let views = matching(&bus, target, "libusb")?;
+    create(out)?;
+    finish(out, &views, &provenance("libusb", target, None), vec![])
 }
 
 /// `dexthil record <target> -o <dir> [--lab ...]`: the live machine without `--lab`, else that lab.
@@ -338,36 +291,14 @@ pub fn record(
         Some(LabChoice::Sim) => {
             let driver = crate::scenario::load_driver(driver)
                 .map_err(|e| RecordError::Driver(e.to_string()))?;
-            let scenario = sim_scenario(driver);
-            let lab = crate::backends::sim::SimLab::for_scenario(&scenario)?;
-            record_lab(
-                &lab,
-                &lab,
-                Some(&scenario.driver),
-                "sim",
-                &target,
-                out,
-                settle,
-            )
+            let spec = crate::backends::LabSpec::probe("record", std::sync::Arc::new(driver));
+            let lab = crate::backends::sim::SimLab::for_spec(
+                &spec,
+                1,
+                crate::backends::sim::station::seats(),
+            )?;
+            record_lab(&lab, &lab, Some(&spec.driver), "sim", &target, out, settle)
         }
-    }
-}
-
-/// A scenario with no steps: what the sim needs to stand up its station with the driver's dext.
-fn sim_scenario(driver: crate::driver::Driver) -> crate::scenario::Scenario {
-    let source = driver.source.clone();
-    crate::scenario::Scenario {
-        name: "record".into(),
-        about: String::new(),
-        tags: vec![],
-        span: crate::span::Span::builtin("record"),
-        source,
-        driver: std::sync::Arc::new(driver),
-        printers: vec![],
-        deadline: Duration::from_secs(30),
-        step_deadline: Duration::from_secs(5),
-        sim: crate::scenario::SimConfig::default(),
-        steps: vec![],
     }
 }
 

@@ -280,6 +280,7 @@ impl<W: Write + Send> EventSink for Console<W> {
             // A fuzz step's finding is its step's failure, shown there; cases are the journal's.
             EventKind::FuzzCase { .. }
             | EventKind::FuzzFinding { .. }
+            | EventKind::FuzzCoverage { .. }
             | EventKind::FuzzFinished { .. } => {}
             EventKind::ScenarioSkipped { .. } if self.detail == Detail::Quiet => {}
             EventKind::ScenarioSkipped {

@@ -117,14 +117,17 @@ pub enum EventKind {
         shrinking: bool,
         #[serde(default)]
         sync: bool,
-        op: crate::fuzz::FuzzOp,
+        op: super::fuzz_op::FuzzOp,
     },
-    /// A case broke an invariant. Sent once, after shrinking: `ops` is the minimal case and `step` the
-    /// operation that broke it.
+    /// A case broke an invariant. Sent once per distinct finding, after shrinking: `ops` is the minimal case
+    /// and `step` the operation that broke it; `signature` what makes it distinct (selector, shape class,
+    /// answer or broken invariant: later cases with the same signature are counted, not reported again).
     FuzzFinding {
+        #[serde(default)]
+        signature: String,
         seed: u64,
         case: u64,
-        ops: Vec<crate::fuzz::FuzzOp>,
+        ops: Vec<super::fuzz_op::FuzzOp>,
         step: u32,
         message: String,
         expected: String,
@@ -132,14 +135,38 @@ pub enum EventKind {
         /// The scenario written for it, if any.
         scenario: Option<String>,
     },
-    /// The fuzzer stopped: all cases run, the budget spent, or a finding.
+    /// What the fuzzer's calls covered, sent once before [`EventKind::FuzzFinished`]: a count per selector,
+    /// shape class and answer (for the closing summary and the HTML report).
+    FuzzCoverage {
+        rows: Vec<CoverageRow>,
+    },
+    /// The fuzzer stopped: all cases run, the budget spent, or a finding with `--stop-at-first`.
     FuzzFinished {
         seed: u64,
+        /// Cases run, shrinking attempts included.
         cases: u64,
+        /// Cases generated (without shrinking attempts).
+        #[serde(default)]
+        generated: u64,
+        /// Why it stopped: `all cases`, `budget` or `first finding` (`--stop-at-first`).
+        #[serde(default)]
+        ended: String,
         ops: u64,
         findings: usize,
         took: Duration,
     },
+}
+
+/// One cell of a fuzz run's coverage table: how many calls of `selector` in `shape` got `answer`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CoverageRow {
+    /// The selector's name from the driver file (`#7` for one past the table).
+    pub selector: String,
+    /// `valid`, `near miss: struct input size`, `past the table`, `closed connection`.
+    pub shape: String,
+    /// The answer's name (`kIOReturnBadArgument`), or `no answer` for a hang.
+    pub answer: String,
+    pub count: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -229,6 +229,37 @@ fn json_html(v: &Value) -> String {
     }
 }
 
+/// Coverage rows as one table: selector, shape, answer and count first, in that order, then any other field.
+fn coverage_rows(out: &mut String, rows: &[Value]) {
+    const FIRST: [&str; 4] = ["selector", "shape", "answer", "count"];
+    let mut columns: Vec<String> = FIRST.iter().map(|c| c.to_string()).collect();
+    for row in rows.iter().filter_map(Value::as_object) {
+        for k in row.keys() {
+            if !columns.contains(k) {
+                columns.push(k.clone());
+            }
+        }
+    }
+    out.push_str("<table><tr>");
+    for c in &columns {
+        let _ = write!(out, "<th>{}</th>", escape(c));
+    }
+    out.push_str("</tr>");
+    for row in rows {
+        out.push_str("<tr>");
+        for c in &columns {
+            let cell = match row.get(c) {
+                Some(Value::String(s)) => escape(s),
+                Some(v) => json_html(v),
+                None => String::new(),
+            };
+            let _ = write!(out, "<td>{cell}</td>");
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</table>");
+}
+
 fn fuzz_section(out: &mut String, runs: &[HtmlRun]) {
     let any = runs
         .iter()
@@ -241,6 +272,11 @@ fn fuzz_section(out: &mut String, runs: &[HtmlRun]) {
         if !r.coverage.is_empty() {
             let _ = write!(out, "<h3>{}</h3>", escape(&r.station()));
             for c in &r.coverage {
+                // The fuzzer's own coverage event (`fuzz_coverage`): one row per selector × shape × answer.
+                if let Some(rows) = c.get("rows").and_then(Value::as_array) {
+                    coverage_rows(out, rows);
+                    continue;
+                }
                 let mut c = c.clone();
                 if let Some(o) = c.as_object_mut() {
                     for k in ["v", "event", "elapsed"] {

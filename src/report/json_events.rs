@@ -196,6 +196,7 @@ pub fn event_object(event: &RunEvent) -> Value {
         // Fuzz events keep the journal's own fields (their ops are structured already).
         EventKind::FuzzCase { .. }
         | EventKind::FuzzFinding { .. }
+        | EventKind::FuzzCoverage { .. }
         | EventKind::FuzzFinished { .. } => {
             if let Ok(Value::Object(j)) =
                 serde_json::from_str::<Value>(&super::journal::to_line(event))
@@ -245,7 +246,7 @@ mod tests {
             kind: EventKind::StepFinished {
                 scenario: "a".into(),
                 step: "2".into(),
-                span: crate::engine::fake::span(15),
+                span: crate::engine::testkit::span(15),
                 summary: "call GetStatus on uc".into(),
                 outcome: StepOutcome::Failed(Failure {
                     class: FailureClass::Driver,

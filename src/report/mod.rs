@@ -7,6 +7,7 @@ pub mod compare;
 mod console;
 mod duration;
 pub mod events;
+pub mod fuzz_op;
 pub mod html;
 pub mod journal;
 pub mod json_events;
@@ -15,6 +16,7 @@ pub mod latency;
 pub mod open_out;
 pub mod progress;
 pub mod provenance;
+mod syncer;
 pub mod tally;
 pub mod utc;
 

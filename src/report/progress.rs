@@ -102,6 +102,7 @@ impl EventSink for Progress {
             EventKind::FuzzFinished { .. } if self.counts_cases => self.done(),
             EventKind::FuzzCase { .. }
             | EventKind::FuzzFinding { .. }
+            | EventKind::FuzzCoverage { .. }
             | EventKind::FuzzFinished { .. } => {}
             EventKind::RunStarted { scenarios, .. } => self.bar.set_length(*scenarios as u64),
             EventKind::ScenarioStarted { scenario, .. } => self.bar.set_message(scenario.clone()),

@@ -221,6 +221,7 @@ impl RunRecord {
             // Fuzz cases are not scenarios; a fuzz step's verdict comes with its scenario.
             EventKind::FuzzCase { .. }
             | EventKind::FuzzFinding { .. }
+            | EventKind::FuzzCoverage { .. }
             | EventKind::FuzzFinished { .. } => {}
             EventKind::LogLine {
                 scenario,

@@ -405,7 +405,7 @@ pub fn run_child(
     let stop = Stop::new();
     let signals = Signals::install();
     let done = AtomicBool::new(false);
-    let sink = LinesOut { stop: stop.clone() };
+    let sink: std::sync::Arc<dyn EventSink> = std::sync::Arc::new(LinesOut { stop: stop.clone() });
     let parent = parent_pid();
     let end = std::thread::scope(|scope| {
         scope.spawn(|| {
@@ -423,7 +423,7 @@ pub fn run_child(
                 std::thread::sleep(Duration::from_millis(20));
             }
         });
-        let end = attempt_here(&*factory, &s, attempt, &sink, Instant::now(), &stop);
+        let end = attempt_here(&*factory, &s, attempt, sink, Instant::now(), &stop);
         done.store(true, Ordering::SeqCst);
         end
     });

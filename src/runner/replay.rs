@@ -30,6 +30,22 @@ pub enum ReportError {
     NoJournal,
 }
 
+/// A journal of `dexthil fuzz`: shown by the fuzzer's console; exit 0 finished clean, 1 it found
+/// something, 2 it never finished.
+fn fuzz_report<W: Write + Send>(read: &JournalRead, out: W) -> (Exit, W) {
+    use crate::fuzz::journal::{FuzzEnd, report};
+    let (end, mut out) = report(&read.events, out);
+    if let Some(t) = &read.truncated {
+        let _ = writeln!(out, "note: {t}");
+    }
+    let exit = match end {
+        FuzzEnd::Finished { findings: 0 } => Exit::Passed,
+        FuzzEnd::Finished { .. } => Exit::DriverFailed,
+        FuzzEnd::Killed { .. } => Exit::BadInputOrLab,
+    };
+    (exit, out)
+}
+
 /// What `dexthil report` writes besides the console.
 #[derive(Clone, Debug, Default)]
 pub struct ReportOutputs {
@@ -160,6 +176,7 @@ pub fn report_journals<W: Write + Send>(
         return Err(ReportError::NoJournal);
     }
     let mut runs = Vec::new();
+    let (mut scenario_exits, mut fuzz_exits) = (Vec::new(), Vec::new());
     for path in journals {
         let read = read_journal(path)?;
         if journals.len() > 1 {
@@ -173,11 +190,20 @@ pub fn report_journals<W: Write + Send>(
             let on = station.map(|s| format!(" (on {s})")).unwrap_or_default();
             let _ = writeln!(out, "== {}{on} ==", path.display());
         }
+        // A `dexthil fuzz` journal is shown by the fuzzer's console, its verdict its own.
+        if crate::fuzz::journal::is_fuzz_journal(&read.events) {
+            let (exit, back) = fuzz_report(&read, out);
+            out = back;
+            fuzz_exits.push(exit);
+            runs.push((path.clone(), RunRecord::from_events(&read.events)));
+            continue;
+        }
         let (record, back) = show(&read, out);
         out = back;
+        scenario_exits.push(exit_of(&record, outputs.flaky_fails));
         runs.push((path.clone(), record));
     }
-    let exit = worst(runs.iter().map(|(_, r)| exit_of(r, outputs.flaky_fails)));
+    let exit = worst(scenario_exits.into_iter().chain(fuzz_exits));
     if journals.len() > 1 {
         let mut total = crate::report::tally::Counts::default();
         for (_, r) in &runs {

@@ -4,17 +4,15 @@
 use crate::backends::LabFactory;
 use crate::driver::Driver;
 use crate::lab::{Lab, UsbView};
-use crate::scenario::{Role, Scenario, SimConfig};
+use crate::scenario::{Role, Scenario};
 use crate::station::Station;
 use std::sync::Arc;
 
 /// A lab to look at the bus and registry outside any scenario: the factory's lab for a scenario stripped of
 /// steps, roles and faults (the sim builds a fresh station; a real lab is the lab).
 pub fn probe_lab(factory: &dyn LabFactory, scenarios: &[Scenario]) -> Option<Arc<dyn Lab>> {
-    let mut probe = scenarios.first()?.clone();
-    probe.steps.clear();
-    probe.printers.clear();
-    probe.sim = SimConfig::default();
+    let first = scenarios.first()?;
+    let probe = crate::backends::LabSpec::probe(&first.name, first.driver.clone());
     factory
         .lab_for(&probe)
         .map_err(|e| tracing::debug!(error = %e, "no probe lab"))

@@ -7,7 +7,8 @@ use super::locks::PrinterLocks;
 use crate::backends::LabFactory;
 use crate::engine::{ScenarioEnd, Stop, run_scenario_until};
 use crate::report::{
-    Collector, EventKind, EventSink, Failure, FailureClass, RunEvent, Tee, Verdict, failure_lines,
+    Collector, EventKind, EventSink, Failure, FailureClass, Fanout, RunEvent, Verdict,
+    failure_lines,
 };
 use crate::scenario::Scenario;
 use libtest_mimic::{Failed, Trial};
@@ -51,7 +52,7 @@ pub fn attempt_here(
     factory: &dyn LabFactory,
     s: &Scenario,
     n: u32,
-    sink: &dyn EventSink,
+    sink: Arc<dyn EventSink>,
     run_start: Instant,
     stop: &Stop,
 ) -> ScenarioEnd {
@@ -61,7 +62,7 @@ pub fn attempt_here(
             kind,
         })
     };
-    match factory.lab_for_attempt(s, n) {
+    match factory.lab_for_attempt(&crate::backends::LabSpec::of(s), n) {
         Ok(lab) => run_scenario_until(s, lab, sink, run_start, stop),
         Err(e) => {
             let verdict = Verdict::Failed {
@@ -95,11 +96,11 @@ enum Attempt {
 }
 
 fn attempt(sh: &Shared, s: &Scenario, n: u32) -> Attempt {
-    let collector = Collector::new();
-    let tee = Tee(&*sh.sink, &collector);
+    let collector = Arc::new(Collector::new());
+    let tee: Arc<dyn EventSink> = Arc::new(Fanout(vec![sh.sink.clone(), collector.clone()]));
     let end = match &sh.isolation {
-        Some(iso) => isolate::attempt_in_child(iso, sh, s, n, &tee),
-        None => attempt_here(&*sh.factory, s, n, &tee, sh.run_start, &sh.stop),
+        Some(iso) => isolate::attempt_in_child(iso, sh, s, n, &*tee),
+        None => attempt_here(&*sh.factory, s, n, tee, sh.run_start, &sh.stop),
     };
     match end {
         ScenarioEnd::Finished { verdict } => {

@@ -3,6 +3,7 @@
 
 mod corpus;
 mod driver_file;
+mod durability;
 pub(crate) mod error;
 pub mod limits;
 pub mod model;
@@ -11,6 +12,7 @@ mod root;
 mod validate;
 pub(crate) mod values;
 
+pub use durability::{DEFAULT_OPERATION_DEADLINE, Durability};
 pub use model::*;
 
 pub use root::Roots;

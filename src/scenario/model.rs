@@ -114,6 +114,9 @@ pub enum StepKind {
     Sleep(Duration),
     /// Fuzz the dext's user client (docs/fuzz.md); a finding fails the step with the minimal case.
     Fuzz(FuzzStep),
+    /// A marker line (`log: "before the replug storm"`): the step passes with it as its detail, so it
+    /// stands in the console with `-v` and in the journal between the steps around it.
+    Log(String),
 }
 
 /// A `fuzz` step, validated.
@@ -128,7 +131,7 @@ pub struct FuzzStep {
     pub cases: u32,
     pub seed: Option<u64>,
     pub budget: Option<Duration>,
-    pub durability: crate::fuzz::Durability,
+    pub durability: super::Durability,
     /// Each operation's deadline.
     pub within: Duration,
 }

@@ -92,6 +92,8 @@ pub enum RawStep {
     Repeat(RawRepeat),
     Sleep(Spanned<RawDuration>),
     Fuzz(Spanned<RawFuzz>),
+    /// `log: "text"`: a marker line in the run's output and journal.
+    Log(Spanned<String>),
 }
 
 /// `fuzz: { on: uc | printer: p, selectors: [..] | all, cases: N, seed: S, budget: 30s, durability: batch }`.

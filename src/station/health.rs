@@ -1,11 +1,11 @@
 //! The health check a nightly runs before any scenario: every printer the station names is on the USB bus,
-//! and the dext under test has matched it (the engine's service walk through the registry). A failure here
+//! and the dext under test has matched it (the lab-operation layer's service walk, [`crate::ops::service`]). A failure here
 //! is the lab's, not the driver's: the run exits 2 without running scenarios, saying what is missing.
 
 use super::Station;
 use crate::driver::{Driver, Provider};
-use crate::engine::service;
 use crate::lab::Lab;
+use crate::ops::service;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -22,7 +22,6 @@ pub use userclient::IoUserClients;
 
 use super::LabFactory;
 use crate::lab::{Lab, LabError};
-use crate::scenario::Scenario;
 use crate::usb::libusb::LibusbBus;
 use std::sync::Arc;
 
@@ -140,10 +139,10 @@ impl LabFactory for MacosFactory {
             .usb
             .set_replug_plan(crate::station::replug_plan(station));
     }
-    fn lab_for(&self, scenario: &Scenario) -> Result<Arc<dyn Lab>, LabError> {
+    fn lab_for(&self, spec: &crate::backends::LabSpec) -> Result<Arc<dyn Lab>, LabError> {
         Ok(Arc::new(logs::LoggedLab {
             lab: self.lab.clone(),
-            log: self.logs.for_driver(&scenario.driver),
+            log: self.logs.for_driver(&spec.driver),
         }))
     }
 }

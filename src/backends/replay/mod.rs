@@ -36,7 +36,6 @@ pub use usb_view::usb_view_from_registry;
 
 use super::LabFactory;
 use crate::lab::{Lab, LabError, UsbView};
-use crate::scenario::Scenario;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -91,7 +90,7 @@ impl LabFactory for ReplayFactory {
     fn name(&self) -> &'static str {
         "replay"
     }
-    fn lab_for(&self, _scenario: &Scenario) -> Result<Arc<dyn Lab>, LabError> {
+    fn lab_for(&self, _spec: &crate::backends::LabSpec) -> Result<Arc<dyn Lab>, LabError> {
         Ok(self.lab.clone() as Arc<dyn Lab>)
     }
 }

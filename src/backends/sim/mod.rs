@@ -12,6 +12,7 @@
 mod clock;
 pub mod dext;
 mod faults;
+mod hooks;
 pub mod open_rules;
 mod registry_entries;
 mod registry_tree;
@@ -19,7 +20,7 @@ mod state;
 pub mod station;
 mod user_clients;
 
-use super::LabFactory;
+use super::{LabFactory, LabSpec};
 use crate::dispatch::{self, SCALAR_MAX};
 use crate::ioreturn::{ReturnCode, code};
 use crate::lab::{
@@ -53,11 +54,11 @@ impl LabFactory for SimFactory {
     fn name(&self) -> &'static str {
         "sim"
     }
-    fn lab_for(&self, scenario: &Scenario) -> Result<Arc<dyn Lab>, LabError> {
-        Ok(Arc::new(SimLab::for_scenario(scenario)?))
+    fn lab_for(&self, spec: &LabSpec) -> Result<Arc<dyn Lab>, LabError> {
+        Ok(Arc::new(SimLab::for_spec(spec, 1, station::seats())?))
     }
-    fn lab_for_attempt(&self, scenario: &Scenario, attempt: u32) -> Result<Arc<dyn Lab>, LabError> {
-        Ok(Arc::new(SimLab::for_attempt(scenario, attempt)?))
+    fn lab_for_attempt(&self, spec: &LabSpec, attempt: u32) -> Result<Arc<dyn Lab>, LabError> {
+        Ok(Arc::new(SimLab::for_spec(spec, attempt, station::seats())?))
     }
 }
 
@@ -113,6 +114,7 @@ pub struct SimLab {
     /// Crash reports the sim dext left, with when.
     crashes: Mutex<Vec<(SystemTime, CrashReport)>>,
     log_prefix: String,
+    hooks: hooks::TestHooks,
 }
 
 fn timer_loop(shared: Arc<Shared>) {
@@ -154,7 +156,7 @@ impl SimLab {
     /// The lab for attempt `attempt` (1-based) of a scenario: `open_lab_error` faults past their
     /// `attempts` are left out.
     pub fn for_attempt(scenario: &Scenario, attempt: u32) -> Result<SimLab, LabError> {
-        Self::for_attempt_at(scenario, attempt, station::seats())
+        Self::for_spec(&LabSpec::of(scenario), attempt, station::seats())
     }
 
     /// A fresh lab whose printers sit at `seats` instead of the built-in station's: the `vm` lab puts
@@ -163,15 +165,16 @@ impl SimLab {
         scenario: &Scenario,
         seats: Vec<station::Seat>,
     ) -> Result<SimLab, LabError> {
-        Self::for_attempt_at(scenario, 1, seats)
+        Self::for_spec(&LabSpec::of(scenario), 1, seats)
     }
 
-    fn for_attempt_at(
-        scenario: &Scenario,
+    /// The lab for attempt `attempt` of what `spec` describes, its printers at `seats`.
+    pub fn for_spec(
+        spec: &LabSpec,
         attempt: u32,
         seats: Vec<station::Seat>,
     ) -> Result<SimLab, LabError> {
-        let sim = &scenario.sim;
+        let sim = &spec.sim;
         let faults: Vec<crate::scenario::Fault> = sim
             .faults
             .iter()
@@ -181,14 +184,14 @@ impl SimLab {
             })
             .cloned()
             .collect();
-        let driver = Arc::clone(&scenario.driver);
+        let driver = Arc::clone(&spec.driver);
         let views: Vec<UsbView> = seats
             .iter()
             .enumerate()
             .map(|(i, seat)| station::usb_view(seat, i as u8 + 2))
             .collect();
         let mut resolved = BTreeMap::new();
-        for role in &scenario.printers {
+        for role in &spec.printers {
             let v = role.resolve(&views)?;
             let idx = views.iter().position(|x| x == &v).unwrap_or(0);
             resolved.insert(role.name.clone(), idx);
@@ -242,8 +245,29 @@ impl SimLab {
             timer: Some(timer),
             log: LogBuffer::new(),
             crashes: Mutex::new(Vec::new()),
-            log_prefix: scenario.driver.log_prefix().to_string(),
+            log_prefix: spec.driver.log_prefix().to_string(),
+            hooks: hooks::TestHooks::default(),
         })
+    }
+
+    /// Test hook: calls of `selector` that pass dispatch answer `outcome` (scalars and struct too).
+    pub fn answer(&self, selector: u32, outcome: CallOutcome) {
+        self.hooks.answer(selector, outcome);
+    }
+
+    /// Test hook: calls of `selector` that pass dispatch panic, as a bug in a backend would.
+    pub fn panic_on(&self, selector: u32) {
+        self.hooks.panic_on(selector);
+    }
+
+    /// Test hook: from now on, note the selector of every call that reaches the dext (see [`SimLab::calls`]).
+    pub fn record_calls(&self) {
+        self.hooks.record_calls();
+    }
+
+    /// The selectors of the calls that reached the dext since a hook was planted, in order.
+    pub fn calls(&self) -> Vec<u32> {
+        self.hooks.calls()
     }
 
     /// The kernel and dext log lines so far (`DK: ...`, `IOUC ...`, the dext's `NewUserClient(type)`),
@@ -394,6 +418,10 @@ impl Registry for SimLab {
             return Err(LabError::NoEntry(id));
         }
         st.tree.reg_entry(id).ok_or(LabError::NoEntry(id))
+    }
+
+    fn is_registered(&self, id: EntryId) -> bool {
+        self.shared.lock().tree.is_live(id)
     }
 
     fn children(&self, id: EntryId) -> Result<Vec<RegEntry>, LabError> {

@@ -914,7 +914,7 @@ fn an_unknown_fault_role_is_no_printer() {
         ..role("q", "DS620")
     }];
     assert!(matches!(
-        SimFactory.lab_for(&s),
+        SimFactory.lab_for(&crate::backends::LabSpec::of(&s)),
         Err(LabError::NoPrinter { .. })
     ));
 }

@@ -255,6 +255,14 @@ impl UserClients for SimLab {
             Ok(d) => d,
             Err(refusal) => return Ok(outcome(refusal.code.0, started)),
         };
+        match self.hooks.on_call(args.selector) {
+            Some(hooks::Hooked::Answer(o)) => return Ok(o),
+            Some(hooks::Hooked::Panic) => {
+                drop(st);
+                panic!("sim test hook: a panic on selector {}", args.selector)
+            }
+            None => {}
+        }
         // Faults model the selector's function, so they fire only on calls that passed dispatch.
         let fault = st
             .faults

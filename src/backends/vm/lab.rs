@@ -17,8 +17,8 @@ impl LabFactory for VmFactory {
     fn name(&self) -> &'static str {
         "vm"
     }
-    fn lab_for(&self, scenario: &Scenario) -> Result<Arc<dyn Lab>, LabError> {
-        Ok(Arc::new(VmLab::for_scenario(scenario)?))
+    fn lab_for(&self, spec: &crate::backends::LabSpec) -> Result<Arc<dyn Lab>, LabError> {
+        Ok(Arc::new(VmLab::for_spec(spec)?))
     }
 }
 
@@ -43,9 +43,13 @@ pub fn seats_of(views: &[UsbView]) -> Vec<Seat> {
 
 impl VmLab {
     pub fn for_scenario(scenario: &Scenario) -> Result<VmLab, LabError> {
+        Self::for_spec(&crate::backends::LabSpec::of(scenario))
+    }
+
+    pub fn for_spec(spec: &crate::backends::LabSpec) -> Result<VmLab, LabError> {
         let bus = VmBus::new()?;
         let real = bus.devices()?;
-        let sim = SimLab::for_scenario_at(scenario, seats_of(&real))?;
+        let sim = SimLab::for_spec(spec, 1, seats_of(&real))?;
         for v in &real {
             sim.mirror_address(v);
         }

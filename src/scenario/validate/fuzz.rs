@@ -65,10 +65,10 @@ impl Ctx<'_> {
             .within
             .as_ref()
             .and_then(|d| values::deadline_of(&mut self.diag, "within", d))
-            .unwrap_or(crate::fuzz::cli::DEFAULT_WITHIN);
+            .unwrap_or(crate::scenario::DEFAULT_OPERATION_DEADLINE);
         let durability = match &r.durability {
-            None => Some(crate::fuzz::Durability::Batch),
-            Some(d) => match crate::fuzz::Durability::parse(&d.value) {
+            None => Some(crate::scenario::Durability::Batch),
+            Some(d) => match crate::scenario::Durability::parse(&d.value) {
                 Ok(d) => Some(d),
                 Err(e) => {
                     self.diag.error(d.referenced, e);

@@ -386,6 +386,16 @@ impl Ctx<'_> {
                 deadline = self.scenario_deadline;
                 StepKind::Fuzz(self.fuzz(f, conns)?)
             }
+            RawStep::Log(text) => {
+                if text.value.trim().is_empty() || text.value.contains(['\n', '\r']) {
+                    self.diag.error(
+                        text.referenced,
+                        "a `log` marker is one line of text, not empty".to_string(),
+                    );
+                    return None;
+                }
+                StepKind::Log(text.value.clone())
+            }
             RawStep::Sleep(d) => {
                 let d = values::duration_of(&mut self.diag, "sleep", d)?;
                 // A sleep must not be cut short by its own deadline.

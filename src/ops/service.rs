@@ -291,15 +291,24 @@ pub fn wait_gone(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::fake::{FakeLab, driver};
+    use crate::engine::testkit::{self, driver, fault, scenario};
+    use crate::scenario::FaultKind;
     use std::time::Duration;
+
+    /// The QW410 (the test driver's printer) as the sim lab's bus shows it.
+    fn printer(lab: &dyn crate::lab::Lab) -> UsbView {
+        lab.devices()
+            .unwrap()
+            .into_iter()
+            .find(|v| (v.vendor_id, v.product_id) == (0x1452, 0x9201))
+            .expect("the sim station has a QW410")
+    }
 
     #[test]
     fn walks_from_the_printer_to_the_dext_service() {
-        let lab = FakeLab::new();
-        let view = lab.printer_view();
-        let soon = Instant::now() + Duration::from_secs(1);
-        let path = printer_service(&*lab, &view, &driver(), soon).unwrap();
+        let lab = testkit::sim(&scenario("walk", vec![]));
+        let soon = Instant::now() + Duration::from_secs(2);
+        let path = printer_service(&*lab, &printer(&*lab), &driver(), soon).unwrap();
         assert_eq!(path.device.class, "IOUSBHostDevice");
         assert_eq!(path.interface.parent, Some(path.device.id));
         assert_eq!(path.service.string("IOUserClass"), Some("PrinterDriver"));
@@ -311,11 +320,13 @@ mod tests {
 
     #[test]
     fn a_missing_service_names_what_was_found_on_the_way() {
-        let lab = FakeLab::new();
-        lab.without_service();
-        let view = lab.printer_view();
-        let soon = Instant::now() + Duration::from_millis(50);
-        let err = printer_service(&*lab, &view, &driver(), soon).unwrap_err();
+        let mut s = scenario("never", vec![]);
+        s.sim
+            .faults
+            .push(fault(FaultKind::NeverMatch { role: "p".into() }));
+        let lab = testkit::sim(&s);
+        let soon = Instant::now() + Duration::from_millis(100);
+        let err = printer_service(&*lab, &printer(&*lab), &driver(), soon).unwrap_err();
         let text = err.to_string();
         assert!(
             text.contains("IOUserClass PrinterDriver") && text.contains("IOUSBHostInterface@0"),

@@ -6,6 +6,11 @@
 //! watchdog trips, the scenario thread is abandoned (never joined; when its call comes back, disarming tells
 //! it to stop), and the waiting thread reports the hang with what the scenario published in the slot.
 //!
+//! A watchdog may also be given a *release* ([`run_watched_releasing`]): when an armed deadline passes it is
+//! called first (the fuzzer closes the connection a hung call is on, which ends the call), and the job is
+//! given [`RELEASE_WAIT`] to come back and carry on; only a job that stays hung after that is abandoned. The
+//! job learns its operation overran by its own clock (it came back after the deadline it armed).
+//!
 //! This module knows nothing of labs or scenarios: it runs a closure and watches a slot of data `T` that the
 //! closure publishes.
 
@@ -42,9 +47,17 @@ pub enum Watched<R, T> {
     Tripped(T),
 }
 
+/// How long a released job has to come back before it is abandoned.
+pub const RELEASE_WAIT: Duration = Duration::from_secs(1);
+
+/// What a watchdog calls when an armed deadline passes, before giving up on the job.
+type Release<T> = Box<dyn Fn(T) + Send + Sync>;
+
 struct Slot<R, T> {
     /// The armed deadline, if an operation is in progress.
     armed: Option<Instant>,
+    /// The armed operation overran and the release was called: the next deadline passing abandons the job.
+    released: bool,
     /// What the waiting thread sleeps towards (`None`: until woken). Arming earlier than this wakes it.
     waiter_until: Option<Instant>,
     tripped: bool,
@@ -58,12 +71,15 @@ struct Slot<R, T> {
 pub struct Watchdog<R, T> {
     slot: Mutex<Slot<R, T>>,
     wake: Condvar,
+    release: Option<Release<T>>,
 }
 
 impl<R, T: Default> Watchdog<R, T> {
-    fn new(data: T) -> Self {
+    fn new(data: T, release: Option<Release<T>>) -> Self {
         Watchdog {
+            release,
             slot: Mutex::new(Slot {
+                released: false,
                 armed: None,
                 waiter_until: None,
                 tripped: false,
@@ -107,6 +123,7 @@ impl<R, T: Default> Watchdog<R, T> {
             return Err(Tripped);
         }
         s.armed = None;
+        s.released = false;
         Ok(f(&mut s.data))
     }
 
@@ -134,7 +151,10 @@ impl<R, T: Default> Watchdog<R, T> {
     }
 
     /// Sleep until the watched closure finishes or an armed deadline passes.
-    fn watch(&self) -> Watched<R, T> {
+    fn watch(&self) -> Watched<R, T>
+    where
+        T: Clone,
+    {
         let mut s = self.lock();
         loop {
             if let Some(done) = s.done.take() {
@@ -146,10 +166,21 @@ impl<R, T: Default> Watchdog<R, T> {
             }
             let now = Instant::now();
             match s.armed {
-                Some(until) if now >= until => {
-                    s.tripped = true;
-                    return Watched::Tripped(std::mem::take(&mut s.data));
-                }
+                Some(until) if now >= until => match &self.release {
+                    Some(release) if !s.released && !s.stopped => {
+                        s.released = true;
+                        s.armed = Some(now + RELEASE_WAIT);
+                        let data = s.data.clone();
+                        // Released without the lock: the job must be able to disarm while this runs.
+                        drop(s);
+                        release(data);
+                        s = self.lock();
+                    }
+                    _ => {
+                        s.tripped = true;
+                        return Watched::Tripped(std::mem::take(&mut s.data));
+                    }
+                },
                 Some(until) => {
                     s.waiter_until = Some(until);
                     s = self
@@ -176,12 +207,13 @@ pub fn run_watched<R, T>(
 ) -> Watched<R, T>
 where
     R: Send + 'static,
-    T: Default + Send + 'static,
+    T: Default + Clone + Send + 'static,
 {
-    run_watched_until(name, data, &super::Stop::new(), job)
+    watched(name, Watchdog::new(data, None), None, job)
 }
 
-/// [`run_watched`] that also gives up an armed operation the moment `stop` comes ([`Watchdog::expire`]).
+/// [`run_watched`] that also gives up an armed operation the moment `stop` comes ([`Watchdog::expire`]):
+/// Ctrl-C ends a hung call at once instead of waiting out its deadline (issue 18).
 pub fn run_watched_until<R, T>(
     name: &str,
     data: T,
@@ -190,11 +222,63 @@ pub fn run_watched_until<R, T>(
 ) -> Watched<R, T>
 where
     R: Send + 'static,
-    T: Default + Send + 'static,
+    T: Default + Clone + Send + 'static,
 {
-    let dog = Arc::new(Watchdog::new(data));
-    let on_stop = Arc::clone(&dog);
-    let _hook = stop.on_stop(move || on_stop.expire());
+    watched(name, Watchdog::new(data, None), Some(stop), job)
+}
+
+/// [`run_watched`] whose watchdog, when an armed deadline passes, first calls `release` with what the job
+/// published and gives the job [`RELEASE_WAIT`] to come back and carry on (see the module docs).
+pub fn run_watched_releasing<R, T>(
+    name: &str,
+    data: T,
+    release: impl Fn(T) + Send + Sync + 'static,
+    job: impl FnOnce(&Watchdog<R, T>) -> R + Send + 'static,
+) -> Watched<R, T>
+where
+    R: Send + 'static,
+    T: Default + Clone + Send + 'static,
+{
+    watched(
+        name,
+        Watchdog::new(data, Some(Box::new(release))),
+        None,
+        job,
+    )
+}
+
+/// Run `op` with `until` armed in `dog` (`publish` says what to report if it hangs): the one way an
+/// operation that can block is run. A panic in it is an error; if the watchdog gave the job up meanwhile,
+/// this unwinds out of the job (with [`Tripped`]), which must then do nothing more.
+pub fn armed<R, T: Default, X>(
+    dog: &Watchdog<R, T>,
+    until: Instant,
+    publish: impl FnOnce(&mut T),
+    op: impl FnOnce() -> X,
+) -> Result<X, DeadlineError> {
+    dog.arm(until, publish);
+    let r = catch_unwind(AssertUnwindSafe(op));
+    if dog.disarm(|_| ()).is_err() {
+        std::panic::resume_unwind(Box::new(Tripped));
+    }
+    r.map_err(|p| DeadlineError::Panicked(panic_text(p.as_ref())))
+}
+
+fn watched<R, T>(
+    name: &str,
+    dog: Watchdog<R, T>,
+    stop: Option<&super::Stop>,
+    job: impl FnOnce(&Watchdog<R, T>) -> R + Send + 'static,
+) -> Watched<R, T>
+where
+    R: Send + 'static,
+    T: Default + Clone + Send + 'static,
+{
+    let dog = Arc::new(dog);
+    let _hook = stop.map(|stop| {
+        let on_stop = Arc::clone(&dog);
+        stop.on_stop(move || on_stop.expire())
+    });
     let theirs = Arc::clone(&dog);
     let body = move || {
         let r = catch_unwind(AssertUnwindSafe(|| job(&theirs)));
@@ -307,6 +391,81 @@ mod tests {
     }
 
     #[test]
+    fn a_release_ends_a_hung_operation_and_the_job_carries_on() {
+        let (hang_tx, hang_rx) = std::sync::mpsc::channel::<()>();
+        let hang_rx = Mutex::new(hang_rx);
+        let released = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let seen = released.clone();
+        let until = Instant::now() + Duration::from_millis(100);
+        let watched = run_watched_releasing(
+            "t",
+            0u32,
+            // What the job published (the connection, for the fuzzer) comes to the release.
+            move |published: u32| {
+                seen.store(published, std::sync::atomic::Ordering::SeqCst);
+                let _ = hang_tx.send(());
+            },
+            move |dog: &Watchdog<&'static str, u32>| {
+                let r = armed(
+                    dog,
+                    until,
+                    |d| *d = 7,
+                    || {
+                        hang_rx.lock().unwrap().recv().unwrap();
+                    },
+                );
+                assert!(r.is_ok());
+                assert!(
+                    Instant::now() >= until,
+                    "it came back because it was released"
+                );
+                // The job goes on after the release: a second operation is armed and answers.
+                armed(
+                    dog,
+                    Instant::now() + Duration::from_secs(5),
+                    |_| (),
+                    || "went on",
+                )
+                .unwrap()
+            },
+        );
+        let Watched::Finished(answer, _) = watched else {
+            panic!("{watched:?}")
+        };
+        assert_eq!(answer, "went on");
+        assert_eq!(released.load(std::sync::atomic::Ordering::SeqCst), 7);
+    }
+
+    #[test]
+    fn a_job_that_stays_hung_after_its_release_is_given_up() {
+        let release = Arc::new(Barrier::new(2));
+        let r = release.clone();
+        let started = Instant::now();
+        let watched = run_watched_releasing(
+            "t",
+            (),
+            |_| {},
+            move |dog: &Watchdog<(), ()>| {
+                let _ = armed(
+                    dog,
+                    started + Duration::from_millis(50),
+                    |_| (),
+                    || {
+                        r.wait();
+                    },
+                );
+            },
+        );
+        assert!(matches!(watched, Watched::Tripped(())), "{watched:?}");
+        assert!(
+            started.elapsed() >= RELEASE_WAIT,
+            "given the release wait first: {:?}",
+            started.elapsed()
+        );
+        release.wait();
+    }
+
+    #[test]
     fn a_panicking_job_is_reported_with_its_message() {
         let r = run_watched("t", (), |_: &Watchdog<(), ()>| -> () {
             panic!("backend bug")
@@ -319,7 +478,7 @@ mod tests {
 
     #[test]
     fn a_stop_gives_up_the_armed_operation_at_once_and_any_armed_after_it() {
-        let stop = crate::engine::Stop::new();
+        let stop = crate::ops::Stop::new();
         let (armed_tx, armed_rx) = std::sync::mpsc::channel();
         let release = Arc::new(Barrier::new(2));
         let theirs = Arc::clone(&release);

@@ -1,0 +1,35 @@
+//! Platform code behind one name, with the same functions on every platform (nextest's
+//! `#[cfg(unix)] #[path = "unix.rs"] mod os;`): which lab is the default here, the labs only some
+//! platforms have, and recording the live machine. Callers never write `cfg(target_os)`.
+//!
+//! Other platform code still sits in its own modules (the doctor's live checks, signals, `--isolate`,
+//! the printer emulator, `inspect`, provenance): moving it here is left for their owners.
+
+#[cfg(target_os = "macos")]
+#[path = "macos.rs"]
+mod imp;
+
+#[cfg(target_os = "linux")]
+#[path = "linux.rs"]
+mod imp;
+
+#[cfg(not(any(target_os = "macos", target_os = "linux")))]
+#[path = "other.rs"]
+mod imp;
+
+pub use imp::{default_lab, macos_factory, record_live, vm_factory};
+
+/// What more than one platform says the same way.
+#[allow(dead_code)] // macOS uses none of it
+mod imp_shared {
+    use crate::lab::LabError;
+
+    pub fn not_a_mac() -> LabError {
+        LabError::Unsupported {
+            backend: "macos",
+            what: "run",
+            why: "this is not a Mac: the IOKit backend exists only on macOS; use `--lab sim` or `--lab replay:<dir>`"
+                .into(),
+        }
+    }
+}
