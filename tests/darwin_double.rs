@@ -107,3 +107,37 @@ fn tempdir() -> PathBuf {
     std::fs::create_dir_all(&d).expect("a temporary folder");
     d
 }
+
+#[test]
+fn selftest_runs_through_the_real_backend_and_every_assumption_it_can_check_holds() {
+    let out_dir = tempdir().join("selftest");
+    let out = Command::new(env!("CARGO_BIN_EXE_dexthil"))
+        .current_dir(repo())
+        .args(["selftest", "--out"])
+        .arg(&out_dir)
+        .output()
+        .expect("dexthil runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    // IOObjectGetClass through the real FFI answers the override, as a Mac does; the sample's completion
+    // comes back on the notification port.
+    for (id, verdict) in [("class-names", "holds"), ("async-completion", "holds")] {
+        let row = text
+            .split("\n")
+            .skip_while(|l| !l.starts_with(id))
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(row.contains(&format!("→ {verdict}")), "{id}: {row}\n{text}");
+    }
+    assert!(
+        text.contains("device IOUSBDevice, interface IOUSBInterface"),
+        "{text}"
+    );
+    assert!(!text.contains("BROKEN"), "{text}");
+    assert!(out_dir.join("verdicts.json").is_file(), "{text}");
+}

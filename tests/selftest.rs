@@ -16,7 +16,7 @@ fn out_dir(name: &str) -> PathBuf {
 }
 
 #[test]
-#[cfg(not(target_os = "macos"))]
+#[cfg(not(any(target_os = "macos", feature = "darwin-double")))]
 fn off_a_mac_it_says_it_needs_one_and_exits_2() {
     let dir = out_dir("offmac");
     let (code, out) = dexthil(&["selftest", "--out", dir.to_str().unwrap()]);

@@ -48,7 +48,15 @@ pub fn machine_probe(sample_driver: &Path) -> Result<Box<dyn SelftestProbe>, Str
         let sample = crate::scenario::load_driver(sample_driver).map_err(|e| e.to_string())?;
         crate::backends::macos::selftest::probe(sample).map_err(|e| e.to_string())
     }
-    #[cfg(not(target_os = "macos"))]
+    // The darwin double: the same probe through the real backend, the double serving Apple's sample.
+    #[cfg(all(feature = "darwin-double", not(target_os = "macos")))]
+    {
+        let sample = crate::scenario::load_driver(sample_driver).map_err(|e| e.to_string())?;
+        let lab = crate::backends::darwin_double::selftest_lab(std::sync::Arc::new(sample.clone()))
+            .map_err(|e| e.to_string())?;
+        Ok(crate::backends::macos::selftest::probe_on(lab, sample))
+    }
+    #[cfg(not(any(target_os = "macos", feature = "darwin-double")))]
     {
         let _ = sample_driver;
         Err(NOT_A_MAC.into())

@@ -37,11 +37,10 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 
-use super::LabFactory;
 use super::macos::{MacosLab, UsbSide};
+use super::{LabFactory, LabSpec};
 use crate::lab::{Lab, LabError, UsbBus};
 use crate::logs::LogCapture;
-use crate::scenario::Scenario;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -112,15 +111,15 @@ impl LabFactory for DoubleFactory {
             .usb
             .set_replug_plan(crate::station::replug_plan(station));
     }
-    fn lab_for(&self, scenario: &Scenario) -> Result<Arc<dyn Lab>, LabError> {
-        self.lab_for_attempt(scenario, 1)
+    fn lab_for(&self, spec: &LabSpec) -> Result<Arc<dyn Lab>, LabError> {
+        self.lab_for_attempt(spec, 1)
     }
-    fn lab_for_attempt(&self, scenario: &Scenario, attempt: u32) -> Result<Arc<dyn Lab>, LabError> {
+    fn lab_for_attempt(&self, spec: &LabSpec, attempt: u32) -> Result<Arc<dyn Lab>, LabError> {
         self.check_previous();
-        *self.previous.lock().unwrap_or_else(|p| p.into_inner()) = Some(scenario.name.clone());
+        *self.previous.lock().unwrap_or_else(|p| p.into_inner()) = Some(spec.name.clone());
         // The registry may serve printers the libusb side does not have: such a scenario cannot run.
         let devices = self.lab.usb.devices()?;
-        for role in &scenario.printers {
+        for role in &spec.printers {
             role.resolve(&devices).map_err(|e| LabError::Unsupported {
                 backend: "macos",
                 what: "serve this scenario under the darwin double",
@@ -137,8 +136,10 @@ impl LabFactory for DoubleFactory {
                 None
             }
             None => {
-                let sim = Arc::new(crate::backends::sim::SimLab::for_attempt(
-                    scenario, attempt,
+                let sim = Arc::new(crate::backends::sim::SimLab::for_spec(
+                    spec,
+                    attempt,
+                    crate::backends::sim::station::seats(),
                 )?);
                 served::serve(Some(sim.clone()));
                 Some(sim)
@@ -177,6 +178,17 @@ impl Drop for DoubleFactory {
             std::process::exit(2);
         }
     }
+}
+
+/// The macOS lab for `dexthil selftest` under the double: the double serves a sim lab of Apple's sample
+/// (`sample`, no printer roles), so the self-test's registry, open, call and completion checks go through
+/// the real backend.
+pub fn selftest_lab(sample: Arc<crate::driver::Driver>) -> Result<MacosLab, LabError> {
+    let spec = LabSpec::probe("selftest", sample);
+    let sim =
+        crate::backends::sim::SimLab::for_spec(&spec, 1, crate::backends::sim::station::seats())?;
+    served::serve(Some(Arc::new(sim)));
+    Ok(MacosLab::with_usb(usb_side()))
 }
 
 /// A lab over an `ioreg -a -l` dump (plist, XML or binary, or the text form), read by the replay reader.

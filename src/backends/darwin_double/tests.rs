@@ -395,7 +395,9 @@ fn a_leak_in_a_scenario_is_reported_by_the_run_with_the_scenario_it_happened_in(
         ])
         .unwrap();
     let factory = super::factory().unwrap();
-    let lab = factory.lab_for(&scenarios[0]).unwrap();
+    let lab = factory
+        .lab_for(&crate::backends::LabSpec::of(&scenarios[0]))
+        .unwrap();
     // What a backend bug would do: a matching dictionary made and never handed on or released.
     let leaked = IOServiceMatching(cstr(c"IOService"));
     drop(lab);

@@ -94,6 +94,16 @@ pub fn object_for(id: EntryId) -> Option<IoObject> {
     matching_objects(&m).ok()?.into_iter().next()
 }
 
+/// What `IOObjectGetClass` itself answers for an entry: the user-space name, `IOClassNameOverride` when the
+/// entry has one (IOKitUser `IOKitLib.c`, `_IOObjectGetClass`). [`read_entry`] keeps the kernel class
+/// instead; `selftest` asks this to check what a Mac really answers.
+pub fn object_get_class(id: EntryId) -> Option<String> {
+    let obj = object_for(id)?;
+    let mut class = [0 as c_char; 128]; // io_name_t
+    // SAFETY: valid object; the buffer is an io_name_t.
+    (unsafe { IOObjectGetClass(obj.raw(), class.as_mut_ptr()) } == 0).then(|| c_text(&class))
+}
+
 fn entry_id(obj: &IoObject) -> Option<EntryId> {
     let mut id = 0u64;
     // SAFETY: valid object, out pointer to a u64.

@@ -23,10 +23,12 @@ pub struct MacosProbe {
 
 /// The probe of this Mac, with Apple's sample described by `sample`.
 pub fn probe(sample: Driver) -> Result<Box<dyn SelftestProbe>, LabError> {
-    Ok(Box::new(MacosProbe {
-        lab: MacosLab::new()?,
-        sample,
-    }))
+    Ok(probe_on(MacosLab::new()?, sample))
+}
+
+/// The probe over a lab already made (the darwin double makes its own, serving Apple's sample).
+pub fn probe_on(lab: MacosLab, sample: Driver) -> Box<dyn SelftestProbe> {
+    Box::new(MacosProbe { lab, sample })
 }
 
 /// A tool's output, or what went wrong, for the report.
@@ -45,6 +47,15 @@ fn tool(program: &str, args: &[&str]) -> String {
 impl SelftestProbe for MacosProbe {
     fn machine(&self) -> String {
         let v = rusb::version();
+        if !cfg!(target_os = "macos") {
+            return format!(
+                "Linux, not a Mac: the darwin double served the real macOS backend ({}, libusb {}.{}.{})",
+                std::env::consts::ARCH,
+                v.major(),
+                v.minor(),
+                v.micro()
+            );
+        }
         format!(
             "macOS {} ({}), {}, libusb {}.{}.{}",
             tool("/usr/bin/sw_vers", &["-productVersion"]),
@@ -63,7 +74,17 @@ impl SelftestProbe for MacosProbe {
     }
 
     fn registered_printers(&self) -> Result<Vec<RegisteredPrinter>, String> {
-        lab_probe::registered_printers(&self.lab)
+        // The lab's entries carry the kernel class; the assumption is about what IOObjectGetClass answers.
+        let mut printers = lab_probe::registered_printers(&self.lab)?;
+        for p in &mut printers {
+            let entries = std::iter::once(&mut p.device).chain(p.interface.as_mut());
+            for e in entries {
+                if let Some(class) = super::registry::object_get_class(e.id) {
+                    e.class = class;
+                }
+            }
+        }
+        Ok(printers)
     }
 
     fn async_round_trip(&self) -> Option<Result<AsyncRoundTrip, String>> {
