@@ -11,6 +11,11 @@
 //! limits, completions), `runloop`; CoreFoundation's objects in `cf_object`, `cf_string`, `cf_values`,
 //! `cf_collections`, `cf_dictionary`. `audit` checks ownership of every object handed out.
 //!
+//! A scenario with printer roles is served a sim seated where libusb sees the real printers (`seating`;
+//! in the USB VM, its gadgets), so the backend pairs each real device with its doubled registry entry by
+//! bus and `USB Address`, as on a Mac; what a real bus cannot have under the double (a replug, a sim fault
+//! that moves a printer) is refused before the scenario starts, saying why.
+//!
 //! What it cannot prove is what closed source does (IOUSBHostFamily, libdriverkit): `dexthil selftest`
 //! checks those assumptions on a real Mac. The libusb side is never doubled: it is the real bus (empty here,
 //! or the USB VM's).
@@ -30,6 +35,7 @@ pub mod notify;
 pub mod objects;
 pub mod registry_fns;
 pub mod runloop;
+pub mod seating;
 pub mod served;
 
 #[cfg(test)]
@@ -118,10 +124,13 @@ impl LabFactory for DoubleFactory {
     fn lab_for_attempt(&self, scenario: &Scenario, attempt: u32) -> Result<Arc<dyn Lab>, LabError> {
         self.check_previous();
         *self.previous.lock().unwrap_or_else(|p| p.into_inner()) = Some(scenario.name.clone());
+        // The real printers as libusb sees them, asked while the double serves nothing: a registry left
+        // from the scenario before would pair with them and lend them its port paths.
+        served::serve(None);
+        let real = self.lab.usb.devices()?;
         // The registry may serve printers the libusb side does not have: such a scenario cannot run.
-        let devices = self.lab.usb.devices()?;
         for role in &scenario.printers {
-            role.resolve(&devices).map_err(|e| LabError::Unsupported {
+            role.resolve(&real).map_err(|e| LabError::Unsupported {
                 backend: "macos",
                 what: "serve this scenario under the darwin double",
                 why: format!(
@@ -137,9 +146,13 @@ impl LabFactory for DoubleFactory {
                 None
             }
             None => {
-                let sim = Arc::new(crate::backends::sim::SimLab::for_attempt(
-                    scenario, attempt,
-                )?);
+                // With printer roles, the sim's printers sit where the real ones are (the USB VM's);
+                // without, the sim station as it is.
+                let sim = Arc::new(if scenario.printers.is_empty() {
+                    crate::backends::sim::SimLab::for_attempt(scenario, attempt)?
+                } else {
+                    seating::seated_lab(scenario, attempt, &real)?
+                });
                 served::serve(Some(sim.clone()));
                 Some(sim)
             }

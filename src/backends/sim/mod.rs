@@ -166,7 +166,9 @@ impl SimLab {
         Self::for_attempt_at(scenario, 1, seats)
     }
 
-    fn for_attempt_at(
+    /// [`SimLab::for_scenario_at`] for attempt `attempt` (1-based): what a lab seated at a real bus uses
+    /// under `--retries` (`backends::vm::seated_sim`).
+    pub fn for_attempt_at(
         scenario: &Scenario,
         attempt: u32,
         seats: Vec<station::Seat>,
