@@ -13,8 +13,8 @@
 //!
 //! A scenario with printer roles is served a sim seated where libusb sees the real printers (`seating`;
 //! in the USB VM, its gadgets), so the backend pairs each real device with its doubled registry entry by
-//! bus and `USB Address`, as on a Mac; what a real bus cannot have under the double (a replug, a sim fault
-//! that moves a printer) is refused before the scenario starts, saying why.
+//! bus and `USB Address`, as on a Mac; what a real bus cannot have under the double (a replug, a
+//! re-enumeration fault) is refused before the scenario starts, saying why.
 //!
 //! What it cannot prove is what closed source does (IOUSBHostFamily, libdriverkit): `dexthil selftest`
 //! checks those assumptions on a real Mac. The libusb side is never doubled: it is the real bus (empty here,
@@ -231,7 +231,8 @@ pub fn factory() -> Result<Box<dyn LabFactory>, LabError> {
          Mach doubled in-process; serving {}; libusb is the real bus)",
         match std::env::var_os(IOREG_ENV) {
             Some(p) => format!("the ioreg dump {}", PathBuf::from(p).display()),
-            None => "the sim station".into(),
+            None => "the sim station, seated at libusb's printers for scenarios with printer roles"
+                .into(),
         }
     );
     audit::check();

@@ -1,8 +1,8 @@
 //! What the double serves for a scenario with printer roles: a sim lab seated where libusb sees the real
 //! printers (the USB VM's gadgets, `backends::vm::seated_sim`), so the macOS backend pairs each real
 //! device with its doubled registry entry by bus (`locationID >> 24`) and `USB Address`, as on a Mac
-//! (`usb::darwin::pair`). And what such a scenario cannot have on a real bus under the double, said
-//! before it starts, as the lab's limit rather than the driver's failure.
+//! (`usb::darwin::pair`). And what such a scenario cannot have on a real bus under the double (a replug,
+//! a re-enumeration), said before it starts, as the lab's limit rather than the driver's failure.
 
 use crate::backends::sim::SimLab;
 use crate::lab::{LabError, UsbView};
@@ -13,16 +13,18 @@ use crate::scenario::{FaultKind, Scenario, Step, StepKind};
 /// - A replug (a `replug` step, or a `fuzz` step on a printer, whose sequences replug): the macOS backend
 ///   replugs by hub port power or a libusb reset, which the doubled registry (a sim) never sees, and the
 ///   USB VM's gadgets replug only by their UDC file, which the backend has no method for.
-/// - A sim fault that moves a printer on the bus (`unplug`, `reenumerate`): it would move only the doubled
-///   registry's printer, while the real one stays where libusb sees it.
+/// - A `reenumerate` sim fault: its subject is the printer arriving at a new port, which it would do in the
+///   doubled registry only, while libusb still sees the real one where it was. (An `unplug` or
+///   `unplug_mid_call` fault runs: the printer's service terminates in the doubled registry, which is what
+///   such scenarios check; libusb still lists the real printer, so a `cross_check` after one would fail.)
 pub fn real_bus_refusal(scenario: &Scenario) -> Option<String> {
     if let Some(why) = scenario.steps.iter().find_map(step_refusal) {
         return Some(why);
     }
     scenario.sim.faults.iter().find_map(|f| match &f.kind {
-        FaultKind::Unplug { role, .. } | FaultKind::Reenumerate { role, .. } => Some(format!(
-            "its sim fault moves printer `{role}` on the bus, but only in the doubled registry: the real \
-             printer stays where libusb sees it"
+        FaultKind::Reenumerate { role, .. } => Some(format!(
+            "its sim fault re-enumerates printer `{role}` at a new port, but only in the doubled registry: \
+             the real printer stays where libusb sees it"
         )),
         _ => None,
     })
@@ -176,6 +178,7 @@ mod tests {
             "scenarios/smoke/ds620.yaml",
             "scenarios/smoke/cx-02.yaml",
             "scenarios/field-bugs/open-iouserserver-unsupported.yaml",
+            "scenarios/field-bugs/unplug-mid-call.yaml",
         ] {
             assert_eq!(real_bus_refusal(&scenario(rel)), None, "{rel}");
         }
