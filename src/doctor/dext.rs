@@ -98,9 +98,7 @@ impl DextBundle {
                 &info_plist,
                 line,
                 Some(column),
-                format!(
-                    "nested more than {MAX_PLIST_DEPTH} levels deep: not a bundle's Info.plist"
-                ),
+                format!("nested more than {MAX_PLIST_DEPTH} levels deep: not a bundle's Info.plist"),
             ));
         }
         let plist = plist::Value::from_reader(std::io::Cursor::new(&bytes)).map_err(|e| {

@@ -130,10 +130,7 @@ pub fn log_check(
             "dext-log",
             LOG,
             Status::Warn,
-            format!(
-                "{} does not cover an open: no line concerns one",
-                log.source
-            ),
+            format!("{} does not cover an open: no line concerns one", log.source),
         )
         .evidence(format!("{} line(s) read: {}", log.lines, log.covered()))
         .action("capture the log with the command below while the host opens the dext");

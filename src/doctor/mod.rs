@@ -14,12 +14,12 @@
 
 pub mod attachments;
 pub mod causes;
-mod crash_check;
 pub mod dext;
 mod dext_checks;
 mod dext_log;
 pub mod dext_symbols;
 mod dext_user_client;
+mod crash_check;
 pub mod entitlements;
 pub mod entitlements_text;
 mod error;
