@@ -183,4 +183,64 @@ mod tests {
             assert_eq!(real_bus_refusal(&scenario(rel)), None, "{rel}");
         }
     }
+
+    /// The scenarios `ci/usb-vm/guest-init.sh` runs under the double (`DOUBLE_SCENARIOS`), as paths.
+    fn guest_list() -> Vec<std::path::PathBuf> {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let init =
+            std::fs::read_to_string(repo.join("ci/usb-vm/guest-init.sh")).expect("guest-init.sh");
+        let list = init
+            .split_once("DOUBLE_SCENARIOS=\"")
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .expect("guest-init.sh sets DOUBLE_SCENARIOS=\"...\"")
+            .0;
+        list.split_whitespace().map(|p| repo.join(p)).collect()
+    }
+
+    /// Every corpus scenario with a printer role that the VM's two printers can serve is in the guest's list,
+    /// and every other one is refused saying why: none is left out unnoticed, none listed fails for want of a
+    /// printer or a replug the backend cannot do.
+    #[test]
+    fn the_guests_list_is_every_scenario_the_vms_printers_can_serve() {
+        let model = |name| catalog::find(name).expect("a catalog model");
+        // As the VM's bus has them: each on root port 1 of its own dummy_hcd bus.
+        let vm = [
+            model("DS620").usb_view(1, vec![1], 2),
+            model("CX-02").usb_view(2, vec![1], 2),
+        ];
+        let listed =
+            crate::scenario::load_corpus(&guest_list()).expect("the listed scenarios load");
+        let listed_names: Vec<&str> = listed.iter().map(|s| s.name.as_str()).collect();
+        for s in &listed {
+            if let Err(e) = seated_lab(s, 1, &vm) {
+                panic!(
+                    "{} is in DOUBLE_SCENARIOS but cannot be served in the VM: {e}",
+                    s.name
+                );
+            }
+        }
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let corpus =
+            crate::scenario::load_corpus(&[repo.join("scenarios")]).expect("the corpus loads");
+        let mut refused = 0;
+        for s in corpus.iter().filter(|s| !s.printers.is_empty()) {
+            match seated_lab(s, 1, &vm) {
+                Ok(_) => assert!(
+                    listed_names.contains(&s.name.as_str()),
+                    "{} ({}) can be served in the VM but guest-init.sh does not list it",
+                    s.name,
+                    s.source.display()
+                ),
+                Err(e) => {
+                    assert!(
+                        matches!(e, LabError::Unsupported { .. } | LabError::NoPrinter { .. }),
+                        "{}: {e}",
+                        s.name
+                    );
+                    refused += 1;
+                }
+            }
+        }
+        assert!(listed.iter().filter(|s| !s.printers.is_empty()).count() >= 9 && refused >= 3);
+    }
 }
