@@ -124,9 +124,10 @@ impl LabFactory for DoubleFactory {
     fn lab_for_attempt(&self, scenario: &Scenario, attempt: u32) -> Result<Arc<dyn Lab>, LabError> {
         self.check_previous();
         *self.previous.lock().unwrap_or_else(|p| p.into_inner()) = Some(scenario.name.clone());
-        // The real printers as libusb sees them, asked while the double serves nothing: a registry left
-        // from the scenario before would pair with them and lend them its port paths.
-        served::serve(None);
+        // The real printers as libusb sees them: beside the dump it serves (its entries pair with them, as
+        // on the Mac it came from), or, for a sim, while the double serves nothing: a registry left from
+        // the scenario before would pair with them and lend them its port paths.
+        served::serve(self.ioreg.clone());
         let real = self.lab.usb.devices()?;
         // The registry may serve printers the libusb side does not have: such a scenario cannot run.
         for role in &scenario.printers {
@@ -141,10 +142,7 @@ impl LabFactory for DoubleFactory {
             })?;
         }
         let sim = match &self.ioreg {
-            Some(dump) => {
-                served::serve(Some(dump.clone()));
-                None
-            }
+            Some(_) => None,
             None => {
                 // With printer roles, the sim's printers sit where the real ones are (the USB VM's);
                 // without, the sim station as it is.

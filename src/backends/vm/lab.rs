@@ -18,7 +18,10 @@ impl LabFactory for VmFactory {
         "vm"
     }
     fn lab_for(&self, scenario: &Scenario) -> Result<Arc<dyn Lab>, LabError> {
-        Ok(Arc::new(VmLab::for_scenario(scenario)?))
+        self.lab_for_attempt(scenario, 1)
+    }
+    fn lab_for_attempt(&self, scenario: &Scenario, attempt: u32) -> Result<Arc<dyn Lab>, LabError> {
+        Ok(Arc::new(VmLab::for_attempt(scenario, attempt)?))
     }
 }
 
@@ -29,9 +32,15 @@ pub struct VmLab {
 
 impl VmLab {
     pub fn for_scenario(scenario: &Scenario) -> Result<VmLab, LabError> {
+        Self::for_attempt(scenario, 1)
+    }
+
+    /// Attempt `attempt` (1-based) of a scenario: the sim's `open_lab_error` faults past their `attempts`
+    /// are left out, as in the sim lab.
+    pub fn for_attempt(scenario: &Scenario, attempt: u32) -> Result<VmLab, LabError> {
         let bus = VmBus::new()?;
         let real = bus.devices()?;
-        let sim = seated_sim(scenario, 1, &real)?;
+        let sim = seated_sim(scenario, attempt, &real)?;
         Ok(VmLab { bus, sim })
     }
 }
