@@ -1,6 +1,7 @@
 #!/bin/busybox sh
 # PID 1 of the USB VM (copied into the initramfs by run.sh): load the USB modules, create the printer
-# gadgets from the catalog, start their firmware, run the guest tests, report USBVM_RC and power off.
+# gadgets from the catalog, start their firmware, run the guest tests, the scenarios with `--lab vm`, then
+# through the macOS backend against the darwin double, report USBVM_RC and power off.
 /bin/busybox --install -s /bin; export PATH=/bin
 mount -t proc p /proc; mount -t sysfs s /sys; mount -t devtmpfs d /dev; mount -t tmpfs r /run
 echo "USBVM booted uptime=$(cut -d' ' -f1 /proc/uptime)"
@@ -32,5 +33,28 @@ echo "USBVM tests done uptime=$(cut -d' ' -f1 /proc/uptime)"
 if [ $rc = 0 ] && [ -z "$USBVM_NO_SCENARIOS" ]; then
   /bin/dexthil run --lab vm scenarios/smoke/replug-ds620.yaml scenarios/smoke/ds620.yaml scenarios/smoke/cx-02.yaml; rc=$?
   echo "USBVM scenarios done uptime=$(cut -d' ' -f1 /proc/uptime)"
+fi
+# The real macOS backend against the darwin double, pairing these printers with a registry seated at them
+# (docs/vm.md, "The macOS backend in the VM"): every scenario the two printers can serve must pass; a
+# replug, which the backend cannot do here, must be refused as the lab's limit (exit 2) saying why.
+DOUBLE_SCENARIOS="scenarios/smoke/ds620.yaml scenarios/smoke/cx-02.yaml scenarios/smoke/checked-printer-selectors.yaml
+  scenarios/replay/ds620.yaml scenarios/replay/cx-02.yaml
+  scenarios/field-bugs/open-iouserserver-unsupported.yaml scenarios/field-bugs/unplug-mid-call.yaml
+  scenarios/field-bugs/open-nub-kioreturnerror.yaml scenarios/field-bugs/unplug-mid-call-no-device.yaml
+  scenarios/sample"
+# sample-open-close-cycles (200 opens) takes ~19 s under TCG, three quarters of this run; it has no printer
+# role, so the VM adds nothing to it: tests/darwin_double.rs runs it on every `cargo test --features darwin-double`.
+if [ $rc = 0 ] && [ -z "$USBVM_NO_SCENARIOS" ]; then
+  /bin/dexthil-double run --lab macos $DOUBLE_SCENARIOS --skip sample-open-close-cycles; rc=$?
+  echo "USBVM double scenarios done (exit $rc) uptime=$(cut -d' ' -f1 /proc/uptime)"
+fi
+if [ $rc = 0 ] && [ -z "$USBVM_NO_SCENARIOS" ]; then
+  /bin/dexthil-double run --lab macos scenarios/smoke/replug-ds620.yaml > /run/refused.txt 2>&1; refused=$?
+  cat /run/refused.txt
+  if [ $refused != 2 ] || ! grep -q "replug only through their UDC file" /run/refused.txt; then
+    echo "USBVM error: the double ran replug-ds620 (exit $refused) instead of refusing it as the lab's limit"
+    rc=1
+  fi
+  echo "USBVM double refusal checked uptime=$(cut -d' ' -f1 /proc/uptime)"
 fi
 finish $rc

@@ -56,16 +56,21 @@ if [ ! -f "$W/vmlinux-$KVER" ] || [ ! -d "$W/mods-$KVER" ]; then
 fi
 say "kernel $KVER ready"
 
-# 3. The binaries: dexthil (the printers' firmware, the gadget set-up) and the guest test binary.
+# 3. The binaries: dexthil (the printers' firmware, the gadget set-up), the guest test binary, and dexthil
+# built with the darwin double (the real macOS backend; its `run --lab macos` pairs the VM's printers).
+# The double's build goes first: both land at $TARGET/debug/dexthil, so it is copied out before the other.
 cd "$REPO"
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
+cargo build --quiet --features darwin-double --bin dexthil || die "cargo build --features darwin-double failed"
+cp "$TARGET/debug/dexthil" "$W/dexthil-double.tmp" && mv "$W/dexthil-double.tmp" "$W/dexthil-double" \
+  || die "copying the darwin-double binary failed"
 cargo build --quiet --bin dexthil || die "cargo build failed"
 TESTBIN=$(cargo test --quiet --test vm_guest --no-run --message-format=json 2>/dev/null \
   | grep '"name":"vm_guest"' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
 [ -x "$TESTBIN" ] || die "cargo did not build the vm_guest test binary"
 say "built $TESTBIN"
 
-# 4. The initramfs: busybox, modules, the two binaries with the libraries ldd names, scenarios, init.
+# 4. The initramfs: busybox, modules, the three binaries with the libraries ldd names, scenarios, init.
 R=$(mktemp -d "$W/root.XXXX")
 trap 'rm -rf "$R"' EXIT
 mkdir -p "$R"/{bin,proc,sys,dev,tmp,run,mods,work}
@@ -73,9 +78,10 @@ cp /bin/busybox "$R/bin/"
 cp "$W/mods-$KVER"/* "$R/mods/"
 cp "$TARGET/debug/dexthil" "$R/bin/dexthil"
 cp "$TESTBIN" "$R/bin/vm_guest"
+cp "$W/dexthil-double" "$R/bin/dexthil-double"
 # Debug info is most of a debug binary; the guest unpacks the initramfs under TCG, so leave it out.
-if command -v strip >/dev/null; then strip --strip-debug "$R/bin/dexthil" "$R/bin/vm_guest"; fi
-for b in "$R/bin/dexthil" "$R/bin/vm_guest"; do
+if command -v strip >/dev/null; then strip --strip-debug "$R"/bin/{dexthil,vm_guest,dexthil-double}; fi
+for b in "$R"/bin/{dexthil,vm_guest,dexthil-double}; do
   for l in $(ldd "$b" 2>/dev/null | grep -o '/[^ ]*'); do mkdir -p "$R$(dirname "$l")"; cp -L "$l" "$R$l"; done
 done
 cp -r scenarios "$R/work/"

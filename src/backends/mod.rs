@@ -27,6 +27,9 @@ pub struct LabSpec {
     pub driver: Arc<Driver>,
     pub printers: Vec<Role>,
     pub sim: SimConfig,
+    /// The printer roles the scenario replugs (a `replug` step, or a `fuzz` step on a printer, whose
+    /// sequences replug): a lab that cannot replug a printer refuses up front, as its own limit.
+    pub replugs: Vec<String>,
 }
 
 impl LabSpec {
@@ -36,6 +39,7 @@ impl LabSpec {
             driver: scenario.driver.clone(),
             printers: scenario.printers.clone(),
             sim: scenario.sim.clone(),
+            replugs: replugged_roles(&scenario.steps),
         }
     }
 
@@ -46,8 +50,29 @@ impl LabSpec {
             driver,
             printers: Vec::new(),
             sim: SimConfig::default(),
+            replugs: Vec::new(),
         }
     }
+}
+
+/// The roles `steps` replug, each once, in order.
+fn replugged_roles(steps: &[crate::scenario::Step]) -> Vec<String> {
+    use crate::scenario::StepKind;
+    let mut roles: Vec<String> = Vec::new();
+    for step in steps {
+        let found = match &step.kind {
+            StepKind::Replug { role } => vec![role.clone()],
+            StepKind::Fuzz(f) => f.role.iter().cloned().collect(),
+            StepKind::Repeat { steps, .. } => replugged_roles(steps),
+            _ => Vec::new(),
+        };
+        for r in found {
+            if !roles.contains(&r) {
+                roles.push(r);
+            }
+        }
+    }
+    roles
 }
 
 /// Which lab a run uses (`--lab`).

@@ -47,6 +47,8 @@ pub fn lab_spec(driver: Arc<Driver>, printer: Option<&str>) -> LabSpec {
         driver,
         printers: printer.map(printer_role).into_iter().collect(),
         sim: scenario::SimConfig::default(),
+        // Fuzzing a printer replugs it (the state model's sequences do).
+        replugs: printer.map(|m| printer_role(m).name).into_iter().collect(),
     }
 }
 

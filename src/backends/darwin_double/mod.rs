@@ -11,6 +11,11 @@
 //! limits, completions), `runloop`; CoreFoundation's objects in `cf_object`, `cf_string`, `cf_values`,
 //! `cf_collections`, `cf_dictionary`. `audit` checks ownership of every object handed out.
 //!
+//! A scenario with printer roles is served a sim seated where libusb sees the real printers (`seating`;
+//! in the USB VM, its gadgets), so the backend pairs each real device with its doubled registry entry by
+//! bus and `USB Address`, as on a Mac; what a real bus cannot have under the double (a replug, a
+//! re-enumeration fault) is refused before the scenario starts, saying why.
+//!
 //! What it cannot prove is what closed source does (IOUSBHostFamily, libdriverkit): `dexthil selftest`
 //! checks those assumptions on a real Mac. The libusb side is never doubled: it is the real bus (empty here,
 //! or the USB VM's).
@@ -30,6 +35,7 @@ pub mod notify;
 pub mod objects;
 pub mod registry_fns;
 pub mod runloop;
+pub mod seating;
 pub mod served;
 
 #[cfg(test)]
@@ -117,10 +123,14 @@ impl LabFactory for DoubleFactory {
     fn lab_for_attempt(&self, spec: &LabSpec, attempt: u32) -> Result<Arc<dyn Lab>, LabError> {
         self.check_previous();
         *self.previous.lock().unwrap_or_else(|p| p.into_inner()) = Some(spec.name.clone());
+        // The real printers as libusb sees them: beside the dump it serves (its entries pair with them, as
+        // on the Mac it came from), or, for a sim, while the double serves nothing: a registry left from
+        // the scenario before would pair with them and lend them its port paths.
+        served::serve(self.ioreg.clone());
+        let real = self.lab.usb.devices()?;
         // The registry may serve printers the libusb side does not have: such a scenario cannot run.
-        let devices = self.lab.usb.devices()?;
         for role in &spec.printers {
-            role.resolve(&devices).map_err(|e| LabError::Unsupported {
+            role.resolve(&real).map_err(|e| LabError::Unsupported {
                 backend: "macos",
                 what: "serve this scenario under the darwin double",
                 why: format!(
@@ -131,16 +141,19 @@ impl LabFactory for DoubleFactory {
             })?;
         }
         let sim = match &self.ioreg {
-            Some(dump) => {
-                served::serve(Some(dump.clone()));
-                None
-            }
+            Some(_) => None,
             None => {
-                let sim = Arc::new(crate::backends::sim::SimLab::for_spec(
-                    spec,
-                    attempt,
-                    crate::backends::sim::station::seats(),
-                )?);
+                // With printer roles, the sim's printers sit where the real ones are (the USB VM's);
+                // without, the sim station as it is.
+                let sim = Arc::new(if spec.printers.is_empty() {
+                    crate::backends::sim::SimLab::for_spec(
+                        spec,
+                        attempt,
+                        crate::backends::sim::station::seats(),
+                    )?
+                } else {
+                    seating::seated_lab(spec, attempt, &real)?
+                });
                 served::serve(Some(sim.clone()));
                 Some(sim)
             }
@@ -230,7 +243,8 @@ pub fn factory() -> Result<Box<dyn LabFactory>, LabError> {
          Mach doubled in-process; serving {}; libusb is the real bus)",
         match std::env::var_os(IOREG_ENV) {
             Some(p) => format!("the ioreg dump {}", PathBuf::from(p).display()),
-            None => "the sim station".into(),
+            None => "the sim station, seated at libusb's printers for scenarios with printer roles"
+                .into(),
         }
     );
     audit::check();

@@ -3,10 +3,10 @@
 //! same moment, the sim's printer, so the simulated registry and dext follow the real bus.
 
 use super::VmBus;
-use crate::backends::LabFactory;
-use crate::backends::sim::{SimLab, station::Seat};
+use super::seating::seated_sim;
+use crate::backends::sim::SimLab;
+use crate::backends::{LabFactory, LabSpec};
 use crate::lab::{Lab, LabError, UsbBus, UsbView, WaitError};
-use crate::printer::catalog;
 use crate::scenario::Scenario;
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,8 +17,11 @@ impl LabFactory for VmFactory {
     fn name(&self) -> &'static str {
         "vm"
     }
-    fn lab_for(&self, spec: &crate::backends::LabSpec) -> Result<Arc<dyn Lab>, LabError> {
-        Ok(Arc::new(VmLab::for_spec(spec)?))
+    fn lab_for(&self, spec: &LabSpec) -> Result<Arc<dyn Lab>, LabError> {
+        self.lab_for_attempt(spec, 1)
+    }
+    fn lab_for_attempt(&self, spec: &LabSpec, attempt: u32) -> Result<Arc<dyn Lab>, LabError> {
+        Ok(Arc::new(VmLab::for_spec(spec, attempt)?))
     }
 }
 
@@ -27,32 +30,17 @@ pub struct VmLab {
     sim: SimLab,
 }
 
-/// Where the sim's printers go: one per catalog printer on the real bus, at its real bus and port path.
-pub fn seats_of(views: &[UsbView]) -> Vec<Seat> {
-    views
-        .iter()
-        .filter_map(|v| {
-            Some(Seat {
-                model: catalog::by_ids(v.vendor_id, v.product_id)?,
-                bus: v.bus,
-                port_path: v.port_path.clone(),
-            })
-        })
-        .collect()
-}
-
 impl VmLab {
     pub fn for_scenario(scenario: &Scenario) -> Result<VmLab, LabError> {
-        Self::for_spec(&crate::backends::LabSpec::of(scenario))
+        Self::for_spec(&LabSpec::of(scenario), 1)
     }
 
-    pub fn for_spec(spec: &crate::backends::LabSpec) -> Result<VmLab, LabError> {
+    /// Attempt `attempt` (1-based) of what `spec` describes: the sim's `open_lab_error` faults past their
+    /// `attempts` are left out, as in the sim lab.
+    pub fn for_spec(spec: &LabSpec, attempt: u32) -> Result<VmLab, LabError> {
         let bus = VmBus::new()?;
         let real = bus.devices()?;
-        let sim = SimLab::for_spec(spec, 1, seats_of(&real))?;
-        for v in &real {
-            sim.mirror_address(v);
-        }
+        let sim = seated_sim(spec, attempt, &real)?;
         Ok(VmLab { bus, sim })
     }
 }
@@ -101,28 +89,5 @@ crate::forward_user_clients!(VmLab, sim);
 impl Lab for VmLab {
     fn name(&self) -> &'static str {
         "vm"
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::backends::sim::station;
-
-    #[test]
-    fn the_sims_printers_sit_where_the_real_ones_are_and_strangers_are_left_out() {
-        let seat = station::seats()
-            .into_iter()
-            .find(|s| s.model.name == "CX-02")
-            .unwrap();
-        let mut real = station::usb_view(&seat, 2);
-        real.bus = 2;
-        real.port_path = vec![1];
-        let mut stranger = real.clone();
-        stranger.vendor_id = 0x1d6b;
-        let seats = seats_of(&[real, stranger]);
-        assert_eq!(seats.len(), 1);
-        assert_eq!((seats[0].model.name, seats[0].bus), ("CX-02", 2));
-        assert_eq!(seats[0].port_path, vec![1]);
     }
 }
