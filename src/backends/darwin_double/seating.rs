@@ -51,9 +51,9 @@ pub fn seated_lab(spec: &LabSpec, attempt: u32, real: &[UsbView]) -> Result<SimL
 mod tests {
     use super::*;
     use crate::backends::darwin_double::{served, testing};
-    use crate::scenario::Scenario;
     use crate::backends::macos::IoRegistry;
     use crate::printer::catalog;
+    use crate::scenario::Scenario;
     use crate::usb::darwin;
     use std::path::Path;
     use std::sync::Arc;
