@@ -306,6 +306,11 @@ struct RunCmd {
     /// Write the JSON Lines journal here [default: target/dexthil/journal-<UTC time>.jsonl]
     #[arg(long, value_name = "PATH")]
     journal: Option<PathBuf>,
+    /// When the journal fsyncs: `case` after every event, so each operation's line is on disk before the
+    /// operation runs (hunting kernel panics); `batch` at each verdict and at most every 100 ms (every line
+    /// is written at once either way)
+    #[arg(long, value_parser = dexthil::scenario::Durability::parse, default_value = "batch")]
+    durability: dexthil::scenario::Durability,
     /// Write JUnit XML here (at the end, and on SIGINT / SIGTERM)
     #[arg(long, value_name = "PATH")]
     junit: Option<PathBuf>,
@@ -456,6 +461,7 @@ fn nightly_options(cmd: &RunCmd) -> Option<NightlyOptions> {
         .unwrap_or_else(dexthil::report::journal::default_path);
     Some(NightlyOptions {
         journal: Some(journal),
+        durability: cmd.durability,
         junit: cmd.junit.clone(),
         station,
         tags: cmd.tags.clone(),

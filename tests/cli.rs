@@ -497,3 +497,36 @@ fn doctor_takes_a_folder_of_attachments_by_content_and_wants_some_input() {
         "{out}"
     );
 }
+
+#[test]
+fn run_takes_the_journals_durability_and_refuses_an_unknown_one() {
+    let journal =
+        std::env::temp_dir().join(format!("dexthil-durability-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&journal);
+    let (code, out) = dexthil(&[
+        "run",
+        "scenarios/smoke/ds620.yaml",
+        "--durability",
+        "case",
+        "--journal",
+        journal.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let text = std::fs::read_to_string(&journal).expect("the journal is written");
+    assert!(
+        text.lines().next().unwrap_or("").contains("run_started"),
+        "{text}"
+    );
+    assert!(
+        text.lines().last().unwrap_or("").contains("run_finished"),
+        "{text}"
+    );
+    let _ = std::fs::remove_file(&journal);
+
+    let (code, out) = dexthil(&["run", "scenarios/smoke/ds620.yaml", "--durability", "often"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("`often` is not a durability: use `case` or `batch`"),
+        "{out}"
+    );
+}

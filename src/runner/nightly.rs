@@ -31,6 +31,8 @@ const HEALTH_WAIT: Duration = Duration::from_secs(5);
 pub struct NightlyOptions {
     /// Write the JSON Lines journal here.
     pub journal: Option<PathBuf>,
+    /// When the journal makes a line durable (`--durability`).
+    pub durability: crate::scenario::Durability,
     /// Write JUnit XML here at the end (and on SIGINT / SIGTERM).
     pub junit: Option<PathBuf>,
     /// Check this station's health first; its printer names become the printer locks.
@@ -193,7 +195,7 @@ pub fn run_nightly(
     let mut journal: Option<Arc<Journal>> = None;
     if !libtest.list {
         if let Some(path) = &opts.journal {
-            match Journal::create(path) {
+            match Journal::create_with(path, opts.durability.into()) {
                 Ok(j) => {
                     eprintln!("journal: {}", path.display());
                     let j = Arc::new(j);
