@@ -692,6 +692,9 @@ fn main() -> ExitCode {
             .with_writer(writer)
             .init(),
     }
+    if !matches!(cli.command, Command::Run(_) | Command::Fuzz(_)) {
+        dexthil::os::quiet_on_closed_stdout();
+    }
     let result = match cli.command {
         Command::Doctor(cmd) => return doctor(cmd),
         Command::Selftest(cmd) => return selftest(cmd),

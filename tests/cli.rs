@@ -530,3 +530,32 @@ fn run_takes_the_journals_durability_and_refuses_an_unknown_one() {
         "{out}"
     );
 }
+
+#[test]
+#[cfg(unix)]
+fn a_listing_whose_reader_goes_away_ends_quietly_instead_of_panicking() {
+    use std::io::Read;
+    for args in [
+        &["list"][..],
+        &["decode", "0xE00002BC", "0xE00002C7", "0", "5"][..],
+    ] {
+        let mut child = support::bin()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("dexthil starts");
+        // The reader leaves before the first line: every write after that meets a closed pipe.
+        drop(child.stdout.take());
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_ne!(status.code(), Some(101), "{args:?}: {err}");
+    }
+}
