@@ -12,6 +12,11 @@ use std::time::Duration;
 
 pub const DEFAULT_STEP_DEADLINE: Duration = Duration::from_secs(10);
 pub const DEFAULT_SCENARIO_DEADLINE: Duration = Duration::from_secs(120);
+/// A `replug` step's deadline is never shorter than this, whatever `step_deadline` says: on a Mac a reset
+/// re-enumerates inside libusb for up to 10 s (`darwin_usb.c`, `DARWIN_REENUMERATE_TIMEOUT_US`) and the lab
+/// then confirms the return in the registry (`usb::darwin::RESET_REPLUG_WAIT`, 11 s), so a 10 s step would
+/// fail a replug that is merely slow.
+pub const REPLUG_STEP_MIN_DEADLINE: Duration = Duration::from_secs(15);
 
 #[derive(Clone, Debug)]
 pub struct Scenario {

@@ -395,6 +395,8 @@ pub(crate) mod tests {
     #[test]
     fn the_reset_wait_outlasts_libusbs_own() {
         assert!(RESET_REPLUG_WAIT > LIBUSB_REENUMERATE_TIMEOUT);
+        // ... and a replug step outlasts the reset wait, so a slow reset is not a failed step.
+        assert!(crate::scenario::REPLUG_STEP_MIN_DEADLINE > RESET_REPLUG_WAIT);
     }
 
     /// A sim lab standing up its default station for the printer dext.

@@ -280,9 +280,12 @@ impl Ctx<'_> {
         let span = self.diag.span(s.referenced);
         let mut deadline = self.step_deadline;
         let kind = match &s.value {
-            RawStep::Replug(role) => StepKind::Replug {
-                role: self.role_ref(&role.value, role.referenced)?,
-            },
+            RawStep::Replug(role) => {
+                deadline = deadline.max(REPLUG_STEP_MIN_DEADLINE);
+                StepKind::Replug {
+                    role: self.role_ref(&role.value, role.referenced)?,
+                }
+            }
             RawStep::Await(a) => {
                 deadline = self.deadline(&a.within);
                 let role = match &a.printer {
