@@ -682,8 +682,10 @@ fn main() -> ExitCode {
     // Log lines hide the progress bar while they are written, so the bar never cuts one.
     let writer = || SuspendingWriter(std::io::stderr());
     match cli.log_format {
+        // Colour only on a terminal: a warning in a CI log or a file must read as plain text.
         LogFormat::Text => tracing_subscriber::fmt()
             .with_env_filter(filter)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_writer(writer)
             .init(),
         LogFormat::Json => tracing_subscriber::fmt()

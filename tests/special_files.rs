@@ -135,6 +135,10 @@ fn a_scenario_folder_with_a_fifo_and_a_symlink_loop_runs_what_it_holds() {
         "{text}"
     );
     assert!(text.contains("already visited"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "warnings read as plain text off a terminal: {text:?}"
+    );
     assert_eq!(
         text.matches("PASS smoke-cx-02 (").count(),
         1,
