@@ -125,10 +125,17 @@ impl Lease {
     }
 
     fn emit(&self, event: &RunEvent) {
+        self.emit_all(std::slice::from_ref(event))
+    }
+
+    fn emit_all(&self, events: &[RunEvent]) {
         // Held while emitting, so `revoke` waits for an event in flight: after it, nothing more comes.
         let held = self.sink.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(sink) = &*held {
-            sink.event(event)
+            match events {
+                [one] => sink.event(one),
+                many => sink.events(many),
+            }
         }
     }
 
@@ -140,6 +147,9 @@ impl Lease {
 impl EventSink for Lease {
     fn event(&self, event: &RunEvent) {
         self.emit(event)
+    }
+    fn events(&self, events: &[RunEvent]) {
+        self.emit_all(events)
     }
 }
 
@@ -178,10 +188,19 @@ pub(super) struct Emitter<'a> {
 
 impl Emitter<'_> {
     fn emit(&self, kind: EventKind) {
-        self.lease.emit(&RunEvent {
+        self.lease.emit(&self.event(kind));
+    }
+
+    fn event(&self, kind: EventKind) -> RunEvent {
+        RunEvent {
             elapsed: self.run_start.elapsed(),
             kind,
-        });
+        }
+    }
+
+    /// Events that happened together, handed to the sinks as one batch (see [`EventSink::events`]).
+    fn emit_all(&self, events: &[RunEvent]) {
+        self.lease.emit_all(events);
     }
 }
 
@@ -521,18 +540,20 @@ impl Run<'_> {
                 });
                 p.step_cursor = cursor;
             });
+            // The step's log lines and its end are read in one moment: they go to the sinks together.
+            let mut batch: Vec<RunEvent> = Vec::new();
             let (outcome, inner) = match &step.kind {
                 StepKind::Repeat { times, steps } => self.repeat(*times, steps, &number, em),
                 _ => {
                     let r = self.guarded(step);
                     for line in self.end_step_log(r.is_err()) {
-                        em.emit(EventKind::LogLine {
+                        batch.push(em.event(EventKind::LogLine {
                             scenario: em.scenario.to_string(),
                             step: number.clone(),
                             at: line.timestamp,
                             source: line.source,
                             text: line.text,
-                        });
+                        }));
                     }
                     match r {
                         Ok(detail) => (StepOutcome::Passed { detail }, None),
@@ -541,6 +562,7 @@ impl Run<'_> {
                 }
             };
             if let Some(failed) = inner.as_ref().filter(|_| self.stop.reason().is_some()) {
+                em.emit_all(&batch);
                 // Left unfinished on purpose: the reports show the scenario interrupted in this step.
                 self.interrupted
                     .get_or_insert_with(|| self.running.last().cloned());
@@ -549,14 +571,15 @@ impl Run<'_> {
             self.running.pop();
             self.watch.publish(|p| p.marks.pop());
             tracing::debug!(step = %number, ?outcome, "step finished");
-            em.emit(EventKind::StepFinished {
+            batch.push(em.event(EventKind::StepFinished {
                 scenario: em.scenario.to_string(),
                 step: number,
                 span: step.span.clone(),
                 summary: text,
                 outcome,
                 took: t.elapsed(),
-            });
+            }));
+            em.emit_all(&batch);
             if let Some(failed) = inner {
                 return Err(failed);
             }

@@ -84,6 +84,10 @@ impl EventSink for Tee<'_> {
         self.0.event(event);
         self.1.event(event);
     }
+    fn events(&self, events: &[RunEvent]) {
+        self.0.events(events);
+        self.1.events(events);
+    }
 }
 
 /// Any number of sinks as one, each shared with whoever else needs it (the runner reads the tally).
@@ -94,6 +98,11 @@ impl EventSink for Fanout {
     fn event(&self, event: &RunEvent) {
         for sink in &self.0 {
             sink.event(event);
+        }
+    }
+    fn events(&self, events: &[RunEvent]) {
+        for sink in &self.0 {
+            sink.events(events);
         }
     }
 }

@@ -244,6 +244,12 @@ struct LineRef<'a> {
 
 impl EventSink for Journal {
     fn event(&self, event: &RunEvent) {
+        self.events(std::slice::from_ref(event));
+    }
+
+    /// Events that happened together go out in one `write`: each still reaches the kernel the moment it
+    /// is reported, with one syscall instead of one per event.
+    fn events(&self, events: &[RunEvent]) {
         let mut st = lock(&self.state);
         let WriteState {
             line,
@@ -251,20 +257,22 @@ impl EventSink for Journal {
             synced_at,
         } = &mut *st;
         line.clear();
-        let _ = serde_json::to_writer(
-            &mut *line,
-            &LineRef {
-                v: JOURNAL_VERSION,
-                elapsed: event.elapsed,
-                kind: &event.kind,
-            },
-        );
-        line.push(b'\n');
-        // One write per line on an unbuffered file: the line reaches the kernel before the next event, so a
-        // SIGKILL loses nothing already reported. `sync_data` also survives a kernel panic; a lab Mac that
-        // panics is exactly when the journal matters, so verdicts always get one before the sink returns.
+        for event in events {
+            let _ = serde_json::to_writer(
+                &mut *line,
+                &LineRef {
+                    v: JOURNAL_VERSION,
+                    elapsed: event.elapsed,
+                    kind: &event.kind,
+                },
+            );
+            line.push(b'\n');
+        }
+        // One write on an unbuffered file: the lines reach the kernel before the next event, so a SIGKILL
+        // loses nothing already reported. `sync_data` also survives a kernel panic; a lab Mac that panics is
+        // exactly when the journal matters, so verdicts always get one before the sink returns.
         let mut r = (&*self.file).write_all(line);
-        let verdict = is_verdict(&event.kind);
+        let verdict = events.iter().any(|e| is_verdict(&e.kind));
         let sync = match (self.durability, &self.syncer) {
             (Durability::EveryEvent, _) => true,
             (Durability::Verdicts, _) if verdict => true,
@@ -602,9 +610,18 @@ mod tests {
             let on_disk = read_journal(&path).unwrap().events;
             assert_eq!(on_disk, events[..=i], "event {i} is in the file at once");
         }
+        // Events that happened together go out as one batch: all of them in the file when it returns.
+        let before = read_journal(&path).unwrap().events.len();
+        journal.events(&events[..3]);
+        let on_disk = read_journal(&path).unwrap().events;
+        assert_eq!(
+            on_disk[before..],
+            events[..3],
+            "a batch is in the file at once, in order"
+        );
         drop(journal);
         let read = read_journal(&path).unwrap();
-        assert_eq!(read.events, events);
+        assert_eq!(read.events[..events.len()], events[..]);
         assert_eq!(read.truncated, None);
         let _ = std::fs::remove_dir_all(&dir);
     }
