@@ -120,13 +120,24 @@ fn show<W: Write + Send>(read: &JournalRead, out: W) -> (RunRecord, W) {
     (record, out)
 }
 
-/// Fuzz coverage events and fuzz call cases of a journal, read as plain JSON (whatever their fields).
-fn fuzz_of(path: &Path) -> (Vec<serde_json::Value>, Vec<(String, String)>) {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
+/// A journal's fuzz coverage events and fuzz call cases, for the HTML page.
+type FuzzSeen = (Vec<serde_json::Value>, Vec<(String, String)>);
+
+/// Fuzz coverage events and fuzz call cases of a journal already read, as their journal JSON (whatever
+/// their fields): the page shows them generically.
+fn fuzz_of(events: &[crate::report::RunEvent]) -> FuzzSeen {
+    use crate::report::EventKind;
     let mut coverage = Vec::new();
     let mut calls = Vec::new();
-    for line in text.lines() {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+    for e in events {
+        if !matches!(
+            e.kind,
+            EventKind::FuzzCoverage { .. } | EventKind::FuzzCase { .. }
+        ) {
+            continue;
+        }
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&crate::report::journal::to_line(e))
+        else {
             continue;
         };
         let event = v.get("event").and_then(|e| e.as_str()).unwrap_or("");
@@ -179,6 +190,11 @@ pub fn report_journals<W: Write + Send>(
     let (mut scenario_exits, mut fuzz_exits) = (Vec::new(), Vec::new());
     for path in journals {
         let read = read_journal(path)?;
+        // Taken from the events read once (capped, checked), only when a page is asked for.
+        let fuzz: FuzzSeen = match outputs.html {
+            Some(_) => fuzz_of(&read.events),
+            None => Default::default(),
+        };
         if journals.len() > 1 {
             let station = read.events.iter().find_map(|e| match &e.kind {
                 crate::report::EventKind::RunStarted { provenance, .. } => provenance
@@ -195,18 +211,18 @@ pub fn report_journals<W: Write + Send>(
             let (exit, back) = fuzz_report(&read, out);
             out = back;
             fuzz_exits.push(exit);
-            runs.push((path.clone(), RunRecord::from_events(&read.events)));
+            runs.push((path.clone(), RunRecord::from_events(&read.events), fuzz));
             continue;
         }
         let (record, back) = show(&read, out);
         out = back;
         scenario_exits.push(exit_of(&record, outputs.flaky_fails));
-        runs.push((path.clone(), record));
+        runs.push((path.clone(), record, fuzz));
     }
     let exit = worst(scenario_exits.into_iter().chain(fuzz_exits));
     if journals.len() > 1 {
         let mut total = crate::report::tally::Counts::default();
-        for (_, r) in &runs {
+        for (_, r, _) in &runs {
             let c = r.counts();
             total.passed += c.passed;
             total.flaky += c.flaky;
@@ -231,7 +247,7 @@ pub fn report_journals<W: Write + Send>(
         );
     }
     let _ = out.flush();
-    let records: Vec<RunRecord> = runs.iter().map(|(_, r)| r.clone()).collect();
+    let records: Vec<RunRecord> = runs.iter().map(|(_, r, _)| r.clone()).collect();
     if let Some(path) = &outputs.junit {
         let report = if records.len() == 1 {
             junit::report(&records[0], outputs.flaky_fails)
@@ -243,14 +259,11 @@ pub fn report_journals<W: Write + Send>(
     if let Some(path) = &outputs.html {
         let pages: Vec<HtmlRun> = runs
             .into_iter()
-            .map(|(journal, record)| {
-                let (coverage, fuzz_calls) = fuzz_of(&journal);
-                HtmlRun {
-                    journal: journal.display().to_string(),
-                    record,
-                    coverage,
-                    fuzz_calls,
-                }
+            .map(|(journal, record, (coverage, fuzz_calls))| HtmlRun {
+                journal: journal.display().to_string(),
+                record,
+                coverage,
+                fuzz_calls,
             })
             .collect();
         let page = html::render(&pages, verdict_text(exit), exit == Exit::Passed);
