@@ -1,5 +1,5 @@
 //! What the double serves for a scenario with printer roles: a sim lab seated where libusb sees the real
-//! printers (the USB VM's gadgets, `backends::vm::seated_sim`), so the macOS backend pairs each real
+//! printers (the USB VM's gadgets, `backends::sim::seating::seated_sim`), so the macOS backend pairs each real
 //! device with its doubled registry entry by bus (`locationID >> 24`) and `USB Address`, as on a Mac
 //! (`usb::darwin::pair`). And what such a scenario cannot have on a real bus under the double (a replug,
 //! a re-enumeration), said before it starts, as the lab's limit rather than the driver's failure.
@@ -44,7 +44,7 @@ pub fn seated_lab(spec: &LabSpec, attempt: u32, real: &[UsbView]) -> Result<SimL
             why,
         });
     }
-    crate::backends::vm::seated_sim(spec, attempt, real)
+    crate::backends::sim::seating::seated_sim(spec, attempt, real)
 }
 
 #[cfg(test)]

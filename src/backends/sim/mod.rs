@@ -16,6 +16,7 @@ mod hooks;
 pub mod open_rules;
 mod registry_entries;
 mod registry_tree;
+pub mod seating;
 mod state;
 pub mod station;
 mod user_clients;

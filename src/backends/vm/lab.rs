@@ -3,8 +3,8 @@
 //! same moment, the sim's printer, so the simulated registry and dext follow the real bus.
 
 use super::VmBus;
-use super::seating::seated_sim;
 use crate::backends::sim::SimLab;
+use crate::backends::sim::seating::seated_sim;
 use crate::backends::{LabFactory, LabSpec};
 use crate::lab::{Lab, LabError, UsbBus, UsbView, WaitError};
 use crate::scenario::Scenario;

@@ -9,8 +9,7 @@
 mod bus;
 pub mod gadgets;
 mod lab;
-pub mod seating;
 
+pub use crate::backends::sim::seating::{seated_sim, seats_of};
 pub use bus::{OFF_TIME, VmBus};
 pub use lab::{VmFactory, VmLab};
-pub use seating::{seated_sim, seats_of};

@@ -1,10 +1,11 @@
 //! Seating a sim lab at a real bus: its printers put where libusb sees the real ones (bus, port path, USB
 //! Address), so the simulated IORegistry pairs with the real devices as a Mac's registry pairs with libusb
 //! (bus from `locationID >> 24`, `USB Address`; `usb::darwin::pair`). Shared by the `vm` lab and the darwin
-//! double's factory, which both serve a sim registry beside the USB VM's real printers.
+//! double's factory, which both serve a sim registry beside the USB VM's real printers. It lives with the
+//! sim (not the Linux-only `vm` backend) so the double builds wherever it is asked for.
 
+use super::{SimLab, station::Seat};
 use crate::backends::LabSpec;
-use crate::backends::sim::{SimLab, station::Seat};
 use crate::lab::{LabError, UsbView};
 use crate::printer::catalog;
 
