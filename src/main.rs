@@ -449,7 +449,7 @@ fn nightly_options(cmd: &RunCmd) -> Option<NightlyOptions> {
         Some(path) => match dexthil::station::load_station(path) {
             Ok(st) => Some(st),
             Err(errors) => {
-                runner::print_load_errors(&errors, &mut std::io::stderr());
+                runner::print_file_errors(&errors, "the station file", &mut std::io::stderr());
                 return None;
             }
         },

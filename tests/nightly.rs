@@ -361,6 +361,10 @@ fn station_files_refuse_impossible_values_and_replay_paths_outside_their_folder_
         out.contains("tests/nightly/station-replay-escape.yaml:3:10: `backend: replay:../fixtures/recordings/ds620` leaves the station file's folder"),
         "{out}"
     );
+    assert!(
+        out.contains("1 error in the station file; nothing was run"),
+        "the summary names the file it is about: {out}"
+    );
     let (code, out) = dexthil(&[
         "run",
         "--station",

@@ -97,7 +97,7 @@ pub fn run(cli: FuzzCli) -> Exit {
     let driver = match scenario::load_driver(&cli.driver_file) {
         Ok(d) => Arc::new(d),
         Err(errors) => {
-            crate::runner::print_load_errors(&errors, &mut std::io::stderr());
+            crate::runner::print_file_errors(&errors, "the driver file", &mut std::io::stderr());
             return Exit::BadInputOrLab;
         }
     };

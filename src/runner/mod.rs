@@ -115,6 +115,11 @@ pub fn run_with(args: RunArgs, opts: &NightlyOptions) -> Exit {
 
 /// Every load error, one per line: `file:line:col: message (did you mean `x`?)`.
 pub fn print_load_errors(errors: &LoadErrors, out: &mut dyn Write) {
+    print_file_errors(errors, "the scenario files", out)
+}
+
+/// [`print_load_errors`] for errors of other files (`the station file`, `the driver file`).
+pub fn print_file_errors(errors: &LoadErrors, in_what: &str, out: &mut dyn Write) {
     for e in &errors.0 {
         let hint = e
             .hint
@@ -126,7 +131,7 @@ pub fn print_load_errors(errors: &LoadErrors, out: &mut dyn Write) {
     let n = errors.0.len();
     let _ = writeln!(
         out,
-        "{n} error{} in the scenario files; nothing was run",
+        "{n} error{} in {in_what}; nothing was run",
         if n == 1 { "" } else { "s" }
     );
 }
