@@ -36,11 +36,11 @@ impl<W: Write> Write for SuspendingWriter<W> {
     }
 }
 
-/// The bar as a sink: length from `run_started`, one tick per finished scenario, gone at `run_finished`.
-/// A fuzz bar ([`Progress::fuzz_if_terminal`]) ticks per case instead, with the rate and the findings.
+/// The bar as a sink: length from `run_started`, its message the step running now, a redraw as each step
+/// ends, a position per finished scenario, gone at `run_finished`. (`dexthil fuzz` reports in plain lines
+/// from its own events, `fuzz::console`.)
 pub struct Progress {
     bar: ProgressBar,
-    counts_cases: bool,
 }
 
 impl Progress {
@@ -54,24 +54,7 @@ impl Progress {
             .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         *BAR.lock().unwrap_or_else(|p| p.into_inner()) = Some(bar.clone());
-        Some(Progress {
-            bar,
-            counts_cases: false,
-        })
-    }
-
-    /// A bar for `dexthil fuzz` of `cases` cases, when stderr is a terminal.
-    pub fn fuzz_if_terminal(cases: u64) -> Option<Progress> {
-        let mut p = Self::if_terminal()?;
-        let style = ProgressStyle::with_template(
-            "{spinner} [{pos}/{len} cases] {per_sec} {elapsed} {wide_msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
-        p.bar.set_style(style);
-        p.bar.set_length(cases);
-        p.bar.set_message("0 findings");
-        p.counts_cases = true;
-        Some(p)
+        Some(Progress { bar })
     }
 
     fn done(&self) {
@@ -89,17 +72,6 @@ impl Drop for Progress {
 impl EventSink for Progress {
     fn event(&self, event: &RunEvent) {
         match &event.kind {
-            EventKind::FuzzCase {
-                step: 0, shrinking, ..
-            } if self.counts_cases => {
-                if *shrinking {
-                    self.bar.set_message("1 finding: shrinking");
-                } else {
-                    self.bar.inc(1);
-                }
-            }
-            EventKind::FuzzFinding { .. } if self.counts_cases => self.bar.set_message("1 finding"),
-            EventKind::FuzzFinished { .. } if self.counts_cases => self.done(),
             EventKind::FuzzCase { .. }
             | EventKind::FuzzFinding { .. }
             | EventKind::FuzzCoverage { .. }
