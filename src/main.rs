@@ -694,7 +694,17 @@ fn main() -> ExitCode {
             .with_writer(writer)
             .init(),
     }
-    if !matches!(cli.command, Command::Run(_) | Command::Fuzz(_)) {
+    // Only commands that print and write nothing else: `report`, `record`, `selftest`, `run` and `fuzz` must
+    // live on to write their files.
+    if matches!(
+        cli.command,
+        Command::List { .. }
+            | Command::ListDevices { .. }
+            | Command::Ioreg { .. }
+            | Command::Decode { .. }
+            | Command::Compare { .. }
+            | Command::Doctor(_)
+    ) {
         dexthil::os::quiet_on_closed_stdout();
     }
     let result = match cli.command {

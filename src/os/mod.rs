@@ -21,7 +21,8 @@ pub use imp::{default_lab, macos_factory, record_live, vm_factory};
 
 /// A command that prints a listing ends quietly when its reader goes away (`dexthil list | head`), as Unix
 /// tools do, instead of panicking on the broken pipe: Rust ignores SIGPIPE, so `println!` panics on EPIPE.
-/// Not for `run` and `fuzz`, which must live on to write their journal and JUnit.
+/// Only for commands that write nothing but their output: `run`, `fuzz`, `report`, `record` and `selftest`
+/// must live on to write their files.
 pub fn quiet_on_closed_stdout() {
     #[cfg(unix)]
     // SAFETY: resetting one signal's disposition to its default before any thread is started.
