@@ -11,6 +11,7 @@
 //!
 //! It knows nothing of what the bytes mean; callers turn [`InputError`] into their own located errors.
 
+use crate::os::FileId;
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::Read;
@@ -115,23 +116,7 @@ fn kind_of_type(t: std::fs::FileType) -> FileKind {
     if t.is_dir() {
         return FileKind::Directory;
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_fifo() {
-            return FileKind::Special("a FIFO (named pipe)");
-        }
-        if t.is_char_device() {
-            return FileKind::Special("a character device");
-        }
-        if t.is_block_device() {
-            return FileKind::Special("a block device");
-        }
-        if t.is_socket() {
-            return FileKind::Special("a socket");
-        }
-    }
-    FileKind::Special("not a regular file")
+    FileKind::Special(crate::os::special_file_kind(&t).unwrap_or("not a regular file"))
 }
 
 /// The kind of `path`, following symlinks; `None` when it cannot be stat'ed (missing, dangling link).
@@ -143,14 +128,7 @@ pub fn kind_of(path: &Path) -> Option<FileKind> {
 
 /// Open without blocking: a FIFO with no writer opens at once instead of waiting for one.
 fn open_nonblocking(path: &Path) -> std::io::Result<File> {
-    let mut o = std::fs::OpenOptions::new();
-    o.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.custom_flags(libc::O_NONBLOCK);
-    }
-    o.open(path)
+    crate::os::open_nonblocking(std::fs::OpenOptions::new().read(true), path)
 }
 
 /// Read a regular file whole, refusing directories, special files and anything over `cap`.
@@ -215,27 +193,14 @@ pub fn walk(root: &Path, descend: &dyn Fn(&Path) -> bool) -> Walk {
     w
 }
 
-/// Identity of a directory: device and inode on unix (what a loop returns to), the canonical path else.
-fn dir_identity(dir: &Path) -> Option<(u64, u64, PathBuf)> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let m = std::fs::metadata(dir).ok()?;
-        Some((m.dev(), m.ino(), PathBuf::new()))
-    }
-    #[cfg(not(unix))]
-    {
-        Some((0, 0, std::fs::canonicalize(dir).ok()?))
-    }
-}
-
 fn walk_into(
     dir: &Path,
     descend: &dyn Fn(&Path) -> bool,
-    seen: &mut HashSet<(u64, u64, PathBuf)>,
+    seen: &mut HashSet<FileId>,
     w: &mut Walk,
 ) {
-    if let Some(id) = dir_identity(dir)
+    // Device and inode where there are such (what a loop returns to), the canonical path else.
+    if let Some(id) = crate::os::file_identity(dir)
         && !seen.insert(id)
     {
         w.warnings.push(format!(
@@ -298,38 +263,6 @@ mod tests {
         let dir = tempdir("dir");
         let e = read_capped(&dir, TINY).unwrap_err();
         assert!(matches!(e, InputError::Directory { .. }), "{e}");
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn a_fifo_and_dev_zero_are_refused_without_blocking() {
-        let dir = tempdir("fifo");
-        let fifo = dir.join("pipe");
-        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        // Without O_NONBLOCK this open would wait for a writer for ever and the test would hang.
-        let e = read_capped(&fifo, TINY).unwrap_err().to_string();
-        assert!(e.contains("it is a FIFO"), "{e}");
-        let e = read_capped(Path::new("/dev/zero"), TINY)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("it is a character device"), "{e}");
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn a_symlink_loop_is_walked_once_and_a_fifo_is_skipped() {
-        let dir = tempdir("walk");
-        std::fs::create_dir_all(dir.join("a")).unwrap();
-        std::fs::write(dir.join("a/x.yaml"), b"x").unwrap();
-        std::os::unix::fs::symlink(&dir, dir.join("a/loop")).unwrap();
-        let c = std::ffi::CString::new(dir.join("p.yaml").to_str().unwrap()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        let w = walk(&dir, &|_| true);
-        assert_eq!(w.files, [dir.join("a/x.yaml")]);
-        assert_eq!(w.warnings.len(), 2, "{:?}", w.warnings);
-        assert!(w.warnings.iter().any(|m| m.contains("already visited")));
-        assert!(w.warnings.iter().any(|m| m.contains("p.yaml: skipped")));
     }
 
     fn tempdir(tag: &str) -> PathBuf {

@@ -1,13 +1,26 @@
 //! Linux: the sim is the default; the USB VM lab runs here (inside the guest); no IOKit.
 
 use crate::backends::{LabChoice, LabFactory};
-use crate::lab::LabError;
+use crate::lab::{Lab, LabError};
 use crate::record::{RecordError, Target};
 use std::path::{Path, PathBuf};
+
+#[path = "unix.rs"]
+mod unix;
+pub use unix::*;
+
+pub const IS_MAC: bool = false;
 
 pub fn default_lab() -> LabChoice {
     LabChoice::Sim
 }
+
+/// No IORegistry here (the darwin double serves labs, not this machine).
+pub fn live_registry_lab() -> Option<Result<Box<dyn Lab>, LabError>> {
+    None
+}
+
+pub use super::imp_shared::selftest_probe;
 
 /// The macOS backend itself, against the darwin double (`--features darwin-double`); else not here.
 pub fn macos_factory() -> Result<Box<dyn LabFactory>, LabError> {

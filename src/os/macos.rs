@@ -1,12 +1,31 @@
-//! macOS: the IOKit lab is the default and the real one; no USB VM; `record` reads `ioreg` itself.
+//! macOS: the IOKit lab is the default and the real one; no USB VM; `record` reads `ioreg` itself; the
+//! doctor's `--live` and `selftest` check this machine.
 
 use crate::backends::{LabChoice, LabFactory};
-use crate::lab::LabError;
+use crate::lab::{Lab, LabError};
 use crate::record::{RecordError, Target, create, finish, matching, provenance, write};
+use crate::selftest::SelftestProbe;
 use std::path::{Path, PathBuf};
+
+#[path = "unix.rs"]
+mod unix;
+pub use unix::*;
+
+pub const IS_MAC: bool = true;
 
 pub fn default_lab() -> LabChoice {
     LabChoice::Macos
+}
+
+/// The IORegistry and the bus as the Mac backend reads them.
+pub fn live_registry_lab() -> Option<Result<Box<dyn Lab>, LabError>> {
+    Some(crate::backends::macos::MacosLab::new().map(|lab| Box::new(lab) as Box<dyn Lab>))
+}
+
+/// The macOS backend's probe, with Apple's sample driver from `sample_driver`.
+pub fn selftest_probe(sample_driver: &Path) -> Result<Box<dyn SelftestProbe>, String> {
+    let sample = crate::scenario::load_driver(sample_driver).map_err(|e| e.to_string())?;
+    crate::backends::macos::selftest::probe(sample).map_err(|e| e.to_string())
 }
 
 pub fn macos_factory() -> Result<Box<dyn LabFactory>, LabError> {

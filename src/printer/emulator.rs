@@ -152,7 +152,6 @@ fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 
 /// Serve a gadget character device for ever: open it, serve until it fails (the UDC was unbound: the
 /// printer was unplugged), reopen once it is back. `f_printer` lets one process hold the device at a time.
-#[cfg(unix)]
 pub fn serve_device(emulator: &mut Emulator, device: &Path) -> ! {
     let mut announced = false;
     loop {
@@ -193,38 +192,12 @@ pub fn serve_device(emulator: &mut Emulator, device: &Path) -> ! {
 /// A gadget device read through `poll(2)` with a short timeout. f_printer queues its OUT requests in
 /// open, read and poll (drivers/usb/gadget/function/f_printer.c, `setup_rx_reqs`); after a UDC unbind /
 /// bind a read already blocked would never see the host's data again, while a poll re-queues them.
-#[cfg(unix)]
 struct Polled(std::fs::File);
 
-#[cfg(unix)]
 impl Read for Polled {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        use std::os::fd::AsRawFd;
-        loop {
-            let mut pfd = libc::pollfd {
-                fd: self.0.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd for the duration of the call.
-            let n = unsafe { libc::poll(&mut pfd, 1, 100) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
-            if n > 0 && pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
-                return Err(io::Error::other(format!(
-                    "poll: revents {:#x}",
-                    pfd.revents
-                )));
-            }
-            if n > 0 && pfd.revents & libc::POLLIN != 0 {
-                return self.0.read(buf);
-            }
-        }
+        while !crate::os::wait_readable(&self.0, std::time::Duration::from_millis(100))? {}
+        self.0.read(buf)
     }
 }
 

@@ -1,5 +1,5 @@
 //! Opening a report file (journal, JUnit) for writing without ever blocking: a FIFO nobody reads would
-//! otherwise hang `open(2)` for ever (issue 18). On unix the file is opened with `O_NONBLOCK` (a FIFO
+//! otherwise hang `open(2)` for ever (issue 18). The file is opened without blocking ([`crate::os`]: a FIFO
 //! without a reader then fails with ENXIO, a clear error) and set back to blocking writes once open.
 
 use std::fs::{File, OpenOptions};
@@ -14,24 +14,7 @@ pub fn open_for_writing(path: &Path, append: bool) -> std::io::Result<File> {
     } else {
         o.write(true);
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.custom_flags(libc::O_NONBLOCK);
-        let file = o.open(path)?;
-        use std::os::fd::AsRawFd;
-        let fd = file.as_raw_fd();
-        // SAFETY: fcntl on a descriptor this function owns (through `file`), with flags it read itself.
-        unsafe {
-            let flags = libc::fcntl(fd, libc::F_GETFL);
-            if flags >= 0 {
-                libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
-            }
-        }
-        Ok(file)
-    }
-    #[cfg(not(unix))]
-    {
-        o.open(path)
-    }
+    let file = crate::os::open_nonblocking(&mut o, path)?;
+    crate::os::set_blocking(&file);
+    Ok(file)
 }

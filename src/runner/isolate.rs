@@ -74,24 +74,13 @@ impl Children {
     }
 }
 
-#[cfg(unix)]
 fn terminate(pid: u32) {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return;
-    };
-    // SAFETY: kill(2) with a pid this process spawned and has not yet reaped (it is removed from
-    // `Children` before `wait`), so the id cannot have been reused for another process.
-    unsafe {
-        libc::kill(pid, libc::SIGTERM);
+    if !crate::os::terminate(pid) {
+        tracing::warn!(
+            pid,
+            "cannot pass a stop on to an isolated scenario on this platform"
+        );
     }
-}
-
-#[cfg(not(unix))]
-fn terminate(pid: u32) {
-    tracing::warn!(
-        pid,
-        "cannot pass a stop on to an isolated scenario on this platform"
-    );
 }
 
 /// The child's last line.
@@ -290,45 +279,23 @@ fn lab_failure(
 }
 
 fn killed_by_signal(status: &std::io::Result<ExitStatus>) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        status.as_ref().is_ok_and(|st| st.signal().is_some())
-    }
-    #[cfg(not(unix))]
-    {
-        status.as_ref().is_ok_and(|st| st.code().is_none())
-    }
+    // The signal where the platform names one; no exit code where it does not.
+    status
+        .as_ref()
+        .is_ok_and(|st| crate::os::exit_signal(st).is_some() || st.code().is_none())
 }
 
 /// `was killed by SIGABRT (signal 6)` or `exited with status 3`.
 fn death(status: &ExitStatus) -> String {
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(sig) = status.signal() {
-            return format!("was killed by {} (signal {sig})", signal_name(sig));
-        }
+    if let Some(sig) = crate::os::exit_signal(status) {
+        return format!(
+            "was killed by {} (signal {sig})",
+            crate::os::signal_name(sig)
+        );
     }
     match status.code() {
         Some(c) => format!("exited with status {c} before the scenario finished"),
         None => format!("ended ({status}) before the scenario finished"),
-    }
-}
-
-#[cfg(unix)]
-fn signal_name(sig: i32) -> &'static str {
-    match sig {
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGILL => "SIGILL",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGINT => "SIGINT",
-        libc::SIGTRAP => "SIGTRAP",
-        _ => "a signal",
     }
 }
 
@@ -347,18 +314,6 @@ impl EventSink for LinesOut {
         {
             self.stop.stop("the parent process is gone");
         }
-    }
-}
-
-/// This process's parent (0 where there is no such notion).
-fn parent_pid() -> u32 {
-    #[cfg(unix)]
-    {
-        std::os::unix::process::parent_id()
-    }
-    #[cfg(not(unix))]
-    {
-        0
     }
 }
 
@@ -406,7 +361,7 @@ pub fn run_child(
     let signals = Signals::install();
     let done = AtomicBool::new(false);
     let sink: std::sync::Arc<dyn EventSink> = std::sync::Arc::new(LinesOut { stop: stop.clone() });
-    let parent = parent_pid();
+    let parent = crate::os::parent_pid();
     let end = std::thread::scope(|scope| {
         scope.spawn(|| {
             while !done.load(Ordering::SeqCst) {
@@ -416,7 +371,7 @@ pub fn run_child(
                 }
                 // A parent killed outright (SIGKILL) sends no SIGTERM: the child is re-parented. Stop then,
                 // even in a hung call, rather than outlive the run for nobody (issue 18).
-                if parent_pid() != parent {
+                if crate::os::parent_pid() != parent {
                     stop.stop("the parent process is gone");
                     return;
                 }

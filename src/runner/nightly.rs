@@ -257,7 +257,7 @@ pub fn run_nightly(
     if opts.console.is_some() && !libtest.list {
         // dexthil's console says everything once; libtest's per-test lines and its second summary would
         // repeat it (and its JSON is text, not fields).
-        args.logfile = Some(if cfg!(windows) { "NUL" } else { "/dev/null" }.to_string());
+        args.logfile = Some(crate::os::NULL_DEVICE.to_string());
         args.format = None;
     }
     if libtest.list {

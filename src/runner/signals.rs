@@ -9,37 +9,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub struct Signals {
     pub int: Arc<AtomicBool>,
     pub term: Arc<AtomicBool>,
-    #[cfg(unix)]
-    ids: Vec<signal_hook::SigId>,
+    _handlers: crate::os::StopHandlers,
 }
 
 impl Signals {
     pub fn install() -> Signals {
         let int = Arc::new(AtomicBool::new(false));
         let term = Arc::new(AtomicBool::new(false));
-        #[cfg(unix)]
-        let ids = {
-            use signal_hook::consts::{SIGINT, SIGTERM};
-            use signal_hook::flag;
-            // Order matters: the conditional shutdown sees the flag the first signal set, so only a second
-            // SIGINT exits.
-            [
-                flag::register_conditional_shutdown(SIGINT, 130, int.clone()),
-                flag::register(SIGINT, int.clone()),
-                flag::register(SIGTERM, term.clone()),
-            ]
-            .into_iter()
-            .filter_map(|r| {
-                r.map_err(|e| tracing::warn!(error = %e, "cannot install a signal handler"))
-                    .ok()
-            })
-            .collect()
-        };
+        let handlers = crate::os::StopHandlers::install(&int, &term);
         Signals {
             int,
             term,
-            #[cfg(unix)]
-            ids,
+            _handlers: handlers,
         }
     }
 
@@ -51,15 +32,6 @@ impl Signals {
             Some("SIGTERM")
         } else {
             None
-        }
-    }
-}
-
-impl Drop for Signals {
-    fn drop(&mut self) {
-        #[cfg(unix)]
-        for id in self.ids.drain(..) {
-            signal_hook::low_level::unregister(id);
         }
     }
 }

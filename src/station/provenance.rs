@@ -14,7 +14,7 @@ const LOOKUP_WAIT: Duration = Duration::from_millis(500);
 
 /// `(name, version, build)` of the host OS.
 fn host_os() -> (String, String, String) {
-    if cfg!(target_os = "macos") {
+    if crate::os::IS_MAC {
         let ask = |flag: &str| {
             std::process::Command::new("sw_vers")
                 .arg(flag)
@@ -41,20 +41,7 @@ fn host_os() -> (String, String, String) {
 
 /// This machine's host name (which lab Mac ran the run), or "unknown".
 pub fn hostname() -> String {
-    #[cfg(unix)]
-    {
-        let mut buf = [0u8; 256];
-        // SAFETY: the buffer is valid for its whole length; gethostname writes at most that many bytes.
-        let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-        if r == 0 {
-            let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-            let name = String::from_utf8_lossy(&buf[..end]).trim().to_string();
-            if !name.is_empty() {
-                return name;
-            }
-        }
-    }
-    UNKNOWN.to_string()
+    crate::os::hostname().unwrap_or_else(|| UNKNOWN.to_string())
 }
 
 fn libusb_version() -> String {
