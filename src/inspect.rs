@@ -8,22 +8,21 @@ use std::path::Path;
 
 /// The device table of the live lab: libusb everywhere, plus the IORegistry on a Mac.
 pub fn live_devices() -> Result<String, LabError> {
-    #[cfg(target_os = "macos")]
-    {
-        let lab = crate::backends::macos::MacosLab::new()?;
-        Ok(device_table(&lab, Some(&lab as &dyn Registry)))
+    if let Some(lab) = crate::os::live_registry_lab() {
+        let lab = lab?;
+        return Ok(device_table(
+            &*lab as &dyn UsbBus,
+            Some(&*lab as &dyn Registry),
+        ));
     }
-    #[cfg(not(target_os = "macos"))]
-    {
-        match crate::usb::libusb::LibusbBus::new() {
-            Ok(bus) => Ok(device_table(&bus, None::<&dyn Registry>)),
-            // A machine with no USB host stack at all (CI, containers) has nothing to list: say so plainly
-            // rather than report libusb's "Other error".
-            Err(e) if !Path::new("/sys/bus/usb").exists() => Ok(format!(
-                "no USB devices: this machine has no USB host stack (/sys/bus/usb is absent; {e})\n"
-            )),
-            Err(e) => Err(e),
-        }
+    match crate::usb::libusb::LibusbBus::new() {
+        Ok(bus) => Ok(device_table(&bus, None::<&dyn Registry>)),
+        // A machine with no USB host stack at all (CI, containers) has nothing to list: say so plainly
+        // rather than report libusb's "Other error".
+        Err(e) if !Path::new("/sys/bus/usb").exists() => Ok(format!(
+            "no USB devices: this machine has no USB host stack (/sys/bus/usb is absent; {e})\n"
+        )),
+        Err(e) => Err(e),
     }
 }
 

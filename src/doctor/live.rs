@@ -16,22 +16,17 @@ pub struct LiveOptions {
 
 /// Fill in every input `given` lacks from this Mac.
 pub fn gather(given: Inputs, opts: &LiveOptions) -> Result<Inputs, DoctorError> {
-    #[cfg(target_os = "macos")]
-    {
-        imp::gather(given, opts)
-    }
-    #[cfg(not(target_os = "macos"))]
-    {
-        let _ = (given, opts);
-        Err(DoctorError::Live(
+    if !crate::os::IS_MAC {
+        return Err(DoctorError::Live(
             "--live reads this machine's IORegistry, system extensions and code signatures, which only a Mac has; \
              here, give the files a Mac recorded instead (--ioreg, --sysext, --host-entitlements, --dext-entitlements, --matching, --log, --code)"
                 .into(),
-        ))
+        ));
     }
+    imp::gather(given, opts)
 }
 
-#[cfg(target_os = "macos")]
+/// The gatherer itself: built everywhere, run only on a Mac.
 mod imp {
     use super::super::{Entitlements, RegistryDump, entitlements, sysext};
     use super::*;

@@ -41,26 +41,10 @@ pub struct SelftestRun {
 pub const NOT_A_MAC: &str = "`dexthil selftest` checks the Mac it runs on: run it on the lab Mac (or in a \
                              build with the darwin double); it has nothing to check here";
 
-/// The probe of the machine this runs on: the macOS backend's, with Apple's sample from `sample_driver`.
+/// The probe of the machine this runs on: the macOS backend's (on a Mac, or through the darwin double),
+/// with Apple's sample from `sample_driver`; [`NOT_A_MAC`] elsewhere.
 pub fn machine_probe(sample_driver: &Path) -> Result<Box<dyn SelftestProbe>, String> {
-    #[cfg(target_os = "macos")]
-    {
-        let sample = crate::scenario::load_driver(sample_driver).map_err(|e| e.to_string())?;
-        crate::backends::macos::selftest::probe(sample).map_err(|e| e.to_string())
-    }
-    // The darwin double: the same probe through the real backend, the double serving Apple's sample.
-    #[cfg(all(feature = "darwin-double", not(target_os = "macos")))]
-    {
-        let sample = crate::scenario::load_driver(sample_driver).map_err(|e| e.to_string())?;
-        let lab = crate::backends::darwin_double::selftest_lab(std::sync::Arc::new(sample.clone()))
-            .map_err(|e| e.to_string())?;
-        Ok(crate::backends::macos::selftest::probe_on(lab, sample))
-    }
-    #[cfg(not(any(target_os = "macos", feature = "darwin-double")))]
-    {
-        let _ = sample_driver;
-        Err(NOT_A_MAC.into())
-    }
+    crate::os::selftest_probe(sample_driver)
 }
 
 /// `target/dexthil/selftest-20261129T202330Z/` for a self-test starting now.
