@@ -1,14 +1,12 @@
-//! The lab backends and the choice between them. Which backends a platform has is [`crate::os`]'s to say;
-//! only the backend modules themselves are declared under `cfg` here.
+//! The lab backends and the choice between them. Which backends a platform has is [`crate::os`]'s to say:
+//! it declares the Apple-only ones (`macos`, `darwin_double`) where they build and picks the factory of a
+//! lab only some platforms run (`macos`, `vm`). The `vm` lab is plain std code and builds everywhere; only
+//! Linux offers it.
 
-#[cfg(all(feature = "darwin-double", not(target_os = "macos")))]
-pub mod darwin_double;
+crate::os::declare_apple_backends!();
 pub mod iokit;
-#[cfg(any(target_os = "macos", feature = "darwin-double"))]
-pub mod macos;
 pub mod replay;
 pub mod sim;
-#[cfg(target_os = "linux")]
 pub mod vm;
 
 use crate::driver::Driver;

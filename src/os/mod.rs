@@ -52,6 +52,18 @@ pub enum FileId {
     Path(PathBuf),
 }
 
+/// Declares the Apple-only backend modules where they build: `macos` on a Mac, and on Linux against the
+/// darwin double (`--features darwin-double`), which is declared only there. Used once, by `backends`.
+macro_rules! declare_apple_backends {
+    () => {
+        #[cfg(all(feature = "darwin-double", not(target_os = "macos")))]
+        pub mod darwin_double;
+        #[cfg(any(target_os = "macos", feature = "darwin-double"))]
+        pub mod macos;
+    };
+}
+pub(crate) use declare_apple_backends;
+
 /// What more than one platform that is not a Mac says the same way.
 #[cfg(not(target_os = "macos"))]
 mod imp_shared {
