@@ -1,4 +1,5 @@
-//! Linux: the sim is the default; the USB VM lab runs here (inside the guest); no IOKit.
+//! Linux: the sim is the default; the USB VM lab runs here (inside the guest); no IOKit. Files, signals and
+//! processes as on every Unix (`unix.rs`).
 
 use crate::backends::{LabChoice, LabFactory};
 use crate::lab::{Lab, LabError};

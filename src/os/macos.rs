@@ -1,5 +1,6 @@
 //! macOS: the IOKit lab is the default and the real one; no USB VM; `record` reads `ioreg` itself; the
-//! doctor's `--live` and `selftest` check this machine.
+//! doctor's `--live` and `selftest` check this machine. Files, signals and processes as on every Unix
+//! (`unix.rs`).
 
 use crate::backends::{LabChoice, LabFactory};
 use crate::lab::{Lab, LabError};
