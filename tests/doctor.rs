@@ -69,6 +69,16 @@ fn case_names_first(case: &str, first: &str, kind: CauseKind) -> String {
     out
 }
 
+/// The report puts first a missing NewUserClient override that a check confirmed.
+#[track_caller]
+fn first_is_a_confirmed_missing_override(out: &str) {
+    let first = first_cause(out);
+    assert!(
+        first.contains("no NewUserClient override") && first.contains("confirmed by a check"),
+        "{out}"
+    );
+}
+
 /// The first cause under "most likely cause first:".
 fn first_cause(out: &str) -> &str {
     let rest = &out[out.find("most likely cause first:").expect("a ranking")..];
@@ -308,13 +318,11 @@ fn live_off_a_mac_is_a_clear_error() {
 
 #[test]
 fn a_personality_naming_a_class_without_the_override_is_found_in_the_bundle() {
-    let (exit, out, err) = dexthil(&["doctor", "--dext", DEXT_WRONG_CLASS, "--code", "0xE00002BC"]);
-    assert_eq!(exit, 1, "{out}{err}");
-    let first = first_cause(&out);
-    assert!(
-        first.contains("no NewUserClient override") && first.contains("confirmed by a check"),
-        "{out}"
+    let (out, _) = exits_split(
+        1,
+        &["doctor", "--dext", DEXT_WRONG_CLASS, "--code", "0xE00002BC"],
     );
+    first_is_a_confirmed_missing_override(&out);
     assert!(
         out.contains("personality DNPPrinterDriver: IOUserClass DNPPrinterBase defines no NewUserClient_Impl; DNPPrinterDriver does"),
         "{out}"
@@ -486,11 +494,7 @@ fn the_seed_report_with_its_bundle_names_the_class_without_the_override() {
         &["--dext", DEXT_WRONG_CLASS],
     );
     assert_eq!(exit, 1, "{out}{err}");
-    let first = first_cause(&out);
-    assert!(
-        first.contains("no NewUserClient override") && first.contains("confirmed by a check"),
-        "{out}"
-    );
+    first_is_a_confirmed_missing_override(&out);
     assert!(
         out.contains("the host opens DNPPrinterBase of class DNPPrinterBase, and DNPPrinterBase defines no NewUserClient_Impl in the dext's executable; DNPPrinterDriver does"),
         "{out}"
