@@ -2,27 +2,16 @@
 //! (tests/fixtures/doctor/<case>/), each with its cause named first, through the binary and the library;
 //! runs with missing inputs that say what they could not check; and bad input that exits 2 with a place.
 
+mod support;
+use support::{arg, dexthil_split as dexthil, exits_split, scratch};
+
 use dexthil::doctor::{self, CauseKind, Files, Inputs, Status};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const CASES: &str = "tests/fixtures/doctor";
 const DEXT_GOOD: &str = "tests/fixtures/dext/DNPPrinterDriver.dext";
 const DEXT_WRONG_CLASS: &str = "tests/fixtures/dext/wrong-class.dext";
 const DEXT_STRIPPED: &str = "tests/fixtures/dext/stripped.dext";
-
-fn dexthil(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_dexthil"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the dexthil binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn file(case: &str, name: &str) -> String {
     format!("{CASES}/{case}/{name}")
@@ -66,7 +55,28 @@ fn run_case(case: &str, extra: &[&str]) -> (i32, String, String) {
     let mut args = vec!["doctor".to_string()];
     args.extend(case_args(case));
     args.extend(extra.iter().map(|s| s.to_string()));
-    dexthil(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    dexthil(&args)
+}
+
+/// A case that exits 1 naming `first` in its first cause, with `kind` first in the library's ranking too:
+/// its report.
+#[track_caller]
+fn case_names_first(case: &str, first: &str, kind: CauseKind) -> String {
+    let (exit, out, _) = run_case(case, &[]);
+    assert_eq!(exit, 1, "{out}");
+    assert!(first_cause(&out).contains(first), "{out}");
+    assert_eq!(library_report(case).causes[0].kind, kind);
+    out
+}
+
+/// The report puts first a missing NewUserClient override that a check confirmed.
+#[track_caller]
+fn first_is_a_confirmed_missing_override(out: &str) {
+    let first = first_cause(out);
+    assert!(
+        first.contains("no NewUserClient override") && first.contains("confirmed by a check"),
+        "{out}"
+    );
 }
 
 /// The first cause under "most likely cause first:".
@@ -160,45 +170,29 @@ fn a_host_that_opened_a_nub_is_told_its_class_has_no_new_user_client() {
 
 #[test]
 fn a_newline_joined_userclient_access_is_called_out_by_name() {
-    let (exit, out, _) = run_case("b-userclient-access-string", &[]);
-    assert_eq!(exit, 1, "{out}");
-    assert!(
-        first_cause(&out).contains("one newline-joined string"),
-        "{out}"
-    );
-    assert_eq!(
-        library_report("b-userclient-access-string").causes[0].kind,
-        CauseKind::UserClientAccessString
+    case_names_first(
+        "b-userclient-access-string",
+        "one newline-joined string",
+        CauseKind::UserClientAccessString,
     );
 }
 
 #[test]
 fn allow_any_on_the_host_only_is_called_useless_first() {
-    let (exit, out, _) = run_case("c-allow-any-on-host", &[]);
-    assert_eq!(exit, 1, "{out}");
-    assert!(
-        first_cause(&out)
-            .contains("allow-any-userclient-access is on the host, where it has no effect"),
-        "{out}"
+    let out = case_names_first(
+        "c-allow-any-on-host",
+        "allow-any-userclient-access is on the host, where it has no effect",
+        CauseKind::AllowAnyOnHostOnly,
     );
     assert!(out.contains("[WARN] the host's sandbox"), "{out}");
-    assert_eq!(
-        library_report("c-allow-any-on-host").causes[0].kind,
-        CauseKind::AllowAnyOnHostOnly
-    );
 }
 
 #[test]
 fn missing_user_client_properties_is_named_first() {
-    let (exit, out, _) = run_case("d-no-user-client-properties", &[]);
-    assert_eq!(exit, 1, "{out}");
-    assert!(
-        first_cause(&out).contains("UserClientProperties is missing"),
-        "{out}"
-    );
-    assert_eq!(
-        library_report("d-no-user-client-properties").causes[0].kind,
-        CauseKind::UserClientProperties
+    case_names_first(
+        "d-no-user-client-properties",
+        "UserClientProperties is missing",
+        CauseKind::UserClientProperties,
     );
 }
 
@@ -229,8 +223,7 @@ fn json_carries_the_same_ranking_and_statuses() {
 /// skipped checks that exits 0.
 #[test]
 fn no_input_at_all_exits_2_saying_what_to_pass() {
-    let (exit, out, err) = dexthil(&["doctor"]);
-    assert_eq!(exit, 2, "{out}{err}");
+    let (_, err) = exits_split(2, &["doctor"]);
     for flag in [
         "--sysext",
         "--ioreg",
@@ -248,8 +241,7 @@ fn no_input_at_all_exits_2_saying_what_to_pass() {
 
 #[test]
 fn only_a_code_decodes_it_and_lists_its_causes_as_unchecked() {
-    let (exit, out, _) = dexthil(&["doctor", "--code", "0xE00002BC"]);
-    assert_eq!(exit, 0, "{out}");
+    let (out, _) = exits_split(0, &["doctor", "--code", "0xE00002BC"]);
     assert!(
         out.contains("failing code: kIOReturnError (0xE00002BC)"),
         "{out}"
@@ -268,31 +260,31 @@ fn only_a_code_decodes_it_and_lists_its_causes_as_unchecked() {
 #[test]
 fn a_fixed_setup_passes_with_exit_0() {
     // Case (a)'s files with the matching the fix gives: the service by name.
-    let (exit, out, _) = dexthil(&[
-        "doctor",
-        "--ioreg",
-        &file("a-opened-user-server", "ioreg.txt"),
-        "--matching",
-        &file("b-userclient-access-string", "matching.plist"),
-        "--host-entitlements",
-        &file("a-opened-user-server", "host-entitlements.xml"),
-        "--dext-entitlements",
-        &file("a-opened-user-server", "dext-entitlements.xml"),
-        "--sysext",
-        &file("a-opened-user-server", "sysext.txt"),
-    ]);
-    assert_eq!(exit, 0, "{out}");
+    let (out, _) = exits_split(
+        0,
+        &[
+            "doctor",
+            "--ioreg",
+            &file("a-opened-user-server", "ioreg.txt"),
+            "--matching",
+            &file("b-userclient-access-string", "matching.plist"),
+            "--host-entitlements",
+            &file("a-opened-user-server", "host-entitlements.xml"),
+            "--dext-entitlements",
+            &file("a-opened-user-server", "dext-entitlements.xml"),
+            "--sysext",
+            &file("a-opened-user-server", "sysext.txt"),
+        ],
+    );
     assert!(out.contains("0 failed"), "{out}");
 }
 
 #[test]
 fn bad_input_exits_2_naming_file_line_and_column() {
-    let dir = std::env::temp_dir().join(format!("dexthil-doctor-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("bad-input");
     let sysext = dir.join("sysext.txt");
     std::fs::write(&sysext, "this is not a listing\n").unwrap();
-    let (exit, _, err) = dexthil(&["doctor", "--sysext", sysext.to_str().unwrap()]);
-    assert_eq!(exit, 2, "{err}");
+    let (_, err) = exits_split(2, &["doctor", "--sysext", arg(&sysext)]);
     assert!(
         err.contains("sysext.txt:1: not `systemextensionsctl list` output"),
         "{err}"
@@ -300,28 +292,24 @@ fn bad_input_exits_2_naming_file_line_and_column() {
 
     let m = dir.join("matching.json");
     std::fs::write(&m, "{\n  \"IOProviderClas\": \"IOUserService\"\n}\n").unwrap();
-    let (exit, _, err) = dexthil(&["doctor", "--matching", m.to_str().unwrap()]);
-    assert_eq!(exit, 2, "{err}");
+    let (_, err) = exits_split(2, &["doctor", "--matching", arg(&m)]);
     assert!(
         err.contains("matching.json:2:3: `IOProviderClas`")
             && err.contains("did you mean `IOProviderClass`"),
         "{err}"
     );
 
-    let (exit, _, err) = dexthil(&["doctor", "--code", "kIOReturnNotPermited"]);
-    assert_eq!(exit, 2, "{err}");
+    let (_, err) = exits_split(2, &["doctor", "--code", "kIOReturnNotPermited"]);
     assert!(
         err.contains("did you mean `kIOReturnNotPermitted`"),
         "{err}"
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[cfg(not(target_os = "macos"))]
 #[test]
 fn live_off_a_mac_is_a_clear_error() {
-    let (exit, _, err) = dexthil(&["doctor", "--live"]);
-    assert_eq!(exit, 2, "{err}");
+    let (_, err) = exits_split(2, &["doctor", "--live"]);
     assert!(
         err.contains("--live") && err.contains("only a Mac has"),
         "{err}"
@@ -330,13 +318,11 @@ fn live_off_a_mac_is_a_clear_error() {
 
 #[test]
 fn a_personality_naming_a_class_without_the_override_is_found_in_the_bundle() {
-    let (exit, out, err) = dexthil(&["doctor", "--dext", DEXT_WRONG_CLASS, "--code", "0xE00002BC"]);
-    assert_eq!(exit, 1, "{out}{err}");
-    let first = first_cause(&out);
-    assert!(
-        first.contains("no NewUserClient override") && first.contains("confirmed by a check"),
-        "{out}"
+    let (out, _) = exits_split(
+        1,
+        &["doctor", "--dext", DEXT_WRONG_CLASS, "--code", "0xE00002BC"],
     );
+    first_is_a_confirmed_missing_override(&out);
     assert!(
         out.contains("personality DNPPrinterDriver: IOUserClass DNPPrinterBase defines no NewUserClient_Impl; DNPPrinterDriver does"),
         "{out}"
@@ -368,8 +354,10 @@ fn a_sound_bundle_passes_its_checks() {
 
 #[test]
 fn a_stripped_binary_or_a_bare_info_plist_says_what_it_could_not_check() {
-    let (exit, out, _) = dexthil(&["doctor", "--dext", DEXT_STRIPPED, "--code", "0xE00002BC"]);
-    assert_eq!(exit, 0, "{out}");
+    let (out, _) = exits_split(
+        0,
+        &["doctor", "--dext", DEXT_STRIPPED, "--code", "0xE00002BC"],
+    );
     assert!(
         out.contains("[skip] the personality's class overrides NewUserClient: tests/fixtures/dext/stripped.dext/DNPPrinterDriver is stripped (no C++ symbols)"),
         "{out}"
@@ -379,8 +367,7 @@ fn a_stripped_binary_or_a_bare_info_plist_says_what_it_could_not_check() {
         "{out}"
     );
     let plist = format!("{DEXT_GOOD}/Info.plist");
-    let (exit, out, _) = dexthil(&["doctor", "--dext", &plist]);
-    assert_eq!(exit, 0, "{out}");
+    let (out, _) = exits_split(0, &["doctor", "--dext", &plist]);
     assert!(
         out.contains(
             "[skip] the personality's class overrides NewUserClient: only an Info.plist was given"
@@ -395,8 +382,7 @@ fn a_stripped_binary_or_a_bare_info_plist_says_what_it_could_not_check() {
 
 #[test]
 fn a_bundle_that_cannot_be_read_exits_2_with_a_place() {
-    let dir = std::env::temp_dir().join(format!("dexthil-doctor-dext-{}", std::process::id()));
-    let bundle = dir.join("Broken.dext");
+    let bundle = scratch("broken-bundle").join("Broken.dext");
     std::fs::create_dir_all(&bundle).unwrap();
     let info = std::fs::read_to_string(format!(
         "{}/{DEXT_GOOD}/Info.plist",
@@ -405,8 +391,7 @@ fn a_bundle_that_cannot_be_read_exits_2_with_a_place() {
     .unwrap();
     // The executable Info.plist names is missing.
     std::fs::write(bundle.join("Info.plist"), &info).unwrap();
-    let (exit, _, err) = dexthil(&["doctor", "--dext", bundle.to_str().unwrap()]);
-    assert_eq!(exit, 2, "{err}");
+    let (_, err) = exits_split(2, &["doctor", "--dext", arg(&bundle)]);
     assert!(
         err.contains("Info.plist:7:")
             && err.contains("CFBundleExecutable is \"DNPPrinterDriver\", but neither"),
@@ -414,8 +399,7 @@ fn a_bundle_that_cannot_be_read_exits_2_with_a_place() {
     );
     // A truncated Info.plist.
     std::fs::write(bundle.join("Info.plist"), &info[..info.len() / 2]).unwrap();
-    let (exit, _, err) = dexthil(&["doctor", "--dext", bundle.to_str().unwrap()]);
-    assert_eq!(exit, 2, "{err}");
+    let (_, err) = exits_split(2, &["doctor", "--dext", arg(&bundle)]);
     assert!(
         err.contains("Info.plist:") && err.contains("not a plist"),
         "{err}"
@@ -423,18 +407,14 @@ fn a_bundle_that_cannot_be_read_exits_2_with_a_place() {
     // Not a Mach-O where the executable should be.
     std::fs::write(bundle.join("Info.plist"), &info).unwrap();
     std::fs::write(bundle.join("DNPPrinterDriver"), "#!/bin/sh\n").unwrap();
-    let (exit, _, err) = dexthil(&["doctor", "--dext", bundle.to_str().unwrap()]);
-    assert_eq!(exit, 2, "{err}");
+    let (_, err) = exits_split(2, &["doctor", "--dext", arg(&bundle)]);
     assert!(err.contains("DNPPrinterDriver:1: not a Mach-O"), "{err}");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn one_userclient_access_string_equal_to_the_bundle_id_passes() {
     // OSObject::iterateObjects calls the block once on a non-collection (reference §2).
-    let dir = std::env::temp_dir().join(format!("dexthil-doctor-ent-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let host = dir.join("host.xml");
+    let host = scratch("one-access-string").join("host.xml");
     std::fs::write(
         &host,
         "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict>\
@@ -442,44 +422,45 @@ fn one_userclient_access_string_equal_to_the_bundle_id_passes() {
          <string>com.example.dexthil.DNPPrinterDriver</string></dict></plist>",
     )
     .unwrap();
-    let (exit, out, _) = dexthil(&[
-        "doctor",
-        "--host-entitlements",
-        host.to_str().unwrap(),
-        "--dext-entitlements",
-        &file("b-userclient-access-string", "dext-entitlements.xml"),
-        "--bundle-id",
-        "com.example.dexthil.DNPPrinterDriver",
-    ]);
-    assert_eq!(exit, 0, "{out}");
+    let (out, _) = exits_split(
+        0,
+        &[
+            "doctor",
+            "--host-entitlements",
+            arg(&host),
+            "--dext-entitlements",
+            &file("b-userclient-access-string", "dext-entitlements.xml"),
+            "--bundle-id",
+            "com.example.dexthil.DNPPrinterDriver",
+        ],
+    );
     assert!(
         out.contains("[pass] the host may open the dext (userclient-access)"),
         "{out}"
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn opening_the_usb_interface_is_wrong_but_never_evidence_for_a_code() {
     // What IOUSBHostFamily answers is closed source (UNCONFIRMED): the check fails, no cause claims it.
-    let dir = std::env::temp_dir().join(format!("dexthil-doctor-usb-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let m = dir.join("matching.json");
+    let m = scratch("usb-interface").join("matching.json");
     std::fs::write(
         &m,
         r#"{"IOProviderClass": "IOUSBHostInterface", "idVendor": 5202}"#,
     )
     .unwrap();
-    let (exit, out, _) = dexthil(&[
-        "doctor",
-        "--ioreg",
-        &file("a-opened-user-server", "ioreg.txt"),
-        "--matching",
-        m.to_str().unwrap(),
-        "--code",
-        "0xE00002C7",
-    ]);
-    assert_eq!(exit, 1, "{out}");
+    let (out, _) = exits_split(
+        1,
+        &[
+            "doctor",
+            "--ioreg",
+            &file("a-opened-user-server", "ioreg.txt"),
+            "--matching",
+            arg(&m),
+            "--code",
+            "0xE00002C7",
+        ],
+    );
     assert!(
         out.contains("[FAIL] the object the host's matching selects: the first match is IOUSBHostInterface (IOUSBHostInterface, id")
             && out.contains("UNCONFIRMED"),
@@ -487,7 +468,6 @@ fn opening_the_usb_interface_is_wrong_but_never_evidence_for_a_code() {
     );
     let ranking = &out[out.find("most likely cause first:").unwrap()..];
     assert!(!ranking.contains("IOUSBHostInterface"), "{ranking}");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -514,11 +494,7 @@ fn the_seed_report_with_its_bundle_names_the_class_without_the_override() {
         &["--dext", DEXT_WRONG_CLASS],
     );
     assert_eq!(exit, 1, "{out}{err}");
-    let first = first_cause(&out);
-    assert!(
-        first.contains("no NewUserClient override") && first.contains("confirmed by a check"),
-        "{out}"
-    );
+    first_is_a_confirmed_missing_override(&out);
     assert!(
         out.contains("the host opens DNPPrinterBase of class DNPPrinterBase, and DNPPrinterBase defines no NewUserClient_Impl in the dext's executable; DNPPrinterDriver does"),
         "{out}"

@@ -2,30 +2,19 @@
 //! same way; seeds that replay; a journal that names the running case after a SIGKILL.
 
 mod support;
-use support::dexthil;
+use support::{arg, exits, journal_events, scratch, spawn_quiet, wait_or_kill, wait_until};
 
 use dexthil::fuzz::FuzzOp;
 use dexthil::report::EventKind;
-use dexthil::report::journal::read_journal;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PLANTED: &str = "scenarios/fuzz/drivers/planted-bugs.yaml";
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dexthil-fuzz-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn ops_of(journal: &Path) -> Vec<(u64, u32, FuzzOp)> {
-    read_journal(journal)
-        .unwrap()
-        .events
+    journal_events(journal)
         .into_iter()
-        .filter_map(|e| match e.kind {
+        .filter_map(|e| match e {
             EventKind::FuzzCase { case, step, op, .. } => Some((case, step, op)),
             _ => None,
         })
@@ -37,33 +26,33 @@ fn ops_of(journal: &Path) -> Vec<(u64, u32, FuzzOp)> {
 fn find(selector: &str, dir: &Path) -> (FuzzOp, PathBuf, String) {
     let journal = dir.join("j.jsonl");
     let out = dir.join("bugs");
-    let (code, text) = dexthil(&[
-        "fuzz",
-        "--driver",
-        PLANTED,
-        "--selectors",
-        selector,
-        "--cases",
-        "3000",
-        "--seed",
-        "11",
-        "--within",
-        "200ms",
-        "--shrink-time",
-        "5s",
-        "--stop-at-first",
-        "--journal",
-        journal.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 1, "{text}");
+    let text = exits(
+        1,
+        &[
+            "fuzz",
+            "--driver",
+            PLANTED,
+            "--selectors",
+            selector,
+            "--cases",
+            "3000",
+            "--seed",
+            "11",
+            "--within",
+            "200ms",
+            "--shrink-time",
+            "5s",
+            "--stop-at-first",
+            "--journal",
+            arg(&journal),
+            "--out",
+            arg(&out),
+        ],
+    );
     assert!(text.contains(": 1 findings"), "{text}");
-    let finding = read_journal(&journal)
-        .unwrap()
-        .events
+    let finding = journal_events(&journal)
         .into_iter()
-        .find_map(|e| match e.kind {
+        .find_map(|e| match e {
             EventKind::FuzzFinding {
                 ops,
                 step,
@@ -95,10 +84,9 @@ fn call(op: FuzzOp) -> dexthil::fuzz::FuzzCall {
     }
 }
 
+/// The written scenario must fail.
 fn rerun(scenario: &Path) -> String {
-    let (code, text) = dexthil(&["run", "--lab", "sim", scenario.to_str().unwrap()]);
-    assert_eq!(code, 1, "the written scenario must fail: {text}");
-    text
+    exits(1, &["run", "--lab", "sim", arg(scenario)])
 }
 
 #[test]
@@ -155,18 +143,20 @@ fn a_hang_on_all_ones_is_found_shrunk_written_and_reproduced() {
 fn the_apple_sample_has_no_findings() {
     let dir = scratch("clean");
     let journal = dir.join("j.jsonl");
-    let (code, text) = dexthil(&[
-        "fuzz",
-        "--driver",
-        "scenarios/drivers/apple-sample.yaml",
-        "--cases",
-        "3000",
-        "--journal",
-        journal.to_str().unwrap(),
-        "--out",
-        dir.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{text}");
+    let text = exits(
+        0,
+        &[
+            "fuzz",
+            "--driver",
+            "scenarios/drivers/apple-sample.yaml",
+            "--cases",
+            "3000",
+            "--journal",
+            arg(&journal),
+            "--out",
+            arg(&dir),
+        ],
+    );
     assert!(text.contains(": 0 findings"), "{text}");
     assert!(
         text.contains("fuzz: coverage (selector × shape × answer)")
@@ -186,28 +176,30 @@ fn one_run_finds_all_three_planted_bugs_and_keeps_going_after_each() {
     let dir = scratch("all");
     let journal = dir.join("j.jsonl");
     let out = dir.join("bugs");
-    let (code, text) = dexthil(&[
-        "fuzz",
-        "--driver",
-        PLANTED,
-        "--cases",
-        "2000",
-        "--seed",
-        "5",
-        "--within",
-        "50ms",
-        "--shrink-time",
-        "3s",
-        "--journal",
-        journal.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 1, "{text}");
-    let events = read_journal(&journal).unwrap().events;
+    let text = exits(
+        1,
+        &[
+            "fuzz",
+            "--driver",
+            PLANTED,
+            "--cases",
+            "2000",
+            "--seed",
+            "5",
+            "--within",
+            "50ms",
+            "--shrink-time",
+            "3s",
+            "--journal",
+            arg(&journal),
+            "--out",
+            arg(&out),
+        ],
+    );
+    let events = journal_events(&journal);
     let signatures: Vec<String> = events
         .iter()
-        .filter_map(|e| match &e.kind {
+        .filter_map(|e| match e {
             EventKind::FuzzFinding { signature, .. } => Some(signature.clone()),
             _ => None,
         })
@@ -230,7 +222,7 @@ fn one_run_finds_all_three_planted_bugs_and_keeps_going_after_each() {
         text.contains(&format!(": {} findings", signatures.len())),
         "{text}"
     );
-    let generated = events.iter().find_map(|e| match e.kind {
+    let generated = events.iter().find_map(|e| match *e {
         EventKind::FuzzFinished { generated, .. } => Some(generated),
         _ => None,
     });
@@ -238,14 +230,13 @@ fn one_run_finds_all_three_planted_bugs_and_keeps_going_after_each() {
     assert!(
         events
             .iter()
-            .any(|e| matches!(&e.kind, EventKind::FuzzCoverage { rows } if !rows.is_empty())),
+            .any(|e| matches!(e, EventKind::FuzzCoverage { rows } if !rows.is_empty())),
         "the coverage is in the journal"
     );
     let written = std::fs::read_dir(&out).unwrap().count();
     assert_eq!(written, signatures.len(), "one scenario per finding");
 
-    let (code, report) = dexthil(&["report", journal.to_str().unwrap()]);
-    assert_eq!(code, 1, "{report}");
+    let report = exits(1, &["report", arg(&journal)]);
     assert!(
         report.contains(&format!(
             "the fuzz run finished: {} findings",
@@ -260,20 +251,22 @@ fn the_same_seed_replays_the_same_cases() {
     let dir = scratch("seed");
     let run = |name: &str, seed: &str| {
         let journal = dir.join(name);
-        let (code, text) = dexthil(&[
-            "fuzz",
-            "--driver",
-            "scenarios/drivers/apple-sample.yaml",
-            "--cases",
-            "300",
-            "--seed",
-            seed,
-            "--journal",
-            journal.to_str().unwrap(),
-            "--out",
-            dir.to_str().unwrap(),
-        ]);
-        assert_eq!(code, 0, "{text}");
+        exits(
+            0,
+            &[
+                "fuzz",
+                "--driver",
+                "scenarios/drivers/apple-sample.yaml",
+                "--cases",
+                "300",
+                "--seed",
+                seed,
+                "--journal",
+                arg(&journal),
+                "--out",
+                arg(&dir),
+            ],
+        );
         ops_of(&journal)
     };
     let a = run("a.jsonl", "99");
@@ -286,37 +279,28 @@ fn the_same_seed_replays_the_same_cases() {
 fn after_a_sigkill_the_journal_ends_with_the_case_that_was_running() {
     let dir = scratch("kill");
     let journal = dir.join("j.jsonl");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dexthil"))
-        .args([
-            "fuzz",
-            "--driver",
-            PLANTED,
-            "--selectors",
-            "HangOnAllOnes",
-            "--cases",
-            "100000",
-            "--within",
-            "60s",
-            "--journal",
-            journal.to_str().unwrap(),
-            "--out",
-            dir.to_str().unwrap(),
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_quiet(&[
+        "fuzz",
+        "--driver",
+        PLANTED,
+        "--selectors",
+        "HangOnAllOnes",
+        "--cases",
+        "100000",
+        "--within",
+        "60s",
+        "--journal",
+        arg(&journal),
+        "--out",
+        arg(&dir),
+    ]);
     // The planted hang blocks the run on a call with scalar 0 all ones: wait until the journal says so.
     let hung = |ops: &[(u64, u32, FuzzOp)]| matches!(ops.last(), Some((_, _, FuzzOp::Call(c))) if c.scalars.first() == Some(&u64::MAX));
-    let until = Instant::now() + Duration::from_secs(60);
-    while !(journal.exists() && hung(&ops_of(&journal))) {
-        assert!(
-            Instant::now() < until,
-            "the run never reached the planted hang"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(
+        Duration::from_secs(60),
+        || journal.exists() && hung(&ops_of(&journal)),
+        || "the run never reached the planted hang".to_string(),
+    );
     let before = ops_of(&journal);
     child.kill().unwrap();
     child.wait().unwrap();
@@ -327,8 +311,8 @@ fn after_a_sigkill_the_journal_ends_with_the_case_that_was_running() {
         hung(&after),
         "the last entry is the hung call of case {case}"
     );
-    let (code, report) = dexthil(&["report", journal.to_str().unwrap()]);
-    assert_eq!(code, 2, "a killed run is not a pass: {report}");
+    // A killed run is not a pass.
+    let report = exits(2, &["report", arg(&journal)]);
     assert!(
         report.contains(&format!(
             "the fuzz run did not finish (killed?) while running case {case}"
@@ -343,42 +327,28 @@ fn after_a_sigkill_the_journal_ends_with_the_case_that_was_running() {
 fn a_fuzz_run_stops_at_its_budget() {
     let dir = scratch("budget");
     let journal = dir.join("j.jsonl");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dexthil"))
-        .args([
-            "fuzz",
-            "--driver",
-            "scenarios/drivers/apple-sample.yaml",
-            "--cases",
-            "10000000",
-            "--budget",
-            "1s",
-            "--journal",
-            journal.to_str().unwrap(),
-            "--out",
-            dir.to_str().unwrap(),
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let until = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
-            panic!("a 1 s budget did not end a 10M-case run within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let mut child = spawn_quiet(&[
+        "fuzz",
+        "--driver",
+        "scenarios/drivers/apple-sample.yaml",
+        "--cases",
+        "10000000",
+        "--budget",
+        "1s",
+        "--journal",
+        arg(&journal),
+        "--out",
+        arg(&dir),
+    ]);
+    let status = wait_or_kill(
+        &mut child,
+        Duration::from_secs(60),
+        "a 1 s budget did not end a 10M-case run within 60 s",
+    );
     assert_eq!(status.code(), Some(0));
-    let finished = read_journal(&journal)
-        .unwrap()
-        .events
+    let finished = journal_events(&journal)
         .into_iter()
-        .find_map(|e| match e.kind {
+        .find_map(|e| match e {
             EventKind::FuzzFinished {
                 cases, took, ended, ..
             } => Some((cases, took, ended)),
@@ -399,33 +369,20 @@ fn run_scenario_file(dir: &Path, yaml: &str) -> (Option<i32>, Vec<EventKind>) {
     let file = dir.join("s.yaml");
     std::fs::write(&file, yaml).unwrap();
     let journal = dir.join("run.jsonl");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dexthil"))
-        .args(["run", "--lab", "sim", "--journal"])
-        .arg(&journal)
-        .arg(&file)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let until = Instant::now() + Duration::from_secs(90);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
-            panic!("the scenario's fuzz step outlived its budget and deadline by far");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let events = read_journal(&journal)
-        .unwrap()
-        .events
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
-    (status.code(), events)
+    let mut child = spawn_quiet(&[
+        "run",
+        "--lab",
+        "sim",
+        "--journal",
+        arg(&journal),
+        arg(&file),
+    ]);
+    let status = wait_or_kill(
+        &mut child,
+        Duration::from_secs(90),
+        "the scenario's fuzz step outlived its budget and deadline by far",
+    );
+    (status.code(), journal_events(&journal))
 }
 
 fn fuzz_finished(events: &[EventKind]) -> (u64, Duration) {

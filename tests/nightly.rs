@@ -2,24 +2,15 @@
 //! partitions, tags, retries and flaky scenarios, per-printer serialization, JSON logs.
 
 mod support;
-use support::{bin, dexthil};
+use support::{
+    arg as s, bin, dexthil, exits, journal_events, run_journaled, scratch, spawn_quiet, wait_until,
+};
 
+use dexthil::report::{EventKind, NothingToRun};
 use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
-
-/// A fresh directory under the target dir for one test's files.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use std::time::Duration;
 
 fn junit(path: &Path) -> Report {
     let xml = std::fs::read_to_string(path).expect("a JUnit file was written");
@@ -39,30 +30,22 @@ fn case<'a>(r: &'a Report, name: &str) -> &'a quick_junit::TestCase {
 fn a_killed_run_is_rebuilt_from_its_journal_with_the_scenario_marked_interrupted() {
     let dir = scratch("killed");
     let journal = dir.join("journal.jsonl");
-    let mut child = bin()
-        .args([
-            "run",
-            "--lab",
-            "sim",
-            "--journal",
-            s(&journal),
-            "tests/nightly/sleeper.yaml",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_quiet(&[
+        "run",
+        "--lab",
+        "sim",
+        "--journal",
+        s(&journal),
+        "tests/nightly/sleeper.yaml",
+    ]);
     // Wait until the journal says the 30 s sleep has started (bounded, so a broken runner fails the test
     // rather than hanging it).
-    let until = Instant::now() + Duration::from_secs(60);
-    loop {
-        let text = std::fs::read_to_string(&journal).unwrap_or_default();
-        if text.contains(r#""event":"step_started","scenario":"sleeper","step":"2""#) {
-            break;
-        }
-        assert!(Instant::now() < until, "the sleep never started:\n{text}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let text = || std::fs::read_to_string(&journal).unwrap_or_default();
+    wait_until(
+        Duration::from_secs(60),
+        || text().contains(r#""event":"step_started","scenario":"sleeper","step":"2""#),
+        || format!("the sleep never started:\n{}", text()),
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     // A write cut short by the kill: half a line at the end.
@@ -73,8 +56,8 @@ fn a_killed_run_is_rebuilt_from_its_journal_with_the_scenario_marked_interrupted
     std::io::Write::write_all(&mut f, br#"{"v":1,"elapsed":{"secs":3"#).unwrap();
 
     let xml = dir.join("junit.xml");
-    let (code, out) = dexthil(&["report", s(&journal), "--junit", s(&xml)]);
-    assert_eq!(code, 2, "an interrupted run does not pass the gate: {out}");
+    // An interrupted run does not pass the gate.
+    let out = exits(2, &["report", s(&journal), "--junit", s(&xml)]);
     assert!(out.contains("scenario sleeper"), "{out}");
     assert!(out.contains("INTERRUPTED during step 2 sleep"), "{out}");
     assert!(
@@ -102,18 +85,18 @@ fn a_killed_run_is_rebuilt_from_its_journal_with_the_scenario_marked_interrupted
 fn junit_carries_provenance_and_a_failure_with_its_yaml_place_and_decoded_code() {
     let dir = scratch("junit");
     let xml = dir.join("junit.xml");
-    let (code, out) = dexthil(&[
-        "run",
-        "--lab",
-        "sim",
-        "--journal",
-        s(&dir.join("j.jsonl")),
-        "--junit",
-        s(&xml),
-        "tests/failing/uncovered-busy.yaml",
-        "scenarios/smoke/ds620.yaml",
-    ]);
-    assert_eq!(code, 1, "{out}");
+    run_journaled(
+        1,
+        &dir.join("j.jsonl"),
+        &[
+            "--lab",
+            "sim",
+            "--junit",
+            s(&xml),
+            "tests/failing/uncovered-busy.yaml",
+            "scenarios/smoke/ds620.yaml",
+        ],
+    );
     let report = junit(&xml);
     let props: Vec<(String, String)> = report.test_suites[0]
         .properties
@@ -185,16 +168,16 @@ fn junit_carries_provenance_and_a_failure_with_its_yaml_place_and_decoded_code()
 fn a_station_printer_the_lab_lacks_fails_the_health_check_with_exit_2_and_runs_nothing() {
     let dir = scratch("health");
     let journal = dir.join("j.jsonl");
-    let (code, out) = dexthil(&[
-        "run",
-        "--station",
-        "tests/nightly/station-missing.yaml",
-        "--journal",
-        s(&journal),
-        "scenarios/smoke",
-        "ds620",
-    ]);
-    assert_eq!(code, 2, "{out}");
+    let out = run_journaled(
+        2,
+        &journal,
+        &[
+            "--station",
+            "tests/nightly/station-missing.yaml",
+            "scenarios/smoke",
+            "ds620",
+        ],
+    );
     assert!(out.contains("printer `ghost`"), "{out}");
     assert!(out.contains("NOSUCHSERIAL"), "{out}");
     // Only what the selected scenarios need is checked: the DS820 no DS620 scenario uses is not.
@@ -211,29 +194,18 @@ fn a_station_printer_the_lab_lacks_fails_the_health_check_with_exit_2_and_runs_n
 #[test]
 fn the_shipped_sim_station_is_healthy_and_runs_the_smoke_corpus() {
     let dir = scratch("healthy");
-    let (code, out) = dexthil(&[
-        "run",
-        "--station",
-        "ci/labs/sim.yaml",
-        "--journal",
-        s(&dir.join("j.jsonl")),
-        "scenarios/smoke",
-    ]);
-    assert_eq!(code, 0, "{out}");
+    let out = run_journaled(
+        0,
+        &dir.join("j.jsonl"),
+        &["--station", "ci/labs/sim.yaml", "scenarios/smoke"],
+    );
     assert!(out.contains("station sim: healthy"), "{out}");
 }
 
 #[test]
 fn the_shipped_sim_station_runs_the_whole_corpus_both_dexts_included() {
     let dir = scratch("healthy-all");
-    let (code, out) = dexthil(&[
-        "run",
-        "--station",
-        "ci/labs/sim.yaml",
-        "--journal",
-        s(&dir.join("j.jsonl")),
-    ]);
-    assert_eq!(code, 0, "{out}");
+    let out = run_journaled(0, &dir.join("j.jsonl"), &["--station", "ci/labs/sim.yaml"]);
     assert!(out.contains("station sim: healthy"), "{out}");
     assert!(
         out.contains("sample-scalar"),
@@ -245,17 +217,18 @@ fn the_shipped_sim_station_runs_the_whole_corpus_both_dexts_included() {
 fn a_station_runs_what_it_can_serve_and_skips_the_rest_as_not_for_this_station() {
     let dir = scratch("capability");
     let (journal, xml) = (dir.join("j.jsonl"), dir.join("junit.xml"));
-    let (code, out) = dexthil(&[
-        "run",
-        "--station",
-        "tests/nightly/station-cx02.yaml",
-        "--journal",
-        s(&journal),
-        "--junit",
-        s(&xml),
-        "scenarios/smoke",
-    ]);
-    assert_eq!(code, 0, "skipped scenarios are not failures: {out}");
+    // Skipped scenarios are not failures.
+    let out = run_journaled(
+        0,
+        &journal,
+        &[
+            "--station",
+            "tests/nightly/station-cx02.yaml",
+            "--junit",
+            s(&xml),
+            "scenarios/smoke",
+        ],
+    );
     assert!(
         out.contains(
             "SKIP smoke-ds620: not for this station `mac-cx02`: no printer serves role `p` (model DS620)"
@@ -286,13 +259,15 @@ fn a_station_runs_what_it_can_serve_and_skips_the_rest_as_not_for_this_station()
 
 #[test]
 fn a_station_that_serves_none_of_the_selection_fails_closed() {
-    let (code, out) = dexthil(&[
-        "run",
-        "--station",
-        "tests/nightly/station-cx02.yaml",
-        "scenarios/smoke/ds620.yaml",
-    ]);
-    assert_eq!(code, 2, "{out}");
+    let out = exits(
+        2,
+        &[
+            "run",
+            "--station",
+            "tests/nightly/station-cx02.yaml",
+            "scenarios/smoke/ds620.yaml",
+        ],
+    );
     assert!(
         out.contains("the station serves none of the 1 selected"),
         "{out}"
@@ -304,20 +279,13 @@ fn a_station_that_serves_none_of_the_selection_fails_closed() {
 fn a_journal_or_junit_on_a_full_disk_ends_the_run_with_exit_2_naming_the_file() {
     let dir = scratch("full");
     let smoke = "scenarios/smoke/ds620.yaml";
-    let (code, out) = dexthil(&["run", "--lab", "sim", "--journal", "/dev/full", smoke]);
-    assert_eq!(code, 2, "{out}");
+    let out = run_journaled(2, Path::new("/dev/full"), &["--lab", "sim", smoke]);
     assert!(out.contains("cannot write the journal /dev/full"), "{out}");
-    let (code, out) = dexthil(&[
-        "run",
-        "--lab",
-        "sim",
-        "--journal",
-        s(&dir.join("j.jsonl")),
-        "--junit",
-        "/dev/full",
-        smoke,
-    ]);
-    assert_eq!(code, 2, "{out}");
+    let out = run_journaled(
+        2,
+        &dir.join("j.jsonl"),
+        &["--lab", "sim", "--junit", "/dev/full", smoke],
+    );
     assert!(
         out.contains("cannot write the JUnit report /dev/full"),
         "{out}"
@@ -327,17 +295,11 @@ fn a_journal_or_junit_on_a_full_disk_ends_the_run_with_exit_2_naming_the_file() 
         "/dev/full is still a device, not replaced by a report"
     );
     // A place no file can be created (its parent is a file; a read-only directory does not stop root).
-    let (code, out) = dexthil(&[
-        "run",
-        "--lab",
-        "sim",
-        "--journal",
-        s(&dir.join("j2.jsonl")),
-        "--junit",
-        "Cargo.toml/junit.xml",
-        smoke,
-    ]);
-    assert_eq!(code, 2, "{out}");
+    let out = run_journaled(
+        2,
+        &dir.join("j2.jsonl"),
+        &["--lab", "sim", "--junit", "Cargo.toml/junit.xml", smoke],
+    );
     assert!(
         out.contains("cannot write the JUnit report Cargo.toml/junit.xml"),
         "{out}"
@@ -350,13 +312,13 @@ fn a_journal_or_junit_on_a_full_disk_ends_the_run_with_exit_2_naming_the_file() 
 
 #[test]
 fn station_files_refuse_impossible_values_and_replay_paths_outside_their_folder_with_a_place() {
-    let (code, out) = dexthil(&[
-        "run",
-        "--station",
+    let station_run =
+        |code, station: &str, target: &str| exits(code, &["run", "--station", station, target]);
+    let out = station_run(
+        2,
         "tests/nightly/station-replay-escape.yaml",
         "scenarios/replay/ds620.yaml",
-    ]);
-    assert_eq!(code, 2, "{out}");
+    );
     assert!(
         out.contains("tests/nightly/station-replay-escape.yaml:3:10: `backend: replay:../fixtures/recordings/ds620` leaves the station file's folder"),
         "{out}"
@@ -365,13 +327,11 @@ fn station_files_refuse_impossible_values_and_replay_paths_outside_their_folder_
         out.contains("1 error in the station file; nothing was run"),
         "the summary names the file it is about: {out}"
     );
-    let (code, out) = dexthil(&[
-        "run",
-        "--station",
+    let out = station_run(
+        2,
         "tests/nightly/station-bad-values.yaml",
         "scenarios/smoke",
-    ]);
-    assert_eq!(code, 2, "{out}");
+    );
     assert!(
         out.contains("station-bad-values.yaml:4:13: the printer's `role` is empty"),
         "{out}"
@@ -382,27 +342,23 @@ fn station_files_refuse_impossible_values_and_replay_paths_outside_their_folder_
         "{out}"
     );
     // A recording beside the station file is fine.
-    let (code, out) = dexthil(&[
-        "run",
-        "--station",
+    station_run(
+        0,
         "tests/nightly/station-replay.yaml",
         "scenarios/replay/ds620.yaml",
-    ]);
-    assert_eq!(code, 0, "{out}");
+    );
 }
 
 #[test]
 fn a_bad_station_file_names_file_line_column_and_the_right_key() {
-    let (code, out) = dexthil(&["run", "--station", "tests/nightly/station-typo.yaml"]);
-    assert_eq!(code, 2, "{out}");
+    let out = exits(2, &["run", "--station", "tests/nightly/station-typo.yaml"]);
     assert!(out.contains("tests/nightly/station-typo.yaml:4:"), "{out}");
     assert!(out.contains("did you mean `serial`?"), "{out}");
 }
 
 fn listed(args: &[&str]) -> Vec<String> {
-    let (code, out) = dexthil(args);
-    assert_eq!(code, 0, "{out}");
-    out.lines()
+    exits(0, args)
+        .lines()
         .filter_map(|l| l.strip_suffix(": test"))
         .map(|l| l.rsplit(' ').next().unwrap().to_string())
         .collect()
@@ -440,24 +396,16 @@ fn tags_select_any_of() {
 fn an_infrastructure_failure_passes_on_retry_as_flaky_and_gates_only_when_asked() {
     let dir = scratch("flaky");
     let f = "tests/nightly/flaky-open.yaml";
-    let j = s(&dir.join("j.jsonl")).to_string();
-    let (code, out) = dexthil(&["run", "--lab", "sim", "--journal", &j, f]);
-    assert_eq!(code, 2, "without retries the lab failure gates: {out}");
+    let j = dir.join("j.jsonl");
+    // Without retries the lab failure gates.
+    run_journaled(2, &j, &["--lab", "sim", f]);
 
     let xml = dir.join("junit.xml");
-    let (code, out) = dexthil(&[
-        "run",
-        "--lab",
-        "sim",
-        "--journal",
+    let out = run_journaled(
+        0,
         &j,
-        "--retries",
-        "1",
-        "--junit",
-        s(&xml),
-        f,
-    ]);
-    assert_eq!(code, 0, "{out}");
+        &["--lab", "sim", "--retries", "1", "--junit", s(&xml), f],
+    );
     assert!(out.contains("1 flaky"), "{out}");
     assert!(
         out.contains("attempt 1 failed because the lab broke"),
@@ -475,35 +423,28 @@ fn an_infrastructure_failure_passes_on_retry_as_flaky_and_gates_only_when_asked(
             .any(|p| p.name.as_str() == "flaky" && p.value.as_str() == "true")
     );
 
-    let (code, out) = dexthil(&[
-        "run",
-        "--lab",
-        "sim",
-        "--journal",
+    let out = run_journaled(
+        2,
         &j,
-        "--retries",
-        "1",
-        "--flaky-fails",
-        f,
-    ]);
-    assert_eq!(code, 2, "{out}");
+        &["--lab", "sim", "--retries", "1", "--flaky-fails", f],
+    );
     assert!(out.contains("--flaky-fails"), "{out}");
 }
 
 #[test]
 fn a_driver_failure_is_not_retried() {
     let dir = scratch("noretry");
-    let (code, out) = dexthil(&[
-        "run",
-        "--lab",
-        "sim",
-        "--journal",
-        s(&dir.join("j.jsonl")),
-        "--retries",
-        "3",
-        "tests/failing/uncovered-busy.yaml",
-    ]);
-    assert_eq!(code, 1, "{out}");
+    let out = run_journaled(
+        1,
+        &dir.join("j.jsonl"),
+        &[
+            "--lab",
+            "sim",
+            "--retries",
+            "3",
+            "tests/failing/uncovered-busy.yaml",
+        ],
+    );
     assert!(!out.contains("retrying"), "{out}");
 }
 
@@ -511,30 +452,28 @@ fn a_driver_failure_is_not_retried() {
 fn scenarios_on_one_printer_never_overlap_even_with_jobs() {
     let dir = scratch("jobs");
     let journal = dir.join("j.jsonl");
-    let (code, out) = dexthil(&[
-        "run",
-        "--lab",
-        "sim",
-        "--jobs",
-        "4",
-        "--journal",
-        s(&journal),
-        "tests/nightly/same-printer-a.yaml",
-        "tests/nightly/same-printer-b.yaml",
-    ]);
-    assert_eq!(code, 0, "{out}");
-    let order: Vec<String> = std::fs::read_to_string(&journal)
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains("\"event\":\"scenario_"))
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            format!(
-                "{} {}",
-                v["event"].as_str().unwrap(),
-                v["scenario"].as_str().unwrap()
-            )
+    run_journaled(
+        0,
+        &journal,
+        &[
+            "--lab",
+            "sim",
+            "--jobs",
+            "4",
+            "tests/nightly/same-printer-a.yaml",
+            "tests/nightly/same-printer-b.yaml",
+        ],
+    );
+    let order: Vec<String> = journal_events(&journal)
+        .into_iter()
+        .filter_map(|e| match e {
+            EventKind::ScenarioStarted { scenario, .. } => Some(("scenario_started", scenario)),
+            EventKind::ScenarioFinished { scenario, .. } => Some(("scenario_finished", scenario)),
+            EventKind::ScenarioSkipped { scenario, .. } => Some(("scenario_skipped", scenario)),
+            EventKind::ScenarioRetried { scenario, .. } => Some(("scenario_retried", scenario)),
+            _ => None,
         })
+        .map(|(event, scenario)| format!("{event} {scenario}"))
         .collect();
     assert_eq!(order.len(), 4, "{order:?}");
     // Whichever went first finished before the other started.
@@ -578,23 +517,16 @@ fn a_journal_or_junit_that_is_a_fifo_nobody_reads_is_exit_2_not_a_hang() {
     // SAFETY: mkfifo with a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
     let smoke = "scenarios/smoke/ds620.yaml";
-    let (code, out) = dexthil(&["run", "--lab", "sim", "--journal", s(&fifo), smoke]);
-    assert_eq!(code, 2, "{out}");
+    let out = run_journaled(2, &fifo, &["--lab", "sim", smoke]);
     assert!(
         out.contains(&format!("cannot write the journal {}", fifo.display())),
         "{out}"
     );
-    let (code, out) = dexthil(&[
-        "run",
-        "--lab",
-        "sim",
-        "--journal",
-        s(&dir.join("j.jsonl")),
-        "--junit",
-        s(&fifo),
-        smoke,
-    ]);
-    assert_eq!(code, 2, "{out}");
+    let out = run_journaled(
+        2,
+        &dir.join("j.jsonl"),
+        &["--lab", "sim", "--junit", s(&fifo), smoke],
+    );
     assert!(
         out.contains(&format!("cannot write the JUnit report {}", fifo.display())),
         "{out}"
@@ -625,4 +557,171 @@ fn a_journal_into_a_pipe_whose_reader_went_away_is_exit_2_naming_it() {
         err.contains("cannot write the journal /dev/stdout"),
         "{err}"
     );
+}
+
+/// The partitions `hash:M/2` that take `name` and that do not: (taken, empty).
+fn halves_of(name: &str) -> (String, String) {
+    let takes = |m| dexthil::runner::Partition { index: m, count: 2 }.takes(name);
+    let (taken, empty) = if takes(1) { (1, 2) } else { (2, 1) };
+    assert!(!takes(empty), "a name falls in one partition");
+    (format!("hash:{taken}/2"), format!("hash:{empty}/2"))
+}
+
+/// What the journal's `run_started` says of a run with nothing to run, and that the run finished.
+fn nothing_to_run_of(journal: &Path) -> (Vec<String>, Option<String>, Option<NothingToRun>) {
+    let events = journal_events(journal);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, EventKind::RunFinished { .. })),
+        "the run finished: {events:?}"
+    );
+    events
+        .into_iter()
+        .find_map(|e| match e {
+            EventKind::RunStarted {
+                selected,
+                provenance,
+                nothing_to_run,
+                ..
+            } => Some((selected, provenance.partition, nothing_to_run)),
+            _ => None,
+        })
+        .expect("a run_started event")
+}
+
+#[test]
+fn a_shard_the_partition_gives_nothing_passes_and_its_journal_says_why() {
+    let dir = scratch("empty-shard");
+    let smoke = "scenarios/smoke/ds620.yaml";
+    let (_, empty) = halves_of("smoke-ds620");
+    let (journal, xml) = (dir.join("empty.jsonl"), dir.join("empty.xml"));
+    let out = run_journaled(
+        0,
+        &journal,
+        &[
+            "--lab",
+            "sim",
+            "--partition",
+            &empty,
+            "--junit",
+            s(&xml),
+            smoke,
+        ],
+    );
+    let why = format!("--partition {empty} took none of the 1 selected scenario");
+    assert!(
+        out.contains(&format!("nothing to run on this shard: {why}")),
+        "{out}"
+    );
+    let (selected, partition, nothing) = nothing_to_run_of(&journal);
+    assert!(selected.is_empty(), "{selected:?}");
+    assert_eq!(partition.as_deref(), Some(empty.as_str()));
+    assert_eq!(
+        nothing,
+        Some(NothingToRun::Partition {
+            reason: why.clone()
+        })
+    );
+    let report = junit(&xml);
+    assert!(report.test_suites[0].test_cases.is_empty(), "{report:?}");
+
+    // Reported alone it ran nothing: a gate over it alone fails, saying why.
+    let out = exits(2, &["report", s(&journal)]);
+    assert!(
+        out.contains(&format!("nothing to run on this shard: {why}")),
+        "{out}"
+    );
+    assert!(out.contains("no scenario ran in this journal"), "{out}");
+}
+
+#[test]
+fn a_merge_of_an_empty_shard_with_a_real_one_has_the_real_ones_verdict() {
+    let dir = scratch("merge-empty-shard");
+    let (empty_j, pass_j, fail_j) = (
+        dir.join("empty.jsonl"),
+        dir.join("pass.jsonl"),
+        dir.join("fail.jsonl"),
+    );
+    let smoke = "scenarios/smoke/ds620.yaml";
+    let (taken, empty) = halves_of("smoke-ds620");
+    run_journaled(0, &empty_j, &["--lab", "sim", "--partition", &empty, smoke]);
+    run_journaled(0, &pass_j, &["--lab", "sim", "--partition", &taken, smoke]);
+    let out = exits(0, &["report", s(&empty_j), s(&pass_j)]);
+    assert!(out.contains("merged 2 journals: 1 passed"), "{out}");
+    assert!(!out.contains("no scenario ran"), "{out}");
+
+    let busy = "tests/failing/uncovered-busy.yaml";
+    let (_, empty) = halves_of("uncovered-busy");
+    let empty2_j = dir.join("empty2.jsonl");
+    run_journaled(0, &empty2_j, &["--lab", "sim", "--partition", &empty, busy]);
+    run_journaled(1, &fail_j, &["--lab", "sim", busy]);
+    let out = exits(1, &["report", s(&empty2_j), s(&fail_j)]);
+    assert!(out.contains("failed: the driver broke (exit 1)"), "{out}");
+}
+
+#[test]
+fn a_merge_of_shards_that_all_ran_nothing_fails() {
+    let dir = scratch("merge-all-empty");
+    let smoke = "scenarios/smoke/ds620.yaml";
+    let (_, empty) = halves_of("smoke-ds620");
+    let (a, b) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
+    run_journaled(0, &a, &["--lab", "sim", "--partition", &empty, smoke]);
+    // Another Mac's shard: a station that serves none of what the partition gave it, though it serves the
+    // scenario another shard takes.
+    let cx02 = "scenarios/smoke/cx-02.yaml";
+    let (_, cx_empty) = halves_of("smoke-cx-02");
+    run_journaled(
+        0,
+        &b,
+        &[
+            "--station",
+            "tests/nightly/station-cx02.yaml",
+            "--partition",
+            &cx_empty,
+            cx02,
+            smoke,
+        ],
+    );
+    let (_, _, nothing) = nothing_to_run_of(&b);
+    assert!(
+        matches!(&nothing, Some(NothingToRun::Partition { reason })
+            if reason.starts_with("the station serves none of the 1 scenario --partition")),
+        "{nothing:?}"
+    );
+    let out = exits(2, &["report", s(&a), s(&b)]);
+    assert!(
+        out.contains("no scenario ran in any of the 2 journals"),
+        "{out}"
+    );
+    assert!(out.contains("or nothing ran (exit 2)"), "{out}");
+}
+
+#[test]
+fn a_typo_that_selects_nothing_writes_its_journal_exits_2_and_fails_a_merge() {
+    let dir = scratch("typo");
+    let (typo, real) = (dir.join("typo.jsonl"), dir.join("real.jsonl"));
+    let out = run_journaled(2, &typo, &["--lab", "sim", "smoke-ds62O"]);
+    let why = "the name filter `smoke-ds62O` left none";
+    assert!(out.contains(why), "{out}");
+    let (selected, _, nothing) = nothing_to_run_of(&typo);
+    assert!(selected.is_empty(), "{selected:?}");
+    assert!(
+        matches!(&nothing, Some(NothingToRun::Refused { reason }) if reason.contains(why)),
+        "{nothing:?}"
+    );
+    run_journaled(0, &real, &["--lab", "sim", "scenarios/smoke/ds620.yaml"]);
+    // The Mac whose run selected nothing by mistake fails the night, though the other passed.
+    let out = exits(2, &["report", s(&typo), s(&real)]);
+    assert!(out.contains("the run refused that (exit 2)"), "{out}");
+
+    // Accepted with --allow-empty: a pass, live and in its report.
+    let allowed = dir.join("allowed.jsonl");
+    run_journaled(
+        0,
+        &allowed,
+        &["--lab", "sim", "--allow-empty", "smoke-ds62O"],
+    );
+    let out = exits(0, &["report", s(&allowed)]);
+    assert!(out.contains("(accepted: --allow-empty)"), "{out}");
 }

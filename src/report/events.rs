@@ -16,6 +16,29 @@ pub struct RunEvent {
     pub kind: EventKind,
 }
 
+/// Why a run had no scenario to run, by who is to answer for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "because", rename_all = "snake_case")]
+pub enum NothingToRun {
+    /// The paths, filter, tags or the station left nothing: a typo must not pass a gate (exit 2).
+    Refused { reason: String },
+    /// As `Refused`, but the run was told to accept it (`--allow-empty`): a pass.
+    Allowed { reason: String },
+    /// `--partition` gave this shard none of a selection that holds scenarios: the shard passes, and a
+    /// merge passes only if another shard ran something.
+    Partition { reason: String },
+}
+
+impl NothingToRun {
+    pub fn reason(&self) -> &str {
+        match self {
+            NothingToRun::Refused { reason }
+            | NothingToRun::Allowed { reason }
+            | NothingToRun::Partition { reason } => reason,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
@@ -28,6 +51,10 @@ pub enum EventKind {
         /// The names of the selected scenarios, in order: a report of a killed run lists those never started.
         #[serde(default)]
         selected: Vec<String>,
+        /// Set when the run has no scenario to run: why, and whether that passes (a merge of shards needs it
+        /// to tell "this Mac had nothing to do" from "this Mac ran nothing by mistake").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nothing_to_run: Option<NothingToRun>,
     },
     ScenarioStarted {
         scenario: String,

@@ -414,6 +414,16 @@ mod tests {
                     ..Provenance::default()
                 },
                 selected: vec!["a".into(), "b".into()],
+                nothing_to_run: None,
+            },
+            EventKind::RunStarted {
+                lab: "sim".into(),
+                scenarios: 0,
+                provenance: Provenance::default(),
+                selected: vec![],
+                nothing_to_run: Some(crate::report::NothingToRun::Partition {
+                    reason: "--partition hash:2/3 took none of the 4 selected".into(),
+                }),
             },
             EventKind::ScenarioStarted {
                 scenario: "a".into(),

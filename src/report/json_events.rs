@@ -62,11 +62,18 @@ pub fn event_object(event: &RunEvent) -> Value {
             scenarios,
             provenance,
             selected,
+            nothing_to_run,
         } => {
             put("event", json!("run_started"));
             put("lab", json!(lab));
             put("scenarios", json!(scenarios));
             put("selected", json!(selected));
+            if let Some(n) = nothing_to_run {
+                put(
+                    "nothing_to_run",
+                    serde_json::to_value(n).unwrap_or(Value::Null),
+                );
+            }
             put(
                 "provenance",
                 serde_json::to_value(provenance).unwrap_or(Value::Null),

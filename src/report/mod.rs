@@ -23,4 +23,6 @@ pub mod utc;
 pub use collector::{Collector, FailedStep, Fanout, Tee};
 pub use console::{Console, Detail, failure_lines};
 pub use duration::human_duration;
-pub use events::{EventKind, EventSink, Failure, FailureClass, RunEvent, StepOutcome, Verdict};
+pub use events::{
+    EventKind, EventSink, Failure, FailureClass, NothingToRun, RunEvent, StepOutcome, Verdict,
+};

@@ -84,6 +84,8 @@ pub struct RunRecord {
     pub interrupted_by: Option<String>,
     /// Elapsed time of the last event seen.
     pub last_elapsed: Duration,
+    /// Why the run had no scenario to run, when it had none.
+    pub nothing_to_run: Option<super::events::NothingToRun>,
 }
 
 /// Counts for a summary line.
@@ -130,9 +132,11 @@ impl RunRecord {
                 provenance,
                 selected,
                 scenarios: _,
+                nothing_to_run,
             } => {
                 self.lab = lab.clone();
                 self.provenance = provenance.clone();
+                self.nothing_to_run = nothing_to_run.clone();
                 for name in selected {
                     self.scenario(name, "");
                 }

@@ -13,7 +13,7 @@ use crate::report::journal::Journal;
 use crate::report::json_events::{self, JsonEvents};
 use crate::report::progress::{Progress, SuspendingWriter};
 use crate::report::tally::{RunRecord, Tally};
-use crate::report::{Console, Detail, EventKind, EventSink, Fanout, RunEvent, junit};
+use crate::report::{Console, Detail, EventKind, EventSink, Fanout, NothingToRun, RunEvent, junit};
 use crate::scenario::Scenario;
 use crate::station::{Station, provenance};
 use libtest_mimic::{Arguments, FormatSetting};
@@ -114,6 +114,62 @@ fn exit_of(record: &RunRecord, opts: &NightlyOptions, interrupted: bool) -> Exit
     }
 }
 
+/// The counts that say why a run has no scenario to run.
+struct Emptiness {
+    /// Scenarios loaded.
+    corpus: usize,
+    /// Taken by the paths, filter and tags.
+    chosen: usize,
+    /// Of those, taken by the partition (all of them without one).
+    partitioned: usize,
+    /// Of those, skipped as not for this station or recording (all of them, as none runs).
+    skipped: usize,
+    /// How many of the scenarios other shards take the station or recording would serve.
+    served_elsewhere: usize,
+    on_recording: bool,
+}
+
+/// Why a run has nothing to run, and who answers for it: the selection (refused unless `--allow-empty`) or
+/// the partition (this shard passes; the merge of all shards is the gate).
+fn nothing_to_run(e: &Emptiness, libtest: &Arguments, opts: &NightlyOptions) -> NothingToRun {
+    let place = if e.on_recording {
+        "the recording"
+    } else {
+        "the station"
+    };
+    let selection_fault = |reason: String| {
+        if opts.require_selection {
+            NothingToRun::Refused { reason }
+        } else {
+            NothingToRun::Allowed { reason }
+        }
+    };
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    match opts.partition {
+        _ if e.chosen == 0 => selection_fault(super::empty::why_nothing(
+            e.corpus, libtest, &opts.tags, None,
+        )),
+        Some(p) if e.partitioned == 0 => NothingToRun::Partition {
+            reason: format!(
+                "--partition {p} took none of the {} selected scenario{}",
+                e.chosen,
+                plural(e.chosen)
+            ),
+        },
+        Some(p) if e.served_elsewhere > 0 => NothingToRun::Partition {
+            reason: format!(
+                "{place} serves none of the {} scenario{} --partition {p} took (it serves {} of the {} \
+                 selected; other shards take those)",
+                e.skipped,
+                plural(e.skipped),
+                e.served_elsewhere,
+                e.chosen
+            ),
+        },
+        _ => selection_fault(format!("{place} serves none of the {} selected", e.chosen)),
+    }
+}
+
 pub fn run_nightly(
     all: Vec<Scenario>,
     factory: Arc<dyn LabFactory>,
@@ -124,36 +180,37 @@ pub fn run_nightly(
     let run_start = Instant::now();
     let probe = setup::probe_lab(&*factory, &all);
     let corpus_size = all.len();
-    let selected = select(all, libtest, &opts.tags, opts.partition);
-    if selected.is_empty() && opts.require_selection && !libtest.list {
-        eprintln!(
-            "error: no scenario to run: {} (pass --allow-empty to accept a run of nothing)",
-            super::empty::why_nothing(corpus_size, libtest, &opts.tags, opts.partition)
-        );
-        return Exit::BadInputOrLab;
-    }
+    // What the paths, filter and tags chose, split by the partition into this shard's and the others'. An
+    // empty choice is a typo (fail closed); a shard the partition leaves nothing of a non-empty choice is the
+    // hash's doing, not a mistake.
+    let (selected, elsewhere): (Vec<Scenario>, Vec<Scenario>) =
+        select(all, libtest, &opts.tags, None)
+            .into_iter()
+            .partition(|s| opts.partition.is_none_or(|p| p.takes(&s.name)));
     let recording = match &probe {
         Some(lab) if factory.name() == "replay" => Some(lab.devices().unwrap_or_default()),
         _ => None,
     };
+    let (chosen, partitioned) = (selected.len() + elsewhere.len(), selected.len());
     let (scenarios, skipped) =
         schedule::split(selected, opts.station.as_ref(), recording.as_deref());
-    if scenarios.is_empty() && !skipped.is_empty() && opts.require_selection && !libtest.list {
-        for (s, reason) in &skipped {
-            eprintln!("SKIP {}: {reason}", s.name);
-        }
-        eprintln!(
-            "error: no scenario to run: {} serves none of the {} selected (pass --allow-empty to accept a \
-             run of nothing)",
-            if recording.is_some() {
-                "the recording"
-            } else {
-                "the station"
-            },
-            skipped.len()
-        );
-        return Exit::BadInputOrLab;
-    }
+    let nothing = (scenarios.is_empty() && !libtest.list).then(|| {
+        let emptiness = Emptiness {
+            corpus: corpus_size,
+            chosen,
+            partitioned,
+            skipped: skipped.len(),
+            served_elsewhere: schedule::split(
+                elsewhere,
+                opts.station.as_ref(),
+                recording.as_deref(),
+            )
+            .0
+            .len(),
+            on_recording: recording.is_some(),
+        };
+        nothing_to_run(&emptiness, libtest, opts)
+    });
     let devices = probe
         .as_ref()
         .and_then(|l| l.devices().ok())
@@ -281,6 +338,7 @@ pub fn run_nightly(
             .chain(skipped.iter().map(|(s, _)| s))
             .map(|s| s.name.clone())
             .collect(),
+        nothing_to_run: nothing.clone(),
     });
     for (s, reason) in &skipped {
         emit(EventKind::ScenarioSkipped {
@@ -311,6 +369,17 @@ pub fn run_nightly(
         }
         (record, written)
     };
+    if let Some(NothingToRun::Refused { reason }) = &nothing {
+        // The journal and JUnit say so too: a merge must see that this run ran nothing by mistake.
+        let (_, written) = finish(false);
+        eprintln!(
+            "error: no scenario to run: {reason} (pass --allow-empty to accept a run of nothing)"
+        );
+        if !written {
+            eprintln!("the run's journal or JUnit report could not be written: exit 2");
+        }
+        return Exit::BadInputOrLab;
+    }
 
     if let Some(st) = &opts.station {
         let problems = schedule::check_health(&*factory, st, &scenarios, HEALTH_WAIT);
@@ -363,6 +432,12 @@ pub fn run_nightly(
     }
     if let Some(path) = &opts.junit {
         eprintln!("junit: {}", path.display());
+    }
+    if let Some(NothingToRun::Partition { reason }) = &nothing {
+        eprintln!(
+            "nothing to run on this shard: {reason}; this shard passes, and `dexthil report` of the \
+             shards' journals fails if none of them ran a scenario"
+        );
     }
     match exit_of(&record, opts, was_interrupted) {
         // A trial libtest saw fail that no event explains (a panic in the runner itself).

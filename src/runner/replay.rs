@@ -10,7 +10,7 @@ use crate::report::html::{self, HtmlRun};
 use crate::report::journal::{JournalError, JournalRead, read_journal};
 use crate::report::junit::{self, JunitError};
 use crate::report::tally::{RunRecord, Status};
-use crate::report::{Console, EventSink};
+use crate::report::{Console, EventSink, NothingToRun};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -54,23 +54,39 @@ pub struct ReportOutputs {
     pub flaky_fails: bool,
 }
 
-/// The exit code a run's record stands for.
-fn exit_of(record: &RunRecord, flaky_fails: bool) -> Exit {
+/// The exit code a run's record stands for; `None` for a shard the partition gave nothing, which stands for
+/// nothing: the merge's verdict is the other shards' (and fails if no journal ran a scenario).
+fn exit_of(record: &RunRecord, flaky_fails: bool) -> Option<Exit> {
     let c = record.counts();
     let unhealthy = record.health.as_ref().is_some_and(|(_, p)| !p.is_empty());
-    if unhealthy
-        || c.lab_failed > 0
-        || c.interrupted > 0
-        || c.not_run > 0
-        || record.finished.is_none()
-        || (flaky_fails && c.flaky > 0)
-    {
-        Exit::BadInputOrLab
-    } else if c.driver_failed > 0 {
-        Exit::DriverFailed
-    } else {
-        Exit::Passed
+    match record.nothing_to_run {
+        Some(NothingToRun::Partition { .. }) => return None,
+        Some(NothingToRun::Refused { .. }) => return Some(Exit::BadInputOrLab),
+        Some(NothingToRun::Allowed { .. }) | None => {}
     }
+    Some(
+        if unhealthy
+            || c.lab_failed > 0
+            || c.interrupted > 0
+            || c.not_run > 0
+            || record.finished.is_none()
+            || (flaky_fails && c.flaky > 0)
+        {
+            Exit::BadInputOrLab
+        } else if c.driver_failed > 0 {
+            Exit::DriverFailed
+        } else {
+            Exit::Passed
+        },
+    )
+}
+
+/// Did the run start a scenario, or mean to (one selected and not skipped as not for its station)?
+fn ran_something(record: &RunRecord) -> bool {
+    record
+        .scenarios
+        .iter()
+        .any(|s| !matches!(s.status, Status::Skipped { .. }))
 }
 
 /// The worst of several verdicts: a lab failure anywhere outranks a driver failure.
@@ -104,6 +120,27 @@ fn show<W: Write + Send>(read: &JournalRead, out: W) -> (RunRecord, W) {
     let mut out = console.into_inner();
     if let Some(t) = &read.truncated {
         let _ = writeln!(out, "\nnote: {t}");
+    }
+    match &record.nothing_to_run {
+        Some(NothingToRun::Refused { reason }) => {
+            let _ = writeln!(
+                out,
+                "\nno scenario to run: {reason}; the run refused that (exit 2)"
+            );
+        }
+        Some(NothingToRun::Allowed { reason }) => {
+            let _ = writeln!(
+                out,
+                "\nno scenario to run: {reason} (accepted: --allow-empty)"
+            );
+        }
+        Some(NothingToRun::Partition { reason }) => {
+            let _ = writeln!(
+                out,
+                "\nnothing to run on this shard: {reason}; it stands for nothing in the verdict"
+            );
+        }
+        None => {}
     }
     if record.finished.is_none() {
         let _ = writeln!(
@@ -173,7 +210,9 @@ fn verdict_text(exit: Exit) -> &'static str {
     match exit {
         Exit::Passed => "passed",
         Exit::DriverFailed => "failed: the driver broke (exit 1)",
-        Exit::BadInputOrLab => "failed: the lab broke, or a run did not finish (exit 2)",
+        Exit::BadInputOrLab => {
+            "failed: the lab broke, a run did not finish, or nothing ran (exit 2)"
+        }
     }
 }
 
@@ -216,10 +255,33 @@ pub fn report_journals<W: Write + Send>(
         }
         let (record, back) = show(&read, out);
         out = back;
-        scenario_exits.push(exit_of(&record, outputs.flaky_fails));
+        scenario_exits.extend(exit_of(&record, outputs.flaky_fails));
         runs.push((path.clone(), record, fuzz));
     }
-    let exit = worst(scenario_exits.into_iter().chain(fuzz_exits));
+    // Fail closed over the union: shards that each had nothing to run must not add up to a pass. Only runs
+    // that all accepted an empty selection (`--allow-empty`) may pass having run nothing.
+    let ran = !fuzz_exits.is_empty() || runs.iter().any(|(_, r, _)| ran_something(r));
+    let all_allowed = runs
+        .iter()
+        .all(|(_, r, _)| matches!(r.nothing_to_run, Some(NothingToRun::Allowed { .. })));
+    let nothing_ran = !ran && !all_allowed;
+    if nothing_ran {
+        let _ = writeln!(
+            out,
+            "\nno scenario ran in {}: a gate over {} fails (exit 2)",
+            if runs.len() == 1 {
+                "this journal".to_string()
+            } else {
+                format!("any of the {} journals", runs.len())
+            },
+            if runs.len() == 1 { "it" } else { "them" }
+        );
+    }
+    let exit = if nothing_ran {
+        Exit::BadInputOrLab
+    } else {
+        worst(scenario_exits.into_iter().chain(fuzz_exits))
+    };
     if journals.len() > 1 {
         let mut total = crate::report::tally::Counts::default();
         for (_, r, _) in &runs {
