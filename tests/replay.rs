@@ -391,8 +391,8 @@ fn every_malformed_dump_fails_with_its_file_and_line() {
 fn malformed_text_loads_with_a_warning_at_the_fault() {
     let cases = [
         // A node shifted two columns right: it still reads, as a child of the node to its left.
-        ("bad-indent.txt", 52, "levels below"),
-        ("unterminated-data.txt", 45, "is cut or malformed"),
+        ("bad-indent.txt", 58, "levels below"),
+        ("unterminated-data.txt", 51, "is cut or malformed"),
         ("unclosed-block.txt", 0, "has no closing `}`"),
     ];
     for (name, line, what) in cases {
