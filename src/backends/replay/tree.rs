@@ -116,7 +116,9 @@ impl DumpTree {
 
 /// The IOService plane's root: the platform expert device.
 fn is_plane_root(node: &RegNode) -> bool {
-    node.class_chain.iter().any(|c| c == "IOPlatformExpertDevice")
+    node.class_chain
+        .iter()
+        .any(|c| c == "IOPlatformExpertDevice")
 }
 
 fn walk(node: &RegNode, parent: Option<EntryId>, path: &str, out: &mut Vec<RegEntry>) {
@@ -192,7 +194,13 @@ mod tests {
         let server = node(5, "IOUserServer(x-0x3)", None, "IOUserServer", vec![]);
         let dev = node(3, "DS620", Some("01120000"), "IOUSBHostDevice", vec![]);
         let xhc = node(4, "XHC1", Some("01000000"), "AppleT8103USBXHCI", vec![dev]);
-        let pe = node(2, "J293AP", None, "IOPlatformExpertDevice", vec![xhc, server]);
+        let pe = node(
+            2,
+            "J293AP",
+            None,
+            "IOPlatformExpertDevice",
+            vec![xhc, server],
+        );
         let root = node(1, "Root", None, "IORegistryEntry", vec![pe.clone()]);
         for roots in [vec![root], vec![pe]] {
             let tree = DumpTree {
