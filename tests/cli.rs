@@ -222,7 +222,7 @@ fn ioreg_on_a_broken_dump_names_the_file_and_line() {
     let (code, out) = dexthil(&["ioreg", broken.to_str().expect("utf-8 path")]);
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains(&format!("warning: {}:52:", broken.display())),
+        out.contains(&format!("warning: {}:58:", broken.display())),
         "{out}"
     );
     let garbage = dir.join("garbage.bin");

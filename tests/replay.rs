@@ -353,6 +353,61 @@ fn a_recording_folder_loads_once_with_its_usb_json() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[cfg(unix)]
+fn mkfifo(path: &std::path::Path) {
+    let ok = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs")
+        .success();
+    assert!(ok, "mkfifo {}", path.display());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_usb_json_that_is_not_a_regular_file_is_reported_not_taken_as_absent() {
+    let dir = scratch("fifo-usb");
+    std::fs::copy(fixture("cx-02.txt"), dir.join("ioreg.txt")).unwrap();
+    // Absent stays absent: the USB view is derived from the registry.
+    let lab = ReplayFactory::load(&dir).unwrap().lab();
+    assert_eq!(lab.usb_source(), UsbSource::FromRegistry);
+
+    let usb_json = dir.join("usb.json");
+    mkfifo(&usb_json);
+    let e = replay::factory(&dir)
+        .err()
+        .expect("a FIFO usb.json is an error")
+        .to_string();
+    assert!(
+        e.contains(&usb_json.display().to_string()) && e.contains("not a regular file"),
+        "{e}"
+    );
+    std::fs::remove_file(&usb_json).unwrap();
+
+    std::fs::create_dir(&usb_json).unwrap();
+    let e = replay::factory(&dir)
+        .err()
+        .expect("a directory usb.json is an error")
+        .to_string();
+    assert!(
+        e.contains(&usb_json.display().to_string()) && e.contains("is a directory"),
+        "{e}"
+    );
+    std::fs::remove_dir(&usb_json).unwrap();
+
+    // A dump that is a FIFO is not skipped for the next name either.
+    mkfifo(&dir.join("ioreg.plist"));
+    let e = replay::factory(&dir)
+        .err()
+        .expect("a FIFO ioreg.plist is an error")
+        .to_string();
+    assert!(
+        e.contains("ioreg.plist") && e.contains("not a regular file"),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_folder_without_a_dump_names_both_files() {
     let dir = scratch("none");
@@ -391,8 +446,8 @@ fn every_malformed_dump_fails_with_its_file_and_line() {
 fn malformed_text_loads_with_a_warning_at_the_fault() {
     let cases = [
         // A node shifted two columns right: it still reads, as a child of the node to its left.
-        ("bad-indent.txt", 52, "levels below"),
-        ("unterminated-data.txt", 45, "is cut or malformed"),
+        ("bad-indent.txt", 58, "levels below"),
+        ("unterminated-data.txt", 51, "is cut or malformed"),
         ("unclosed-block.txt", 0, "has no closing `}`"),
     ];
     for (name, line, what) in cases {

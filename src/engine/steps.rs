@@ -272,7 +272,13 @@ impl Run<'_> {
                     service::printer_service(&*lab, v, &driver, until).map(|p| p.service)
                 }
                 (OpenTarget::Service, _) => service::resource_service(&*lab, &driver, until),
-                (OpenTarget::UserServer, _) => service::user_server(&*lab, &driver, until),
+                (OpenTarget::UserServer, _) => match &view {
+                    Some(v) if driver.provider != Provider::UserResources => {
+                        service::printer_service(&*lab, v, &driver, until).map(|p| p.service)
+                    }
+                    _ => service::resource_service(&*lab, &driver, until),
+                }
+                .and_then(|s| service::user_server(&*lab, &driver, &s, until)),
                 (OpenTarget::Device, Some(v)) => service::device_entry(&*lab, v, until),
                 (OpenTarget::Interface, Some(v)) => {
                     service::driver_interface(&driver).and_then(|n| {

@@ -188,7 +188,9 @@ impl<'a, R> Exec<'a, R> {
                 None => service::resource_service(lab, &driver, until),
             }
             .map_err(|e| e.to_string())?;
-            let server = service::user_server(lab, &driver, until).ok().map(|e| e.id);
+            let server = service::user_server(lab, &driver, &svc, until)
+                .ok()
+                .map(|e| e.id);
             Ok::<_, String>((svc.id, server))
         });
         found.map_err(|e| e.to_string())?

@@ -1,11 +1,11 @@
 //! Finding the dext's objects in the registry: a printer's `IOUSBHostDevice` (by `locationID`), its
 //! `IOUSBHostInterface` (by `bInterfaceNumber`), the dext's service below it (by `IOUserClass`), the
-//! resource-matched service (by name) and the dext's `IOUserServer`.
+//! resource-matched service (by name) and the `IOUserServer` that runs a given service.
 //!
 //! Uses only the [`Registry`] trait and waits with first-match notifications, all under one deadline.
 
 use crate::driver::{Driver, Provider};
-use crate::lab::{Matching, Prop, RegEntry, Registry, UsbView, WaitError, WaitFor};
+use crate::lab::{EntryId, Matching, Prop, RegEntry, Registry, UsbView, WaitError, WaitFor};
 use crate::usb::location;
 use std::time::Instant;
 use thiserror::Error;
@@ -197,13 +197,60 @@ pub fn dext_nub(
     )
 }
 
-/// The dext's `IOUserServer` (by `IOUserServerName`).
-pub fn user_server(
-    reg: &(impl Registry + ?Sized),
-    driver: &Driver,
-    deadline: Instant,
-) -> Result<RegEntry, FindError> {
-    let m = Matching {
+/// How [`user_server`] tied a dext's service to its `IOUserServer`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerTie {
+    /// The server's `IOAssociatedServices` lists the service's registry id: xnu
+    /// iokit/Kernel/IOUserServer.cpp `IOUserServer::serviceAttach` appends the registry id of every service
+    /// the server runs (and `serviceStop` removes it), so this holds for a server that runs several
+    /// services too (`IOUserServerOneProcess`, `IOUserServer::launchUserServer` with `reuseIfExists`).
+    Associated,
+    /// The server's `IOUserServerTag` is the service's registry id: xnu iokit/Kernel/IOService.cpp
+    /// `IOService::startCandidate` launches the server with `serverTag = service->getRegistryEntryID()`,
+    /// `IOUserServer::Create_Impl` publishes the tag the dext was launched with, and
+    /// `__WAITING_FOR_USER_SERVER__` accepts only a server whose `IOUserServerName` and `IOUserServerTag`
+    /// both match. That the tag reaches `Create` unchanged goes through `OSKext::requestDaemonLaunch` and
+    /// the closed-source launcher (UNCONFIRMED), but the kernel's wait enforces it.
+    Tag,
+    /// No server of that name carries either key (a registry from before they existed, or a dump cut by
+    /// hand): the first by name. `candidates` lists the path of every server of that name; with more than
+    /// one, the pick may be another printer's.
+    NameOnly { candidates: Vec<String> },
+}
+
+/// `servers` (already those with the driver's `IOUserServerName`) tied to `service`: by
+/// `IOAssociatedServices`, else by `IOUserServerTag`, else, when no server carries either key, the first by
+/// name. `None` when there is no server, or when the keys are there but none names this service (its own
+/// server has not appeared yet, or has gone).
+pub fn pick_user_server(servers: &[RegEntry], service: EntryId) -> Option<(&RegEntry, ServerTie)> {
+    let id = Prop::Int(service.into());
+    let associated = |s: &&RegEntry| {
+        s.prop("IOAssociatedServices")
+            .and_then(Prop::as_array)
+            .is_some_and(|a| a.contains(&id))
+    };
+    if let Some(s) = servers.iter().find(associated) {
+        return Some((s, ServerTie::Associated));
+    }
+    if let Some(s) = servers
+        .iter()
+        .find(|s| s.prop("IOUserServerTag") == Some(&id))
+    {
+        return Some((s, ServerTie::Tag));
+    }
+    let keyed = servers
+        .iter()
+        .any(|s| s.prop("IOAssociatedServices").is_some() || s.prop("IOUserServerTag").is_some());
+    if keyed {
+        return None;
+    }
+    let first = servers.first()?;
+    let candidates = servers.iter().map(|s| s.path.clone()).collect();
+    Some((first, ServerTie::NameOnly { candidates }))
+}
+
+fn servers_named(driver: &Driver) -> Matching {
+    Matching {
         class: Some("IOUserServer".into()),
         properties: [(
             "IOUserServerName".to_string(),
@@ -211,10 +258,77 @@ pub fn user_server(
         )]
         .into(),
         ..Matching::default()
-    };
+    }
+}
+
+/// The `IOUserServer` that runs `service`, the dext's service on one printer (or on IOUserResources). With
+/// two printers of one model matched there are two dext processes, so two servers of one
+/// `IOUserServerName`: the one tied to this service by [`pick_user_server`] is returned, never merely the
+/// first by name unless the registry carries no tie at all (then with a warning naming the candidates).
+pub fn user_server(
+    reg: &(impl Registry + ?Sized),
+    driver: &Driver,
+    service: &RegEntry,
+    deadline: Instant,
+) -> Result<RegEntry, FindError> {
+    let named = servers_named(driver);
     wait_for(
         reg,
-        &m,
+        &named,
+        || format!("an IOUserServer named {}", driver.server_name),
+        &service.path,
+        deadline,
+    )?;
+    let servers = reg.find(&named)?;
+    match pick_user_server(&servers, service.id) {
+        Some((s, ServerTie::NameOnly { candidates })) => {
+            if candidates.len() > 1 {
+                tracing::warn!(
+                    service = %service.path,
+                    candidates = %candidates.join(", "),
+                    "no IOUserServer of this name carries IOAssociatedServices or IOUserServerTag; \
+                     taking the first by name, which may serve another printer"
+                );
+            }
+            Ok(s.clone())
+        }
+        Some((s, _)) => Ok(s.clone()),
+        // Its own server is not there (yet): wait for it as the kernel does, by name and tag.
+        None => {
+            let mut own = named;
+            own.properties
+                .insert("IOUserServerTag".into(), Prop::Int(service.id.into()));
+            let others: Vec<&str> = servers.iter().map(|s| s.path.as_str()).collect();
+            wait_for(
+                reg,
+                &own,
+                || {
+                    format!(
+                        "the IOUserServer of {} (IOUserServerName {}, IOAssociatedServices or \
+                         IOUserServerTag 0x{:x}; the servers of that name serve other services: {})",
+                        service.path,
+                        driver.server_name,
+                        service.id,
+                        others.join(", ")
+                    )
+                },
+                &service.path,
+                deadline,
+            )
+        }
+    }
+}
+
+/// Any one of the dext's servers (the first by `IOUserServerName`): only for what every instance of the
+/// dext shares, such as its code signature. To reach the server of one service, use [`user_server`].
+pub fn any_user_server(
+    reg: &(impl Registry + ?Sized),
+    driver: &Driver,
+    deadline: Instant,
+) -> Result<RegEntry, FindError> {
+    wait_for(
+        reg,
+        &servers_named(driver),
         || format!("an IOUserServer named {}", driver.server_name),
         "",
         deadline,
@@ -292,7 +406,9 @@ pub fn wait_gone(
 mod tests {
     use super::*;
     use crate::engine::testkit::{self, driver, fault, scenario};
+    use crate::lab::UsbBus as _;
     use crate::scenario::FaultKind;
+    use std::sync::Arc;
     use std::time::Duration;
 
     /// The QW410 (the test driver's printer) as the sim lab's bus shows it.
@@ -312,9 +428,200 @@ mod tests {
         assert_eq!(path.device.class, "IOUSBHostDevice");
         assert_eq!(path.interface.parent, Some(path.device.id));
         assert_eq!(path.service.string("IOUserClass"), Some("PrinterDriver"));
+        let server = user_server(&*lab, &driver(), &path.service, soon).unwrap();
+        assert_eq!(server.class, "IOUserServer");
         assert_eq!(
-            user_server(&*lab, &driver(), soon).unwrap().class,
-            "IOUserServer"
+            pick_user_server(std::slice::from_ref(&server), path.service.id).map(|p| p.1),
+            Some(ServerTie::Associated)
+        );
+    }
+
+    /// The built-in station with a second QW410 on a bus of its own: two dext processes of one name.
+    fn two_qw410s() -> Arc<crate::backends::sim::SimLab> {
+        use crate::backends::sim::{SimLab, station};
+        let mut seats = station::seats();
+        let qw410 = seats
+            .iter()
+            .find(|s| s.model.name == "QW410")
+            .expect("the catalog has a QW410")
+            .model;
+        seats.push(station::Seat {
+            model: qw410,
+            bus: 9,
+            port_path: vec![1, 1],
+        });
+        let spec = crate::backends::LabSpec::probe("two", Arc::new(driver()));
+        Arc::new(SimLab::for_spec(&spec, 1, seats).expect("a sim lab"))
+    }
+
+    #[test]
+    fn with_two_printers_of_one_model_each_service_gets_its_own_server() {
+        let lab = two_qw410s();
+        let soon = Instant::now() + Duration::from_secs(2);
+        let views: Vec<UsbView> = lab
+            .devices()
+            .unwrap()
+            .into_iter()
+            .filter(|v| (v.vendor_id, v.product_id) == (0x1452, 0x9201))
+            .collect();
+        assert_eq!(views.len(), 2);
+        let mut servers = Vec::new();
+        for v in &views {
+            let service = printer_service(&*lab, v, &driver(), soon).unwrap().service;
+            let server = user_server(&*lab, &driver(), &service, soon).unwrap();
+            // The sim publishes what xnu does: the tag is the service's registry id, and the server lists
+            // the service in IOAssociatedServices.
+            assert_eq!(server.int("IOUserServerTag"), Some(service.id.into()));
+            assert_eq!(
+                server.prop("IOAssociatedServices"),
+                Some(&Prop::Array(vec![Prop::Int(service.id.into())]))
+            );
+            assert_eq!(
+                server.name,
+                format!("IOUserServer(com.example.printer-0x{:x})", service.id)
+            );
+            servers.push(server.id);
+        }
+        assert_ne!(
+            servers[0], servers[1],
+            "both printers were given one server"
+        );
+        // The first by name serves only one of them: what the lookup used to answer for both.
+        let first = any_user_server(&*lab, &driver(), soon).unwrap().id;
+        assert!(servers.contains(&first));
+    }
+
+    fn server(id: EntryId, keys: &[(&str, Prop)]) -> RegEntry {
+        RegEntry {
+            id,
+            name: format!("IOUserServer(com.example.printer-0x{id:x})"),
+            class: "IOUserServer".into(),
+            path: format!("IOService:/IOUserServer(com.example.printer-0x{id:x})"),
+            location: None,
+            class_chain: vec!["IOUserServer".into()],
+            parent: None,
+            registered: true,
+            properties: keys
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_server_is_tied_to_its_service_by_associated_services_then_tag_then_name_alone() {
+        let list = |ids: &[u64]| Prop::Array(ids.iter().map(|&i| Prop::Int(i.into())).collect());
+        // One process serving two services (IOUserServerOneProcess): its tag is the first service's.
+        let shared = server(
+            0x20,
+            &[
+                ("IOUserServerTag", Prop::Int(0x11)),
+                ("IOAssociatedServices", list(&[0x11, 0x12])),
+            ],
+        );
+        let other = server(
+            0x30,
+            &[
+                ("IOUserServerTag", Prop::Int(0x13)),
+                ("IOAssociatedServices", list(&[0x13])),
+            ],
+        );
+        let both = [other.clone(), shared.clone()];
+        assert_eq!(
+            pick_user_server(&both, 0x12),
+            Some((&shared, ServerTie::Associated))
+        );
+        assert_eq!(
+            pick_user_server(&both, 0x13),
+            Some((&other, ServerTie::Associated))
+        );
+        // A tag alone (the service not yet in IOAssociatedServices) still ties.
+        let tagged = server(0x40, &[("IOUserServerTag", Prop::Int(0x14))]);
+        assert_eq!(
+            pick_user_server(&[other.clone(), tagged.clone()], 0x14),
+            Some((&tagged, ServerTie::Tag))
+        );
+        // Keys present, none naming the service: not another printer's server.
+        assert_eq!(pick_user_server(&both, 0x99), None);
+        // No keys anywhere: the first by name, with every candidate named.
+        let bare = [server(0x50, &[]), server(0x60, &[])];
+        assert_eq!(
+            pick_user_server(&bare, 0x99),
+            Some((
+                &bare[0],
+                ServerTie::NameOnly {
+                    candidates: vec![bare[0].path.clone(), bare[1].path.clone()]
+                }
+            ))
+        );
+        assert_eq!(pick_user_server(&[], 0x99), None);
+    }
+
+    /// A registry whose servers carry no tie (a dump cut by hand): two printers' services, two servers.
+    const UNTIED: &str = "\
++-o Root  <class IORegistryEntry, id 0x100000100, retain 9>
+  +-o J293AP  <class IOPlatformExpertDevice, id 0x100000110, registered, matched, active, busy 0 (0 ms), retain 9>
+    +-o PrinterDriver  <class IOUserService, id 0x100000a12, registered, matched, active, busy 0 (0 ms), retain 9>
+    | {
+    |   \"IOUserClass\" = \"PrinterDriver\"
+    | }
+    |
+    +-o PrinterDriver  <class IOUserService, id 0x100000b12, registered, matched, active, busy 0 (0 ms), retain 9>
+    | {
+    |   \"IOUserClass\" = \"PrinterDriver\"
+    | }
+    |
+    +-o IOUserServer(com.example.printer-0x100000a12)  <class IOUserServer, id 0x100000a13, registered, matched, active, busy 0 (0 ms), retain 9>
+    | {
+    |   \"IOUserServerName\" = \"com.example.printer\"
+    | }
+    |
+    +-o IOUserServer(com.example.printer-0x100000b12)  <class IOUserServer, id 0x100000b13, registered, matched, active, busy 0 (0 ms), retain 9>
+        {
+          \"IOUserServerName\" = \"com.example.printer\"
+        }
+";
+
+    fn replay(text: &str) -> crate::backends::replay::ReplayLab {
+        let path = std::path::Path::new("untied.txt");
+        let tree = crate::backends::replay::parse_text(path, text).expect("the dump parses");
+        crate::backends::replay::ReplayLab::new(&tree, None)
+    }
+
+    #[test]
+    fn without_a_tie_the_first_server_by_name_is_taken_and_with_one_the_right_one() {
+        let soon = Instant::now() + Duration::from_millis(100);
+        let lab = replay(UNTIED);
+        let second = lab.entry(0x1_0000_0b12).unwrap();
+        // No key to tell them apart: the explicit fallback, the first by name (and a warning).
+        assert_eq!(
+            user_server(&lab, &driver(), &second, soon).unwrap().id,
+            0x1_0000_0a13
+        );
+        // The same registry with the tags xnu publishes: the second service's own server.
+        let tagged = UNTIED
+            .replace(
+                "  |   \"IOUserServerName\" = \"com.example.printer\"\n",
+                "  |   \"IOUserServerName\" = \"com.example.printer\"\n    |   \"IOUserServerTag\" = 4294969874\n",
+            )
+            .replace(
+                "          \"IOUserServerName\" = \"com.example.printer\"\n",
+                "          \"IOUserServerName\" = \"com.example.printer\"\n          \"IOUserServerTag\" = 4294970130\n",
+            );
+        let lab = replay(&tagged);
+        assert_eq!(
+            user_server(&lab, &driver(), &second, soon).unwrap().id,
+            0x1_0000_0b13
+        );
+        // Tied servers that serve neither: no other printer's server is handed out; the lookup waits for
+        // the service's own, by name and tag as the kernel does (a recording refuses to wait, naming it).
+        let strangers = tagged.replace("4294970130", "4294970386");
+        let err = user_server(&replay(&strangers), &driver(), &second, soon).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("IOUserServerName = Str(\"com.example.printer\")")
+                && text.contains("IOUserServerTag = Int(4294970130)"),
+            "{text}"
         );
     }
 

@@ -68,8 +68,8 @@ fn text_of(p: Option<&Prop>) -> Option<String> {
 /// Bundle id, version and cdhash of a dext as the registry tells them (reference §5: the
 /// `IOUserServerCDHash` key on the dext's `IOUserServer`).
 pub fn dext_info(lab: Option<&dyn Lab>, driver: &Driver) -> DextInfo {
-    let server =
-        lab.and_then(|lab| service::user_server(lab, driver, Instant::now() + LOOKUP_WAIT).ok());
+    let server = lab
+        .and_then(|lab| service::any_user_server(lab, driver, Instant::now() + LOOKUP_WAIT).ok());
     let get = |key: &str| {
         server
             .as_ref()

@@ -39,12 +39,19 @@ use crate::lab::{Lab, LabError, UsbView};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// Whether a recording holds a file of this name at all. Only "no such file" is absence: a FIFO, a
+/// directory, a dangling link or an unreadable entry under the name is there, and reading it reports what
+/// it is (`input::read_capped`), so a broken recording is never mistaken for one without that file.
+fn present(path: &Path) -> bool {
+    !matches!(std::fs::symlink_metadata(path), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+}
+
 /// The dump file of a recording folder: `ioreg.plist` if present, else `ioreg.txt`.
 pub fn dump_path(dir: &Path) -> Result<PathBuf, DumpError> {
     ["ioreg.plist", "ioreg.txt"]
         .iter()
         .map(|f| dir.join(f))
-        .find(|p| p.is_file())
+        .find(|p| present(p))
         .ok_or_else(|| DumpError::NoDump {
             dir: dir.to_path_buf(),
         })
@@ -67,7 +74,7 @@ pub fn load_usb_json(path: &Path) -> Result<Vec<UsbView>, DumpError> {
 pub fn load_recording(dir: &Path) -> Result<ReplayLab, DumpError> {
     let tree = load_dump(&dump_path(dir)?)?;
     let usb_json = dir.join("usb.json");
-    let usb = if usb_json.is_file() {
+    let usb = if present(&usb_json) {
         Some(load_usb_json(&usb_json)?)
     } else {
         None

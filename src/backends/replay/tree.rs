@@ -46,7 +46,11 @@ pub struct RegNode {
 pub fn known_class_chain(class: &str) -> Vec<String> {
     const BASE: &[&str] = &["IOService", "IORegistryEntry"];
     let supers: &[&str] = match class {
-        "IOUSBHostDevice" | "IOUSBHostInterface" | "IOUserService" => BASE,
+        "IOUSBHostDevice"
+        | "IOUSBHostInterface"
+        | "IOUserService"
+        | "IOPlatformExpertDevice"
+        | "IOUserResources" => BASE,
         "IOUSBDevice" | "IOUSBInterface" => &["IOUSBNub", "IOService", "IORegistryEntry"],
         "IOUserServer" => &[
             "IOUserClient2022",
@@ -88,14 +92,18 @@ impl RegNode {
 }
 
 impl DumpTree {
-    /// Every node, depth first in registry order, with parent ids and `IOService:/` paths. The registry
-    /// root (class `IORegistryEntry`) is `IOService:/` and is left out of its children's paths, as
-    /// `IORegistryEntryGetPath` does. A subtree dump (`-r`) does not record the ancestors of its top
+    /// Every node, depth first in registry order, with parent ids and `IOService:/` paths, as
+    /// `IORegistryEntryGetPath` makes them: xnu iokit/Kernel/IORegistryEntry.cpp `IORegistryEntry::getPath`
+    /// stops below `gRegistryRoot->getChildEntry(plane)`, the IOService plane's root, which is the platform
+    /// expert device (`IOService::attach` with no provider makes it `gIOServiceRoot`, IOService.cpp). So
+    /// neither the registry root (class `IORegistryEntry`) nor the platform expert device below it appears
+    /// in a path: a Mac's USB controller is `IOService:/AppleARMPE/...`, its dext servers
+    /// `IOService:/IOUserServer(...)`. A subtree dump (`-r`) does not record the ancestors of its top
     /// entries, so their paths start at the recorded entry.
     pub fn entries(&self) -> Vec<RegEntry> {
         let mut out = Vec::new();
         for root in &self.roots {
-            let path = if root.class == "IORegistryEntry" {
+            let path = if root.class == "IORegistryEntry" || is_plane_root(root) {
                 "IOService:".to_string()
             } else {
                 format!("IOService:/{}", root.display_name())
@@ -106,6 +114,13 @@ impl DumpTree {
     }
 }
 
+/// The IOService plane's root: the platform expert device.
+fn is_plane_root(node: &RegNode) -> bool {
+    node.class_chain
+        .iter()
+        .any(|c| c == "IOPlatformExpertDevice")
+}
+
 fn walk(node: &RegNode, parent: Option<EntryId>, path: &str, out: &mut Vec<RegEntry>) {
     let shown = if path == "IOService:" {
         "IOService:/".to_string()
@@ -114,7 +129,11 @@ fn walk(node: &RegNode, parent: Option<EntryId>, path: &str, out: &mut Vec<RegEn
     };
     out.push(node.entry(parent, shown));
     for child in &node.children {
-        let child_path = format!("{path}/{}", child.display_name());
+        let child_path = if path == "IOService:" && is_plane_root(child) {
+            path.to_string()
+        } else {
+            format!("{path}/{}", child.display_name())
+        };
         walk(child, Some(node.id), &child_path, out);
     }
 }
@@ -168,6 +187,38 @@ mod tests {
             ]
         );
         assert_eq!(tree.entries()[2].parent, Some(2));
+    }
+
+    #[test]
+    fn paths_leave_the_platform_expert_device_out_like_ioregistryentrygetpath() {
+        let server = node(5, "IOUserServer(x-0x3)", None, "IOUserServer", vec![]);
+        let dev = node(3, "DS620", Some("01120000"), "IOUSBHostDevice", vec![]);
+        let xhc = node(4, "XHC1", Some("01000000"), "AppleT8103USBXHCI", vec![dev]);
+        let pe = node(
+            2,
+            "J293AP",
+            None,
+            "IOPlatformExpertDevice",
+            vec![xhc, server],
+        );
+        let root = node(1, "Root", None, "IORegistryEntry", vec![pe.clone()]);
+        for roots in [vec![root], vec![pe]] {
+            let tree = DumpTree {
+                source: "x".into(),
+                roots,
+                warnings: Vec::new(),
+            };
+            let paths: Vec<_> = tree.entries().into_iter().map(|e| e.path).collect();
+            assert_eq!(
+                paths[paths.len() - 4..],
+                [
+                    "IOService:/",
+                    "IOService:/XHC1@01000000",
+                    "IOService:/XHC1@01000000/DS620@01120000",
+                    "IOService:/IOUserServer(x-0x3)"
+                ]
+            );
+        }
     }
 
     #[test]

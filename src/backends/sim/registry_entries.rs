@@ -310,7 +310,8 @@ pub fn service_entry(
 }
 
 /// The dext's `IOUserServer` (xnu IOUserServer.cpp `IOUserServer::Create_Impl`: named
-/// `IOUserServer(<server name>-0x<tag>)`, `IOUserServerName`, `IOUserServerTag` a 64-bit number;
+/// `IOUserServer(<server name>-0x<tag>)`, `IOUserServerName`, `IOUserServerTag` a 64-bit number, which
+/// `IOService::startCandidate` makes the registry id of the service whose match launched the server;
 /// `serviceAttach` appends each service's registry id to `IOAssociatedServices`;
 /// `is_io_service_open_extended` sets `IOUserClientCreator` and `IOUserClientDefaultLocking` on the
 /// connection the dext opened on the platform expert device). `IOPowerManagement` carries the values

@@ -108,7 +108,6 @@ pub struct State {
     pub usb_conns: BTreeMap<ConnectionId, UsbConn>,
     pub next_conn: ConnectionId,
     pub next_session: u64,
-    pub next_tag: u64,
     pub faults: FaultBook,
     pub schedule: Schedule,
     pub shutdown: bool,
@@ -180,7 +179,6 @@ impl State {
             usb_conns: BTreeMap::new(),
             next_conn: 1,
             next_session: 0x2_4C3B_0000,
-            next_tag: 0x1_0000_0A00,
             faults,
             schedule: Schedule::default(),
             shutdown: false,
@@ -355,10 +353,13 @@ impl State {
         let service = self
             .tree
             .add_spec(provider, spec, NodeKind::Service { slot });
-        self.next_tag += 1;
+        // The server's tag is the registry id of the service whose match launched it (xnu IOService.cpp
+        // `IOService::startCandidate`: `serverTag = OSNumber::withNumber(service->getRegistryEntryID(), 64)`,
+        // and `__WAITING_FOR_USER_SERVER__` accepts only a server with that IOUserServerTag).
+        let tag = service;
         // The dext process's pid: the sim's own numbering, one process per slot.
         let dext_pid = SIM_DEXT_PID_BASE + slot as u32;
-        let spec = entries::server_entry(&setup.driver, self.next_tag, service, dext_pid);
+        let spec = entries::server_entry(&setup.driver, tag, service, dext_pid);
         // IOPlatformExpertDevice::newUserClient attaches the server to the platform expert device.
         let server = self
             .tree

@@ -182,6 +182,36 @@ pub(super) fn registry_rows() -> Vec<(&'static str, Check)> {
             }),
         ),
         (
+            "R9",
+            Box::new(|| {
+                let l = lab_of("scenarios/smoke/ds620.yaml");
+                let servers = of_class(&l, "IOUserServer");
+                holds(
+                    "several printers of one dext, several servers of one name",
+                    servers.len() > 1,
+                )?;
+                let mut served = std::collections::BTreeSet::new();
+                for s in &servers {
+                    let tag = s.int("IOUserServerTag").ok_or("no IOUserServerTag")?;
+                    expect(
+                        "IOAssociatedServices",
+                        s.prop("IOAssociatedServices"),
+                        Some(&Prop::Array(vec![Prop::Int(tag)])),
+                    )?;
+                    let service = l
+                        .entry(u64::try_from(tag).map_err(|e| e.to_string())?)
+                        .map_err(|e| format!("the tag names no entry: {e}"))?;
+                    expect(
+                        "the tagged service's server name",
+                        service.string("IOUserServerName"),
+                        s.string("IOUserServerName"),
+                    )?;
+                    holds("one server per service", served.insert(service.id))?;
+                }
+                Ok(())
+            }),
+        ),
+        (
             "R8",
             Box::new(|| {
                 let l = lab_of("scenarios/sample/scalar.yaml");
