@@ -20,7 +20,7 @@ use dexthil::engine::run_scenario;
 use dexthil::lab::{CallArgs, Lab, Matching, Prop, RegEntry, WaitFor};
 use dexthil::report::journal::{Durability, Journal};
 use dexthil::report::tally::Tally;
-use dexthil::report::{EventSink, Fanout, RunEvent, Verdict};
+use dexthil::report::{Console, Detail, EventSink, Fanout, FirstFailedStep, RunEvent, Verdict};
 use dexthil::scenario::{Scenario, StepKind, load_corpus, load_scenario};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -117,6 +117,18 @@ fn micros(d: Duration) -> String {
 
 fn millis(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+/// The sinks `dexthil run` gives a scenario, in the same nesting (src/runner/nightly.rs builds the run's
+/// fan-out of console, tally and journal; src/runner/trial.rs adds the attempt's first-failed-step sink):
+/// the console writes its scenario lines to nowhere here, which is what `dexthil run > /dev/null` does.
+fn shipped(journal: Journal) -> Arc<dyn EventSink> {
+    let run: Arc<dyn EventSink> = Arc::new(Fanout(vec![
+        Arc::new(Console::with_detail(std::io::sink(), Detail::Steps)),
+        Arc::new(Tally::new()),
+        Arc::new(journal),
+    ]));
+    Arc::new(Fanout(vec![run, Arc::new(FirstFailedStep::new())]))
 }
 
 /// Throws events away: the engine's own cost, without any sink's.
@@ -241,8 +253,7 @@ fn call_path(o: &Options, dir: &Path) -> (f64, f64) {
         // synced at each verdict and at most every 100 ms).
         let journal =
             Journal::create(&dir.join(format!("journal-{round}.jsonl"))).expect("journal");
-        let sink: Arc<dyn EventSink> =
-            Arc::new(Fanout(vec![Arc::new(Tally::new()), Arc::new(journal)]));
+        let sink = shipped(journal);
         let (j, cj) = cpu_per(n, || engine_call(lab(), &s, n, sink.clone()));
         batched.push(j);
         cpu.push((cd, cb, cj));
@@ -260,8 +271,7 @@ fn call_path(o: &Options, dir: &Path) -> (f64, f64) {
     let s_sync = calls_scenario(dir, n_sync);
     let journal = Journal::create_with(&dir.join("journal-every.jsonl"), Durability::EveryEvent)
         .expect("journal");
-    let sink: Arc<dyn EventSink> =
-        Arc::new(Fanout(vec![Arc::new(Tally::new()), Arc::new(journal)]));
+    let sink = shipped(journal);
     let every = engine_call(
         factory.lab_for(&LabSpec::of(&s_sync)).expect("lab"),
         &s_sync,
@@ -296,16 +306,16 @@ fn call_path(o: &Options, dir: &Path) -> (f64, f64) {
         Some(added(bare) <= Duration::from_micros(1)),
     );
     report(
-        "engine call step, tally + journal (shipped)",
+        "engine call step, as dexthil run ships",
         micros(batched),
-        "as dexthil run ships: journal written at once, synced at verdicts / 100 ms",
+        "console, tally, journal (written at once, synced at verdicts / 100 ms), first-failure sink",
         "",
         None,
     );
     report(
         "  added by engine + sinks",
         micros(added(batched)),
-        "engine with tally + journal − direct call (wall time)",
+        "engine with the shipped sinks − direct call (wall time)",
         "≤ 5 µs",
         Some(added(batched) <= Duration::from_micros(5)),
     );

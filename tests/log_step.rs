@@ -49,7 +49,7 @@ fn a_log_step_puts_its_marker_in_the_journal_between_the_steps_around_it() {
                 step,
                 outcome: StepOutcome::Passed { detail },
                 ..
-            } => Some((step, detail)),
+            } => Some((step.to_string(), detail)),
             _ => None,
         })
         .collect();

@@ -75,7 +75,7 @@ fn a_refused_open_reads_as_the_dexts_breadcrumbs_and_the_kernels_dk_lines() {
         assert_eq!(line.source, source, "{line:?}");
         assert!(line.text.starts_with(start), "{line:?}");
     }
-    assert_eq!(lines[0].timestamp, "2025-03-14 09:26:53.401122-0700");
+    assert_eq!(&*lines[0].timestamp, "2025-03-14 09:26:53.401122-0700");
     assert!(
         lines[1]
             .text

@@ -45,7 +45,7 @@ pub(super) enum Hang {
     #[default]
     LabWait,
     /// A user-client operation (`what`: `GetStatus on uc`): the dext hung, the driver's fault.
-    UserClient(String),
+    UserClient(Arc<str>),
 }
 
 /// What the scenario thread publishes for the waiting thread, should a deadline pass.
@@ -53,8 +53,8 @@ pub(super) enum Hang {
 pub(super) struct Published {
     /// The steps in progress, outermost first (a repeat, then the step inside it).
     marks: Vec<Mark>,
-    /// The connections open now.
-    conns: Vec<ConnectionId>,
+    /// The connections open now, with their names.
+    conns: Vec<(ConnectionId, Arc<str>)>,
     hang: Hang,
     /// The current step's budget, and the time the armed operation was given.
     budget: Duration,
@@ -84,13 +84,73 @@ pub(super) struct Run<'a> {
     pub started_wall: SystemTime,
     /// A stop asked for (SIGINT, SIGTERM): checked before each step; a `sleep` waits on it.
     pub stop: Stop,
-    /// Steps started and not finished, innermost last (`2 sleep 30s`).
-    running: Vec<String>,
+    /// Steps started and not finished, innermost last: number and summary (`2`, `sleep 30s`).
+    running: Vec<(Arc<str>, Arc<str>)>,
+    /// The scenario's name, shared by every event it sends.
+    pub name: Arc<str>,
+    /// What the current step is, for messages (`GetStatus on uc`), made once per step of the scenario.
+    pub what: Arc<str>,
     /// Set when the stop ended the scenario: the step it was in.
     interrupted: Option<Option<String>>,
     /// Where the run's events go, for steps that emit their own (a `fuzz` step's cases).
     pub sink: Arc<dyn EventSink>,
     pub run_start: Instant,
+}
+
+/// What events and messages say of a step, made once per scenario run rather than once per step run (a
+/// step in a repeat runs thousands of times).
+pub(super) struct StepText {
+    /// `call GetStatus on uc`.
+    summary: Arc<str>,
+    /// What a user-client operation is called in its messages (`GetStatus on uc`, `IOServiceClose of uc`).
+    what: Arc<str>,
+    /// A repeat's steps.
+    inner: Vec<StepText>,
+}
+
+impl StepText {
+    fn of(scenario: &Scenario, steps: &[Step]) -> Vec<StepText> {
+        steps
+            .iter()
+            .map(|step| StepText {
+                summary: summary(scenario, &step.kind).into(),
+                what: match &step.kind {
+                    StepKind::Call {
+                        connection,
+                        selector_name,
+                        ..
+                    } => format!("{selector_name} on {connection}").into(),
+                    StepKind::Close { connection, .. } => {
+                        format!("IOServiceClose of {connection}").into()
+                    }
+                    _ => Arc::from(""),
+                },
+                inner: match &step.kind {
+                    StepKind::Repeat { steps, .. } => StepText::of(scenario, steps),
+                    _ => Vec::new(),
+                },
+            })
+            .collect()
+    }
+}
+
+/// `prefix.index` (`2.31.1`), or `index` at the top, with one allocation: the `Arc` itself.
+fn step_number(prefix: &str, index: &str) -> Arc<str> {
+    if prefix.is_empty() {
+        return Arc::from(index);
+    }
+    let mut buf = [0u8; 64];
+    let n = prefix.len() + 1 + index.len();
+    if n <= buf.len() {
+        buf[..prefix.len()].copy_from_slice(prefix.as_bytes());
+        buf[prefix.len()] = b'.';
+        buf[prefix.len() + 1..n].copy_from_slice(index.as_bytes());
+        // Two strings joined by '.' are text; the fallback below is never taken.
+        if let Ok(text) = std::str::from_utf8(&buf[..n]) {
+            return Arc::from(text);
+        }
+    }
+    Arc::from([prefix, ".", index].concat())
 }
 
 /// How a scenario ended.
@@ -153,12 +213,11 @@ impl EventSink for Lease {
     }
 }
 
-/// What the scenario thread hands back: its verdict, the step a stop interrupted (if one did), and the
-/// names of the connections still open (the waiting thread closes them and reports them by name).
+/// What the scenario thread hands back: its verdict, and the step a stop interrupted (if one did). The
+/// connections still open it has published, with their names (the waiting thread closes them).
 pub(super) struct Ended {
     verdict: Verdict,
     interrupted: Option<Option<String>>,
-    names: Vec<(ConnectionId, String)>,
 }
 
 impl Ended {
@@ -166,7 +225,6 @@ impl Ended {
         Ended {
             verdict,
             interrupted: None,
-            names: Vec::new(),
         }
     }
 }
@@ -180,27 +238,61 @@ impl Drop for Revoke<'_> {
     }
 }
 
+/// The scenario thread's way to the sinks. A step's end (its log lines and `StepFinished`) is held back
+/// until the next thing happens, which is nearly always the next step's start, and goes to the sinks in
+/// one batch with it: they happen in one moment with no lab operation between them, so the journal
+/// writes them with one `write` and still has every event in the kernel before the next operation
+/// runs. Whatever else comes first (a failure, a stop, the scenario's end, a panic unwinding) flushes it.
 pub(super) struct Emitter<'a> {
     lease: &'a Lease,
     run_start: Instant,
-    pub scenario: &'a str,
+    /// Events held back for the next batch: a finished step's lines and end.
+    pending: std::cell::RefCell<Vec<RunEvent>>,
 }
 
 impl Emitter<'_> {
-    fn emit(&self, kind: EventKind) {
-        self.lease.emit(&self.event(kind));
-    }
-
-    fn event(&self, kind: EventKind) -> RunEvent {
+    /// An event that happened at `at` (an instant the caller read anyway: one clock read less per event).
+    fn event_at(&self, kind: EventKind, at: Instant) -> RunEvent {
         RunEvent {
-            elapsed: self.run_start.elapsed(),
+            elapsed: at.saturating_duration_since(self.run_start),
             kind,
         }
     }
 
-    /// Events that happened together, handed to the sinks as one batch (see [`EventSink::events`]).
-    fn emit_all(&self, events: &[RunEvent]) {
-        self.lease.emit_all(events);
+    /// `kind`, which happened at `at`, now, with whatever was held back before it, as one batch (see
+    /// [`EventSink::events`]).
+    fn emit_at(&self, kind: EventKind, at: Instant) {
+        let event = self.event_at(kind, at);
+        let mut pending = self.pending.borrow_mut();
+        if pending.is_empty() {
+            drop(pending);
+            self.lease.emit(&event);
+        } else {
+            pending.push(event);
+            self.lease.emit_all(&pending);
+            pending.clear();
+        }
+    }
+
+    /// Hold `event` back until the next [`Emitter::emit_at`] or [`Emitter::flush`].
+    fn defer(&self, event: RunEvent) {
+        self.pending.borrow_mut().push(event);
+    }
+
+    /// Send what is held back now.
+    fn flush(&self) {
+        let mut pending = self.pending.borrow_mut();
+        if !pending.is_empty() {
+            self.lease.emit_all(&pending);
+            pending.clear();
+        }
+    }
+}
+
+impl Drop for Emitter<'_> {
+    /// However the scenario thread leaves (a panic unwinding too), nothing held back is lost.
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 
@@ -238,8 +330,9 @@ pub fn run_scenario_until(
         })
     };
     let _span = tracing::debug_span!("scenario", name = %scenario.name).entered();
+    let name: Arc<str> = Arc::from(scenario.name.as_str());
     emit(EventKind::ScenarioStarted {
-        scenario: scenario.name.clone(),
+        scenario: name.clone(),
         file: scenario.source.display().to_string(),
     });
     // Lines from before the scenario (a shared lab's earlier scenarios) are not this scenario's.
@@ -251,11 +344,12 @@ pub fn run_scenario_until(
     let their_lab = Arc::clone(&lab);
     let deadline = started + scenario.deadline;
     let their_stop = stop.clone();
+    let their_name = name.clone();
     let watched = run_watched_until(&scenario.name, Published::default(), stop, move |watch| {
         let em = Emitter {
             lease: &theirs,
             run_start,
-            scenario: &own.name,
+            pending: Default::default(),
         };
         let mut run = Run {
             scenario: &own,
@@ -271,18 +365,21 @@ pub fn run_scenario_until(
             started_wall: SystemTime::now(),
             stop: their_stop,
             running: Vec::new(),
+            name: their_name,
+            what: Arc::from(""),
             interrupted: None,
             sink: theirs.clone(),
             run_start,
         };
-        let verdict = match run.steps(&own.steps, "", &em) {
+        let texts = StepText::of(&own, &own.steps);
+        let verdict = match run.steps(&own.steps, &texts, "", &em) {
             Ok(()) => Verdict::Passed,
             Err((span, failure)) => Verdict::Failed { span, failure },
         };
+        em.flush();
         Ended {
             verdict,
             interrupted: run.interrupted.take(),
-            names: run.conns.iter().map(|c| (c.id, c.name.clone())).collect(),
         }
     });
     // From here on only this thread emits: a scenario thread that comes back late finds the lease revoked.
@@ -291,7 +388,6 @@ pub fn run_scenario_until(
         Ended {
             verdict,
             interrupted,
-            names,
         },
         leftovers,
     ) = match watched {
@@ -318,18 +414,13 @@ pub fn run_scenario_until(
             published.conns,
         ),
         Watched::Tripped(published) => {
-            let verdict = hung(scenario, &*lab, &published, &emit);
+            let verdict = hung(scenario, &name, &*lab, &published, &emit);
             (Ended::of(verdict), published.conns)
         }
     };
     let closed: Vec<String> = close_leftovers(&scenario.name, &lab, leftovers)
         .into_iter()
-        .map(|id| {
-            names
-                .iter()
-                .find(|(i, _)| *i == id)
-                .map_or_else(|| format!("#{id}"), |(_, n)| n.clone())
-        })
+        .map(|name| name.to_string())
         .collect();
     if let Some(step) = interrupted {
         tracing::info!(scenario = %scenario.name, ?step, ?closed, "interrupted");
@@ -340,7 +431,7 @@ pub fn run_scenario_until(
         };
     }
     emit(EventKind::ScenarioFinished {
-        scenario: scenario.name.clone(),
+        scenario: name,
         verdict: verdict.clone(),
         took: started.elapsed(),
     });
@@ -349,7 +440,13 @@ pub fn run_scenario_until(
 
 /// A lab operation outlived its deadline: fail the step it was in (and the repeats around it) as the
 /// scenario thread would have, from what it published.
-fn hung(scenario: &Scenario, lab: &dyn Lab, p: &Published, emit: &dyn Fn(EventKind)) -> Verdict {
+fn hung(
+    scenario: &Scenario,
+    name: &Arc<str>,
+    lab: &dyn Lab,
+    p: &Published,
+    emit: &dyn Fn(EventKind),
+) -> Verdict {
     let failure = match &p.hang {
         Hang::UserClient(what) => hang_failure(
             DeadlineError::Hung {
@@ -366,7 +463,7 @@ fn hung(scenario: &Scenario, lab: &dyn Lab, p: &Published, emit: &dyn Fn(EventKi
         )),
     };
     // The steps in progress, outermost first, with their numbers.
-    let mut chain: Vec<(&Step, String, Mark)> = Vec::new();
+    let mut chain: Vec<(&Step, Arc<str>, Mark)> = Vec::new();
     let mut steps = &scenario.steps;
     let mut prefix = String::new();
     let mut iteration = 0;
@@ -382,7 +479,8 @@ fn hung(scenario: &Scenario, lab: &dyn Lab, p: &Published, emit: &dyn Fn(EventKi
         if let StepKind::Repeat { steps: inner, .. } = &step.kind {
             steps = inner;
         }
-        prefix = number.clone();
+        let number: Arc<str> = Arc::from(number);
+        prefix = number.to_string();
         iteration = m.iteration;
         chain.push((step, number, *m));
     }
@@ -399,7 +497,7 @@ fn hung(scenario: &Scenario, lab: &dyn Lab, p: &Published, emit: &dyn Fn(EventKi
         let (lines, _) = c.buffer().since(p.step_cursor);
         for line in lines {
             emit(EventKind::LogLine {
-                scenario: scenario.name.clone(),
+                scenario: name.clone(),
                 step: number.clone(),
                 at: line.timestamp,
                 source: line.source,
@@ -420,10 +518,10 @@ fn hung(scenario: &Scenario, lab: &dyn Lab, p: &Published, emit: &dyn Fn(EventKi
             _ => failure.clone(),
         };
         emit(EventKind::StepFinished {
-            scenario: scenario.name.clone(),
+            scenario: name.clone(),
             step: number.clone(),
             span: step.span.clone(),
-            summary: summary(scenario, &step.kind),
+            summary: summary(scenario, &step.kind).into(),
             outcome: StepOutcome::Failed(outcome),
             took: mark.started.elapsed(),
         });
@@ -453,15 +551,15 @@ pub(super) fn hang_failure(e: DeadlineError, what: &str, budget: Duration) -> Fa
 fn close_leftovers(
     name: &str,
     lab: &Arc<dyn Lab>,
-    mut conns: Vec<ConnectionId>,
-) -> Vec<ConnectionId> {
+    mut conns: Vec<(ConnectionId, Arc<str>)>,
+) -> Vec<Arc<str>> {
     let mut closed = Vec::new();
     if conns.is_empty() {
         return closed;
     }
     let (tx, rx) = std::sync::mpsc::channel();
     let lab = Arc::clone(lab);
-    let ids = conns.clone();
+    let ids: Vec<ConnectionId> = conns.iter().map(|(id, _)| *id).collect();
     let spawned = std::thread::Builder::new()
         .name(format!("dexthil-lab-close-{name}"))
         .spawn(move || {
@@ -479,11 +577,11 @@ fn close_leftovers(
         tracing::warn!(error = %e, "cannot start a thread to close leftover connections");
         return closed;
     }
-    while conns.pop().is_some() {
+    while let Some((_, conn_name)) = conns.pop() {
         match rx.recv_timeout(CLEANUP_WAIT) {
             Ok((id, Ok(Ok(code)))) if code.is_success() => {
-                tracing::debug!(connection = id, "closed at scenario end");
-                closed.push(id);
+                tracing::debug!(connection = id, name = %conn_name, "closed at scenario end");
+                closed.push(conn_name);
             }
             Ok((id, Ok(Ok(code)))) => {
                 tracing::warn!(connection = id, %code, "closing at scenario end failed")
@@ -506,30 +604,37 @@ fn close_leftovers(
 }
 
 impl Run<'_> {
-    fn steps(&mut self, steps: &[Step], prefix: &str, em: &Emitter) -> Result<(), (Span, Failure)> {
-        for (i, step) in steps.iter().enumerate() {
-            let number = if prefix.is_empty() {
-                (i + 1).to_string()
-            } else {
-                format!("{prefix}.{}", i + 1)
-            };
-            let text = summary(self.scenario, &step.kind);
+    fn steps(
+        &mut self,
+        steps: &[Step],
+        texts: &[StepText],
+        prefix: &str,
+        em: &Emitter,
+    ) -> Result<(), (Span, Failure)> {
+        let mut digits = itoa::Buffer::new();
+        for (i, (step, texts)) in steps.iter().zip(texts).enumerate() {
+            let index = digits.format(i + 1);
+            let number = step_number(prefix, index);
             if let Some(why) = self.stop.reason() {
-                self.interrupted = Some(self.running.last().cloned());
+                self.interrupted = Some(self.innermost_running());
                 return Err((
                     step.span.clone(),
                     failure::lab(format!("interrupted ({why})")),
                 ));
             }
-            self.running.push(format!("{number} {text}"));
-            em.emit(EventKind::StepStarted {
-                scenario: em.scenario.to_string(),
-                step: number.clone(),
-                span: step.span.clone(),
-                summary: text.clone(),
-            });
-            tracing::debug!(step = %number, what = %text, at = %step.span, "step started");
+            self.running.push((number.clone(), texts.summary.clone()));
+            self.what = texts.what.clone();
             let t = Instant::now();
+            em.emit_at(
+                EventKind::StepStarted {
+                    scenario: self.name.clone(),
+                    step: number.clone(),
+                    span: step.span.clone(),
+                    summary: texts.summary.clone(),
+                },
+                t,
+            );
+            tracing::debug!(step = %number, what = %texts.summary, at = %step.span, "step started");
             self.begin_step_log();
             let cursor = self.step_cursor;
             self.watch.publish(|p| {
@@ -540,67 +645,98 @@ impl Run<'_> {
                 });
                 p.step_cursor = cursor;
             });
-            // The step's log lines and its end are read in one moment: they go to the sinks together.
-            let mut batch: Vec<RunEvent> = Vec::new();
-            let (outcome, inner) = match &step.kind {
-                StepKind::Repeat { times, steps } => self.repeat(*times, steps, &number, em),
+            let (outcome, inner, lines) = match &step.kind {
+                StepKind::Repeat { times, steps } => {
+                    let (outcome, inner) = self.repeat(*times, steps, &texts.inner, &number, em);
+                    (outcome, inner, Vec::new())
+                }
                 _ => {
-                    let r = self.guarded(step);
-                    for line in self.end_step_log(r.is_err()) {
-                        batch.push(em.event(EventKind::LogLine {
-                            scenario: em.scenario.to_string(),
-                            step: number.clone(),
-                            at: line.timestamp,
-                            source: line.source,
-                            text: line.text,
-                        }));
-                    }
+                    let r = self.guarded(step, t);
+                    let lines = self.end_step_log(r.is_err());
                     match r {
-                        Ok(detail) => (StepOutcome::Passed { detail }, None),
-                        Err(f) => (StepOutcome::Failed(f.clone()), Some((step.span.clone(), f))),
+                        Ok(detail) => (StepOutcome::Passed { detail }, None, lines),
+                        Err(f) => (
+                            StepOutcome::Failed(f.clone()),
+                            Some((step.span.clone(), f)),
+                            lines,
+                        ),
                     }
                 }
             };
+            // The step's log lines and its end are read in one moment (`end`): they go to the sinks
+            // together, with the next step's start (see [`Emitter`]).
+            let end = Instant::now();
+            for line in lines {
+                em.defer(em.event_at(
+                    EventKind::LogLine {
+                        scenario: self.name.clone(),
+                        step: number.clone(),
+                        at: line.timestamp,
+                        source: line.source,
+                        text: line.text,
+                    },
+                    end,
+                ));
+            }
             if let Some(failed) = inner.as_ref().filter(|_| self.stop.reason().is_some()) {
-                em.emit_all(&batch);
+                em.flush();
                 // Left unfinished on purpose: the reports show the scenario interrupted in this step.
-                self.interrupted
-                    .get_or_insert_with(|| self.running.last().cloned());
+                if self.interrupted.is_none() {
+                    self.interrupted = Some(self.innermost_running());
+                }
                 return Err(failed.clone());
             }
             self.running.pop();
             self.watch.publish(|p| p.marks.pop());
             tracing::debug!(step = %number, ?outcome, "step finished");
-            batch.push(em.event(EventKind::StepFinished {
-                scenario: em.scenario.to_string(),
-                step: number,
-                span: step.span.clone(),
-                summary: text,
-                outcome,
-                took: t.elapsed(),
-            }));
-            em.emit_all(&batch);
+            em.defer(em.event_at(
+                EventKind::StepFinished {
+                    scenario: self.name.clone(),
+                    step: number,
+                    span: step.span.clone(),
+                    summary: texts.summary.clone(),
+                    outcome,
+                    took: end.saturating_duration_since(t),
+                },
+                end,
+            ));
             if let Some(failed) = inner {
+                // A failure is a verdict: on its way at once, not with whatever comes next.
+                em.flush();
                 return Err(failed);
             }
         }
         Ok(())
     }
 
+    /// The innermost step running, as reports name it (`2 sleep 30s`).
+    fn innermost_running(&self) -> Option<String> {
+        self.running
+            .last()
+            .map(|(number, summary)| format!("{number} {summary}"))
+    }
+
     fn repeat(
         &mut self,
         times: u32,
         steps: &[Step],
+        texts: &[StepText],
         number: &str,
         em: &Emitter,
     ) -> (StepOutcome, Option<(Span, Failure)>) {
+        let mut prefix = String::with_capacity(number.len() + 6);
+        let mut digits = itoa::Buffer::new();
         for it in 1..=times {
             self.watch.publish(|p| {
                 if let Some(m) = p.marks.last_mut() {
                     m.iteration = it;
                 }
             });
-            if let Err((span, inner)) = self.steps(steps, &format!("{number}.{it}"), em) {
+            prefix.clear();
+            prefix.push_str(number);
+            prefix.push('.');
+            prefix.push_str(digits.format(it));
+            if let Err((span, inner)) = self.steps(steps, texts, &prefix, em) {
                 let summary = Failure {
                     expected: None,
                     actual: None,
@@ -616,14 +752,14 @@ impl Run<'_> {
     }
 
     /// One step; a panic in it is a failure of this step (the scenario still cleans up).
-    fn guarded(&mut self, step: &Step) -> Result<String, Failure> {
-        if Instant::now() >= self.deadline {
+    /// `now`: the step's start, read by the caller a moment ago.
+    fn guarded(&mut self, step: &Step, now: Instant) -> Result<String, Failure> {
+        if now >= self.deadline {
             return Err(failure::driver(format!(
                 "the scenario's deadline of {} passed before this step",
                 crate::report::human_duration(self.scenario.deadline)
             )));
         }
-        let now = Instant::now();
         self.budget = step
             .deadline
             .min(self.deadline.saturating_duration_since(now));
@@ -671,14 +807,12 @@ impl Run<'_> {
         )
     }
 
-    /// A connection opened (`Some`) or closed: the waiting thread closes what is open when the scenario ends.
-    pub(super) fn publish_conn(&self, id: ConnectionId, open: bool) {
-        self.watch.publish(|p| {
-            if open {
-                p.conns.push(id);
-            } else {
-                p.conns.retain(|c| *c != id);
-            }
+    /// A connection opened (`Some(its name)`) or closed: the waiting thread closes what is open when the
+    /// scenario ends, and names it.
+    pub(super) fn publish_conn(&self, id: ConnectionId, open: Option<&str>) {
+        self.watch.publish(|p| match open {
+            Some(name) => p.conns.push((id, Arc::from(name))),
+            None => p.conns.retain(|(c, _)| *c != id),
         });
     }
 }

@@ -40,12 +40,13 @@ impl Run<'_> {
                 name,
                 expect,
             } => self.open(role.as_deref(), *target, *open_type, name, expect, until),
+            // Its selector is in `self.what` (`GetStatus on uc`), made once per scenario run.
             StepKind::Call {
                 connection,
-                selector_name,
                 args,
                 expect,
-            } => self.call(connection, selector_name, args, expect, until),
+                ..
+            } => self.call(connection, args, expect, until),
             StepKind::Close { connection, expect } => self.close(connection, expect, until),
             StepKind::Sleep(d) => self.sleep(*d),
             StepKind::Fuzz(f) => self.fuzz(f, until),
@@ -304,7 +305,7 @@ impl Run<'_> {
             open_type,
         };
         let what = format!("IOServiceOpen of {} (type {open_type})", entry.path);
-        let (r, _) = self.armed(until, Hang::UserClient(what.clone()), |lab| {
+        let (r, _) = self.armed(until, Hang::UserClient(what.as_str().into()), |lab| {
             lab.open(&request)
         });
         let out = match r {
@@ -317,7 +318,7 @@ impl Run<'_> {
                 id,
                 dead_seen: false,
             });
-            self.publish_conn(id, true);
+            self.publish_conn(id, Some(name));
         } else if out.code.is_success() {
             return Err(failure::lab(format!(
                 "{what} succeeded but the lab gave no connection"
@@ -341,20 +342,12 @@ impl Run<'_> {
         Ok((i, self.conns[i].id))
     }
 
-    fn call(
-        &mut self,
-        conn: &str,
-        selector: &str,
-        args: &CallArgs,
-        expect: &Expect,
-        until: Instant,
-    ) -> StepResult {
+    fn call(&mut self, conn: &str, args: &CallArgs, expect: &Expect, until: Instant) -> StepResult {
         let (i, id) = self.conn(conn)?;
-        let what = format!("{selector} on {conn}");
-        let (r, hang) = self.armed(until, Hang::UserClient(what), |lab| lab.call(id, args));
-        let Hang::UserClient(what) = hang else {
-            unreachable!("armed gives back what it was given")
-        };
+        let what = self.what.clone();
+        let (r, _) = self.armed(until, Hang::UserClient(what.clone()), |lab| {
+            lab.call(id, args)
+        });
         let out = match r {
             Ok(r) => r.map_err(failure::from_lab)?,
             Err(e) => return Err(hang_failure(e, &what, self.budget)),
@@ -368,7 +361,16 @@ impl Run<'_> {
         let mut detail = String::with_capacity(64);
         let _ = write!(detail, "{}", out.code);
         if !out.scalars_out.is_empty() {
-            let _ = write!(detail, " scalars {:?}", out.scalars_out);
+            // As `{:?}` writes the list, without `core::fmt` per number (16 of them on many calls).
+            let mut digits = itoa::Buffer::new();
+            detail.push_str(" scalars [");
+            for (i, v) in out.scalars_out.iter().enumerate() {
+                if i > 0 {
+                    detail.push_str(", ");
+                }
+                detail.push_str(digits.format(*v));
+            }
+            detail.push(']');
         }
         if !out.struct_out.is_empty() {
             let _ = write!(detail, " struct {} bytes", out.struct_out.len());
@@ -378,12 +380,12 @@ impl Run<'_> {
 
     fn close(&mut self, conn: &str, expect: &Expect, until: Instant) -> StepResult {
         let (i, id) = self.conn(conn)?;
-        let what = format!("IOServiceClose of {conn}");
+        let what = self.what.clone();
         let (r, _) = self.armed(until, Hang::UserClient(what.clone()), |lab| lab.close(id));
         let code = match r {
             Ok(r) => {
                 self.conns.remove(i);
-                self.publish_conn(id, false);
+                self.publish_conn(id, None);
                 r.map_err(failure::from_lab)?
             }
             Err(e) => return Err(hang_failure(e, &what, self.budget)),

@@ -168,7 +168,7 @@ mod tests {
         );
         let (tail, end) = b.since(total - 2);
         assert_eq!(end, total);
-        let texts: Vec<String> = tail.into_iter().map(|l| l.text).collect();
+        let texts: Vec<String> = tail.into_iter().map(|l| l.text.to_string()).collect();
         assert_eq!(
             texts,
             [format!("line {}", total - 2), format!("line {}", total - 1)]

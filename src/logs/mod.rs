@@ -21,6 +21,7 @@ pub use stream::LogStream;
 pub use timestamp::log_timestamp;
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// Who wrote a line.
@@ -49,9 +50,10 @@ impl LineSource {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LogLine {
     /// As `log stream` prints it (`2025-03-14 09:26:53.512345-0700`); the sim writes the same shape in UTC.
-    pub timestamp: String,
+    /// Shared text: a line is kept in the lab's buffer and handed to every reader and sink without a copy.
+    pub timestamp: Arc<str>,
     pub source: LineSource,
-    pub text: String,
+    pub text: Arc<str>,
 }
 
 impl LogLine {
@@ -63,17 +65,17 @@ impl LogLine {
             LineSource::Kernel
         };
         LogLine {
-            timestamp,
+            timestamp: timestamp.into(),
             source,
-            text,
+            text: text.into(),
         }
     }
 
     pub fn now(source: LineSource, text: impl Into<String>) -> LogLine {
         LogLine {
-            timestamp: log_timestamp(SystemTime::now()),
+            timestamp: log_timestamp(SystemTime::now()).into(),
             source,
-            text: text.into(),
+            text: text.into().into(),
         }
     }
 }

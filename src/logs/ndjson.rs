@@ -194,10 +194,7 @@ mod tests {
         let own = r#"{"eventMessage":"DNPPrinterDriver: NewUserClient(0)"}"#;
         let p = "DNPPrinterDriver";
         let dk = parse_line(dk, "x", 1, p).unwrap().unwrap();
-        assert_eq!(
-            (dk.source, dk.timestamp.as_str()),
-            (LineSource::Kernel, "t")
-        );
+        assert_eq!((dk.source, &*dk.timestamp), (LineSource::Kernel, "t"));
         let own = parse_line(own, "x", 2, p).unwrap().unwrap();
         assert_eq!(own.source, LineSource::Dext);
     }

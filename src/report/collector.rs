@@ -2,7 +2,7 @@
 
 use super::events::{EventKind, EventSink, Failure, RunEvent, StepOutcome};
 use crate::span::Span;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 #[derive(Default)]
 pub struct Collector {
@@ -12,9 +12,9 @@ pub struct Collector {
 /// A step that failed, as the events told it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FailedStep {
-    pub scenario: String,
-    pub step: String,
-    pub summary: String,
+    pub scenario: Arc<str>,
+    pub step: Arc<str>,
+    pub summary: Arc<str>,
     pub span: Span,
     pub failure: Failure,
 }
@@ -56,7 +56,7 @@ impl Collector {
     }
 
     /// Step numbers that started, in order.
-    pub fn started_steps(&self) -> Vec<String> {
+    pub fn started_steps(&self) -> Vec<Arc<str>> {
         self.events()
             .into_iter()
             .filter_map(|e| match e.kind {
@@ -73,6 +73,46 @@ impl EventSink for Collector {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(event.clone());
+    }
+}
+
+/// The first step of a run (an attempt of one scenario) that failed, and nothing else: what the runner
+/// needs for libtest's failure message, kept in constant memory however many steps pass.
+#[derive(Default)]
+pub struct FirstFailedStep(Mutex<Option<FailedStep>>);
+
+impl FirstFailedStep {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn get(&self) -> Option<FailedStep> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl EventSink for FirstFailedStep {
+    fn event(&self, event: &RunEvent) {
+        if let EventKind::StepFinished {
+            scenario,
+            step,
+            span,
+            summary,
+            outcome: StepOutcome::Failed(failure),
+            ..
+        } = &event.kind
+        {
+            let mut first = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            if first.is_none() {
+                *first = Some(FailedStep {
+                    scenario: scenario.clone(),
+                    step: step.clone(),
+                    summary: summary.clone(),
+                    span: span.clone(),
+                    failure: failure.clone(),
+                });
+            }
+        }
     }
 }
 

@@ -47,7 +47,7 @@ fn night(records: &[RunRecord]) -> Night {
             *e = (*e).max(o);
             for (step, took) in &s.call_times {
                 n.calls
-                    .entry((s.name.clone(), step.clone()))
+                    .entry((s.name.clone(), step.to_string()))
                     .or_default()
                     .push(*took);
             }
@@ -182,11 +182,11 @@ mod tests {
                 kind,
             };
             events.push(ev(EventKind::ScenarioStarted {
-                scenario: name.to_string(),
+                scenario: (*name).into(),
                 file: "scenarios/x.yaml".into(),
             }));
             events.push(ev(EventKind::StepFinished {
-                scenario: name.to_string(),
+                scenario: (*name).into(),
                 step: "1".into(),
                 span: crate::engine::testkit::span(4),
                 summary: "call GetStatus on uc".into(),
@@ -194,7 +194,7 @@ mod tests {
                 took: Duration::from_millis(*call_ms),
             }));
             events.push(ev(EventKind::ScenarioFinished {
-                scenario: name.to_string(),
+                scenario: (*name).into(),
                 verdict: if *passed {
                     Verdict::Passed
                 } else {

@@ -8,7 +8,7 @@ use super::events::{EventKind, EventSink, Failure, FailureClass, RunEvent, StepO
 use super::human_duration;
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// How much the console says about a scenario.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -26,9 +26,9 @@ pub enum Detail {
 pub struct Console<W: Write + Send> {
     out: Mutex<W>,
     detail: Detail,
-    pending: Mutex<HashMap<String, String>>,
+    pending: Mutex<HashMap<Arc<str>, String>>,
     /// Log lines of steps still running, by scenario and step: shown if the step fails.
-    step_logs: Mutex<HashMap<(String, String), Vec<String>>>,
+    step_logs: Mutex<HashMap<(Arc<str>, Arc<str>), Vec<StepLog>>>,
 }
 
 impl<W: Write + Send> Console<W> {
@@ -51,17 +51,20 @@ impl<W: Write + Send> Console<W> {
 
     fn add(&self, scenario: &str, text: &str) {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        pending
-            .entry(scenario.to_string())
-            .or_default()
-            .push_str(text);
+        match pending.get_mut(scenario) {
+            Some(block) => block.push_str(text),
+            None => {
+                pending.insert(Arc::from(scenario), text.to_string());
+            }
+        }
     }
 
-    fn take_step_logs(&self, scenario: &str, step: &str) -> Vec<String> {
-        self.step_logs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&(scenario.to_string(), step.to_string()))
+    fn take_step_logs(&self, scenario: &Arc<str>, step: &Arc<str>) -> Vec<StepLog> {
+        let mut logs = self.step_logs.lock().unwrap_or_else(|p| p.into_inner());
+        if logs.is_empty() {
+            return Vec::new();
+        }
+        logs.remove(&(scenario.clone(), step.clone()))
             .unwrap_or_default()
     }
 
@@ -86,6 +89,9 @@ impl<W: Write + Send> Console<W> {
         self.write(&block);
     }
 }
+
+/// A line logged during a step: its time, source and text, shared with the event it came in.
+type StepLog = (Arc<str>, crate::logs::LineSource, Arc<str>);
 
 /// One captured line as the console shows it: time of day, who said it, what.
 pub fn log_line_text(at: &str, source: crate::logs::LineSource, text: &str) -> String {
@@ -143,12 +149,12 @@ impl<W: Write + Send> EventSink for Console<W> {
             } => {
                 let logs = self.take_step_logs(scenario, step);
                 let depth = step.matches('.').count() / 2;
-                let indent = "  ".repeat(depth + 1);
                 // A repeat's passing iterations are summed up by the repeat's own line; only a failing
                 // inner step is worth its lines.
                 if depth > 0 && matches!(outcome, StepOutcome::Passed { .. }) {
                     return;
                 }
+                let indent = "  ".repeat(depth + 1);
                 let line = match outcome {
                     StepOutcome::Passed { detail } if detail.is_empty() => {
                         format!("{indent}✓ {step} {summary} {}\n", human_duration(*took))
@@ -167,7 +173,8 @@ impl<W: Write + Send> EventSink for Console<W> {
                             text.push_str(&format!(
                                 "{indent}    log (kernel and dext, during this step):\n"
                             ));
-                            for l in logs {
+                            for (at, source, line) in logs {
+                                let l = log_line_text(&at, source, &line);
                                 text.push_str(&format!("{indent}      {l}\n"));
                             }
                         }
@@ -240,7 +247,8 @@ impl<W: Write + Send> EventSink for Console<W> {
                 .unwrap_or_else(|p| p.into_inner())
                 .entry((scenario.clone(), step.clone()))
                 .or_default()
-                .push(log_line_text(at, *source, text)),
+                // Kept as it came; written out only if the step fails.
+                .push((at.clone(), *source, text.clone())),
             EventKind::RunFinished {
                 passed,
                 failed,

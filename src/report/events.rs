@@ -7,6 +7,7 @@ use super::provenance::Provenance;
 use crate::ioreturn::ReturnCode;
 use crate::span::Span;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -57,28 +58,28 @@ pub enum EventKind {
         nothing_to_run: Option<NothingToRun>,
     },
     ScenarioStarted {
-        scenario: String,
+        scenario: Arc<str>,
         file: String,
     },
     StepStarted {
-        scenario: String,
+        scenario: Arc<str>,
         /// Position in the scenario, `3` or `4.2.1` inside repeats (iteration and inner index).
-        step: String,
+        step: Arc<str>,
         #[serde(serialize_with = "ser_span", deserialize_with = "de_span")]
         span: Span,
-        summary: String,
+        summary: Arc<str>,
     },
     StepFinished {
-        scenario: String,
-        step: String,
+        scenario: Arc<str>,
+        step: Arc<str>,
         #[serde(serialize_with = "ser_span", deserialize_with = "de_span")]
         span: Span,
-        summary: String,
+        summary: Arc<str>,
         outcome: StepOutcome,
         took: Duration,
     },
     ScenarioFinished {
-        scenario: String,
+        scenario: Arc<str>,
         verdict: Verdict,
         took: Duration,
     },
@@ -105,7 +106,7 @@ pub enum EventKind {
     },
     /// An attempt of a scenario failed for an infrastructure reason and the scenario runs again.
     ScenarioRetried {
-        scenario: String,
+        scenario: Arc<str>,
         /// The attempt that failed (1 is the first run).
         attempt: u32,
         failure: Failure,
@@ -113,7 +114,7 @@ pub enum EventKind {
     /// A selected scenario this run does not run, and why (`not for this station: ...`): a station runs only
     /// the scenarios whose printer roles it can serve. Reported as skipped, never as a failure.
     ScenarioSkipped {
-        scenario: String,
+        scenario: Arc<str>,
         file: String,
         reason: String,
     },
@@ -125,12 +126,12 @@ pub enum EventKind {
     /// A line the kernel or the dext logged (or a crash report's summary) while `step` ran. Sent before
     /// that step's `StepFinished`, in arrival order; a scenario's lines together are its system-out.
     LogLine {
-        scenario: String,
-        step: String,
+        scenario: Arc<str>,
+        step: Arc<str>,
         /// The line's own timestamp, as its source wrote it.
-        at: String,
+        at: Arc<str>,
         source: crate::logs::LineSource,
-        text: String,
+        text: Arc<str>,
     },
     /// The fuzzer is about to run one operation of a case: written before it runs, so a killed run's
     /// journal ends with the operation that was running. `sync`: the line was fsynced too
@@ -258,7 +259,8 @@ pub fn parse_span(text: &str) -> Option<Span> {
 }
 
 fn ser_span<S: serde::Serializer>(span: &Span, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&span.to_string())
+    // Straight into the output (serde_json escapes as it goes), not through a `String` per event.
+    s.collect_str(span)
 }
 
 /// A listener for run events.

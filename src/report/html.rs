@@ -137,7 +137,7 @@ fn failure_block(out: &mut String, station: &str, s: &ScenarioRecord) {
         let _ = write!(
             out,
             "<div>log lines</div><pre>{}</pre>",
-            escape(&s.logs.join("\n"))
+            escape(&s.log_text())
         );
     }
     out.push_str("</div>\n");

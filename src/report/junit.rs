@@ -127,7 +127,7 @@ fn case(
     tc.add_properties(props);
     // What the kernel and the dext said during the scenario, step by step (issue "Kernel log").
     if !s.logs.is_empty() {
-        tc.set_system_out(s.logs.join("\n"));
+        tc.set_system_out(s.log_text());
     }
     tc
 }

@@ -29,9 +29,9 @@ pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
 pub fn call_latencies(record: &RunRecord, min_count: usize) -> Vec<CallLatency> {
     let mut out = Vec::new();
     for s in &record.scenarios {
-        let mut steps: Vec<(&str, Vec<Duration>)> = Vec::new();
+        let mut steps: Vec<(&crate::span::Span, Vec<Duration>)> = Vec::new();
         for (step, took) in &s.call_times {
-            match steps.iter_mut().find(|(p, _)| p == step) {
+            match steps.iter_mut().find(|(p, _)| *p == step) {
                 Some((_, times)) => times.push(*took),
                 None => steps.push((step, vec![*took])),
             }

@@ -20,7 +20,7 @@ mod syncer;
 pub mod tally;
 pub mod utc;
 
-pub use collector::{Collector, FailedStep, Fanout, Tee};
+pub use collector::{Collector, FailedStep, Fanout, FirstFailedStep, Tee};
 pub use console::{Console, Detail, failure_lines};
 pub use duration::human_duration;
 pub use events::{

@@ -77,7 +77,9 @@ impl EventSink for Progress {
             | EventKind::FuzzCoverage { .. }
             | EventKind::FuzzFinished { .. } => {}
             EventKind::RunStarted { scenarios, .. } => self.bar.set_length(*scenarios as u64),
-            EventKind::ScenarioStarted { scenario, .. } => self.bar.set_message(scenario.clone()),
+            EventKind::ScenarioStarted { scenario, .. } => {
+                self.bar.set_message(scenario.to_string())
+            }
             EventKind::ScenarioFinished { .. } | EventKind::ScenarioSkipped { .. } => {
                 self.bar.inc(1)
             }

@@ -5,8 +5,39 @@
 use super::events::{EventKind, EventSink, Failure, FailureClass, RunEvent, StepOutcome, Verdict};
 use super::provenance::Provenance;
 use crate::span::Span;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// A log line captured while a step ran, kept as it came (shared, not copied) and written out only when a
+/// report shows it: `2.1: 09:26:53.401122 kernel DK: ...`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CapturedLine {
+    pub step: Arc<str>,
+    pub at: Arc<str>,
+    pub source: crate::logs::LineSource,
+    pub text: Arc<str>,
+}
+
+impl std::fmt::Display for CapturedLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let line = super::console::log_line_text(&self.at, self.source, &self.text);
+        write!(f, "{}: {line}", self.step)
+    }
+}
+
+impl ScenarioRecord {
+    /// The captured log lines, one per line of text (JUnit system-out, the HTML report).
+    pub fn log_text(&self) -> String {
+        let mut out = String::new();
+        for (i, line) in self.logs.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            let _ = std::fmt::Write::write_fmt(&mut out, format_args!("{line}"));
+        }
+        out
+    }
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Status {
@@ -38,15 +69,17 @@ pub struct ScenarioRecord {
     pub took: Duration,
     /// Infrastructure failures of earlier attempts (retried).
     pub retried: Vec<Failure>,
-    /// Kernel and dext log lines captured during the scenario, `step: time source text`.
-    pub logs: Vec<String>,
+    /// Kernel and dext log lines captured during the scenario (each shows as `step: time source text`).
+    pub logs: Vec<CapturedLine>,
     /// When it (last) started, since the run started.
     pub started: Option<Duration>,
     /// Each finished `call` step's time, by the step's YAML place (`file:line:col`): latency percentiles of
     /// repeated calls in the HTML report, call-time regressions in `compare`.
-    pub call_times: Vec<(String, Duration)>,
-    /// Steps started and not yet finished (a repeat and its inner step), innermost last.
-    running: Vec<String>,
+    pub call_times: Vec<(Span, Duration)>,
+    /// Steps started and not yet finished (a repeat and its inner step), innermost last: number and
+    /// summary. While a scenario runs its status says only "interrupted"; which step is filled in from this
+    /// when the record is read ([`RunRecord::settled`]), not on every step.
+    running: Vec<(Arc<str>, Arc<str>)>,
     first_failed_step: Option<String>,
 }
 
@@ -106,7 +139,21 @@ impl RunRecord {
         for e in events {
             r.apply(e);
         }
-        r
+        r.settled()
+    }
+
+    /// The record as a reader sees it: a scenario that started and did not finish is interrupted in the
+    /// innermost step still running (`2 sleep 30s`), if any.
+    fn settled(mut self) -> RunRecord {
+        for s in &mut self.scenarios {
+            if let Status::Interrupted { step } = &mut s.status {
+                *step = s
+                    .running
+                    .last()
+                    .map(|(number, summary)| format!("{number} {summary}"));
+            }
+        }
+        self
     }
 
     fn scenario(&mut self, name: &str, file: &str) -> &mut ScenarioRecord {
@@ -156,10 +203,7 @@ impl RunRecord {
                 ..
             } => {
                 let s = self.scenario(scenario, "");
-                s.running.push(format!("{step} {summary}"));
-                s.status = Status::Interrupted {
-                    step: s.running.last().cloned(),
-                };
+                s.running.push((step.clone(), summary.clone()));
             }
             EventKind::StepFinished {
                 scenario,
@@ -171,12 +215,9 @@ impl RunRecord {
             } => {
                 let s = self.scenario(scenario, "");
                 if summary.starts_with("call ") {
-                    s.call_times.push((span.to_string(), *took));
+                    s.call_times.push((span.clone(), *took));
                 }
                 s.running.pop();
-                s.status = Status::Interrupted {
-                    step: s.running.last().cloned(),
-                };
                 match outcome {
                     StepOutcome::Failed(_) if s.first_failed_step.is_none() => {
                         s.first_failed_step = Some(format!("{step} {summary}"));
@@ -233,12 +274,12 @@ impl RunRecord {
                 at,
                 source,
                 text,
-            } => {
-                let line = super::console::log_line_text(at, *source, text);
-                self.scenario(scenario, "")
-                    .logs
-                    .push(format!("{step}: {line}"));
-            }
+            } => self.scenario(scenario, "").logs.push(CapturedLine {
+                step: step.clone(),
+                at: at.clone(),
+                source: *source,
+                text: text.clone(),
+            }),
         }
     }
 
@@ -270,7 +311,11 @@ impl Tally {
         Self::default()
     }
     pub fn record(&self) -> RunRecord {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .settled()
     }
 }
 

@@ -91,9 +91,9 @@ struct ChildEnd {
 
 /// A step the child started and has not finished, as its events said.
 struct Running {
-    step: String,
+    step: std::sync::Arc<str>,
     span: Span,
-    summary: String,
+    summary: std::sync::Arc<str>,
     since: Instant,
 }
 
@@ -225,7 +225,7 @@ pub fn attempt_in_child(
         sink.event(&RunEvent {
             elapsed: sh.run_start.elapsed(),
             kind: EventKind::ScenarioStarted {
-                scenario: s.name.clone(),
+                scenario: s.name.as_str().into(),
                 file: s.source.display().to_string(),
             },
         });
@@ -258,7 +258,7 @@ fn lab_failure(
     let span = match running.last() {
         Some(r) => {
             emit(EventKind::StepFinished {
-                scenario: s.name.clone(),
+                scenario: s.name.as_str().into(),
                 step: r.step.clone(),
                 span: r.span.clone(),
                 summary: r.summary.clone(),
@@ -271,7 +271,7 @@ fn lab_failure(
     };
     let verdict = Verdict::Failed { span, failure };
     emit(EventKind::ScenarioFinished {
-        scenario: s.name.clone(),
+        scenario: s.name.as_str().into(),
         verdict: verdict.clone(),
         took: started.elapsed(),
     });

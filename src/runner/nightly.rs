@@ -342,7 +342,7 @@ pub fn run_nightly(
     });
     for (s, reason) in &skipped {
         emit(EventKind::ScenarioSkipped {
-            scenario: s.name.clone(),
+            scenario: s.name.as_str().into(),
             file: s.source.display().to_string(),
             reason: reason.clone(),
         });

@@ -7,7 +7,7 @@ use super::locks::PrinterLocks;
 use crate::backends::LabFactory;
 use crate::engine::{ScenarioEnd, Stop, run_scenario_until};
 use crate::report::{
-    Collector, EventKind, EventSink, Failure, FailureClass, Fanout, RunEvent, Verdict,
+    EventKind, EventSink, Failure, FailureClass, Fanout, FirstFailedStep, RunEvent, Verdict,
     failure_lines,
 };
 use crate::scenario::Scenario;
@@ -76,11 +76,11 @@ pub fn attempt_here(
                 },
             };
             emit(EventKind::ScenarioStarted {
-                scenario: s.name.clone(),
+                scenario: s.name.as_str().into(),
                 file: s.source.display().to_string(),
             });
             emit(EventKind::ScenarioFinished {
-                scenario: s.name.clone(),
+                scenario: s.name.as_str().into(),
                 verdict: verdict.clone(),
                 took: std::time::Duration::ZERO,
             });
@@ -96,8 +96,8 @@ enum Attempt {
 }
 
 fn attempt(sh: &Shared, s: &Scenario, n: u32) -> Attempt {
-    let collector = Arc::new(Collector::new());
-    let tee: Arc<dyn EventSink> = Arc::new(Fanout(vec![sh.sink.clone(), collector.clone()]));
+    let first_failed = Arc::new(FirstFailedStep::new());
+    let tee: Arc<dyn EventSink> = Arc::new(Fanout(vec![sh.sink.clone(), first_failed.clone()]));
     let end = match &sh.isolation {
         Some(iso) => isolate::attempt_in_child(iso, sh, s, n, &*tee),
         None => attempt_here(&*sh.factory, s, n, tee, sh.run_start, &sh.stop),
@@ -107,10 +107,8 @@ fn attempt(sh: &Shared, s: &Scenario, n: u32) -> Attempt {
             let text = match &verdict {
                 Verdict::Passed => String::new(),
                 Verdict::Failed { span, failure } => {
-                    let step = collector
-                        .failed_steps()
-                        .into_iter()
-                        .next()
+                    let step = first_failed
+                        .get()
                         .map(|f| format!("step {} {} failed\n", f.step, f.summary))
                         .unwrap_or_default();
                     format!("{step}{}", failure_lines(&span.to_string(), failure, ""))
@@ -170,7 +168,7 @@ fn run_one(sh: &Shared, s: &Scenario, keys: &[String]) -> Result<(), Failed> {
             {
                 tracing::info!(scenario = %s.name, attempt = n, "infrastructure failure; retrying");
                 sh.emit(EventKind::ScenarioRetried {
-                    scenario: s.name.clone(),
+                    scenario: s.name.as_str().into(),
                     attempt: n,
                     failure,
                 });

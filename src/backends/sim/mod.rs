@@ -274,7 +274,11 @@ impl SimLab {
     /// The kernel and dext log lines so far (`DK: ...`, `IOUC ...`, the dext's `NewUserClient(type)`),
     /// in order, as a log capture on a Mac would show them.
     pub fn log_lines(&self) -> Vec<String> {
-        self.log.all().into_iter().map(|l| l.text).collect()
+        self.log
+            .all()
+            .into_iter()
+            .map(|l| l.text.to_string())
+            .collect()
     }
 
     fn emit(&self, lines: impl IntoIterator<Item = String>) {
