@@ -29,4 +29,6 @@ pub mod scenario;
 pub mod selftest;
 pub mod span;
 pub mod station;
+#[cfg(test)]
+pub(crate) mod testkit;
 pub mod usb;

@@ -291,8 +291,8 @@ pub fn wait_gone(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::testkit::{self, driver, fault, scenario};
     use crate::scenario::FaultKind;
+    use crate::testkit::{self, driver, fault, scenario};
     use std::time::Duration;
 
     /// The QW410 (the test driver's printer) as the sim lab's bus shows it.

@@ -188,7 +188,7 @@ pub fn list_lines(scenarios: &[Scenario]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::testkit as fake;
+    use crate::testkit as fake;
 
     // Whole runs (libtest-mimic prints to stdout) are tested through the binary in tests/cli.rs.
 
