@@ -407,7 +407,7 @@ fn fuzz(cmd: FuzzCmd) -> Exit {
     let journal = cmd
         .journal
         .unwrap_or_else(dexthil::report::journal::default_path);
-    dexthil::fuzz::cli::run(dexthil::fuzz::cli::FuzzCli {
+    dexthil::runner::fuzz_cli::run(dexthil::runner::fuzz_cli::FuzzCli {
         driver_file: cmd.driver,
         printer: cmd.printer,
         lab: cmd.lab.unwrap_or_else(LabChoice::default_here),

@@ -5,9 +5,10 @@
 //! (one whole run: sinks, health check, signals, exit), `select` (filters, tags, partitions), `setup` (probe
 //! lab, printer keys, provenance inputs), `locks` (per-printer serialization), `trial` (one scenario with
 //! retries), `signals`, `isolate` (`--isolate`: each scenario in a child process), `replay` (`dexthil report`
-//! from a journal).
+//! from a journal), `fuzz_cli` (`dexthil fuzz`).
 
 mod empty;
+pub mod fuzz_cli;
 pub mod isolate;
 pub mod limits;
 mod locks;
