@@ -91,7 +91,7 @@ pub fn run_with(args: RunArgs, opts: &NightlyOptions) -> Exit {
         }
     };
     if let Some(station) = &opts.station {
-        factory.use_station(station);
+        factory.use_replug_plan(crate::station::replug_plan(station));
     }
     let isolation = if opts.isolate {
         match isolate::Isolation::new(&args.lab, opts.station.as_ref().map(|s| s.source.as_path()))

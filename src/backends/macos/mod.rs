@@ -134,10 +134,8 @@ impl LabFactory for MacosFactory {
     fn name(&self) -> &'static str {
         "macos"
     }
-    fn use_station(&self, station: &crate::station::Station) {
-        self.lab
-            .usb
-            .set_replug_plan(crate::station::replug_plan(station));
+    fn use_replug_plan(&self, plan: Vec<crate::usb::libusb::ReplugPlan>) {
+        self.lab.usb.set_replug_plan(plan);
     }
     fn lab_for(&self, spec: &crate::backends::LabSpec) -> Result<Arc<dyn Lab>, LabError> {
         Ok(Arc::new(logs::LoggedLab {
