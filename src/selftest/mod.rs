@@ -7,6 +7,8 @@
 //! backend's on a Mac, [`ScriptedProbe`] in tests). Knows no IOKit.
 
 pub mod lab_probe;
+#[cfg(any(target_os = "macos", feature = "darwin-double"))]
+pub mod macos;
 mod probe;
 mod scripted;
 mod verdict;
@@ -46,7 +48,7 @@ pub fn machine_probe(sample_driver: &Path) -> Result<Box<dyn SelftestProbe>, Str
     #[cfg(target_os = "macos")]
     {
         let sample = crate::scenario::load_driver(sample_driver).map_err(|e| e.to_string())?;
-        crate::backends::macos::selftest::probe(sample).map_err(|e| e.to_string())
+        macos::probe(sample).map_err(|e| e.to_string())
     }
     // The darwin double: the same probe through the real backend, the double serving Apple's sample.
     #[cfg(all(feature = "darwin-double", not(target_os = "macos")))]
@@ -54,7 +56,7 @@ pub fn machine_probe(sample_driver: &Path) -> Result<Box<dyn SelftestProbe>, Str
         let sample = crate::scenario::load_driver(sample_driver).map_err(|e| e.to_string())?;
         let lab = crate::backends::darwin_double::selftest_lab(std::sync::Arc::new(sample.clone()))
             .map_err(|e| e.to_string())?;
-        Ok(crate::backends::macos::selftest::probe_on(lab, sample))
+        Ok(macos::probe_on(lab, sample))
     }
     #[cfg(not(any(target_os = "macos", feature = "darwin-double")))]
     {

@@ -12,12 +12,11 @@ mod logs;
 mod object;
 mod props;
 mod registry;
-pub mod selftest;
 pub mod sys;
 mod userclient;
 mod watch;
 
-pub use registry::IoRegistry;
+pub use registry::{IoRegistry, object_get_class};
 pub use userclient::IoUserClients;
 
 use super::LabFactory;
