@@ -271,4 +271,42 @@ mod tests {
         std::fs::create_dir_all(&d).unwrap();
         d
     }
+
+    // The input checks that only a Unix can be given: a FIFO, `/dev/zero`, a symlink loop.
+    crate::os::on_unix! {
+        mod special_files {
+            use super::{TINY, tempdir};
+            use crate::input::{read_capped, walk};
+            use crate::os::test_files::{make_fifo, symlink};
+            use std::path::Path;
+
+            #[test]
+            fn a_fifo_and_dev_zero_are_refused_without_blocking() {
+                let dir = tempdir("fifo");
+                let fifo = dir.join("pipe");
+                make_fifo(&fifo).unwrap();
+                // Without O_NONBLOCK this open would wait for a writer for ever and the test would hang.
+                let e = read_capped(&fifo, TINY).unwrap_err().to_string();
+                assert!(e.contains("it is a FIFO"), "{e}");
+                let e = read_capped(Path::new("/dev/zero"), TINY)
+                    .unwrap_err()
+                    .to_string();
+                assert!(e.contains("it is a character device"), "{e}");
+            }
+
+            #[test]
+            fn a_symlink_loop_is_walked_once_and_a_fifo_is_skipped() {
+                let dir = tempdir("walk");
+                std::fs::create_dir_all(dir.join("a")).unwrap();
+                std::fs::write(dir.join("a/x.yaml"), b"x").unwrap();
+                symlink(&dir, &dir.join("a/loop")).unwrap();
+                make_fifo(&dir.join("p.yaml")).unwrap();
+                let w = walk(&dir, &|_| true);
+                assert_eq!(w.files, [dir.join("a/x.yaml")]);
+                assert_eq!(w.warnings.len(), 2, "{:?}", w.warnings);
+                assert!(w.warnings.iter().any(|m| m.contains("already visited")));
+                assert!(w.warnings.iter().any(|m| m.contains("p.yaml: skipped")));
+            }
+        }
+    }
 }

@@ -2,13 +2,13 @@
 //! and `ioreg` (what a dump attached to a bug report holds). Output is text for a person or JSON.
 
 use crate::backends::replay::{DumpError, DumpSummary, load_dump, load_recording};
-use crate::lab::{LabError, Registry, UsbBus};
+use crate::lab::{Lab, LabError, Registry, UsbBus};
 use crate::usb::table::device_table;
 use std::path::Path;
 
 /// The device table of the live lab: libusb everywhere, plus the IORegistry on a Mac.
 pub fn live_devices() -> Result<String, LabError> {
-    if let Some(lab) = crate::os::live_registry_lab() {
+    if let Some(lab) = live_registry_lab() {
         let lab = lab?;
         return Ok(device_table(
             &*lab as &dyn UsbBus,
@@ -24,6 +24,15 @@ pub fn live_devices() -> Result<String, LabError> {
         )),
         Err(e) => Err(e),
     }
+}
+
+/// The IORegistry and the bus as the Mac backend reads them; off a Mac, none (the darwin double serves labs,
+/// not this machine).
+fn live_registry_lab() -> Option<Result<Box<dyn Lab>, LabError>> {
+    crate::os::if_mac!(
+        Some(crate::backends::macos::MacosLab::new().map(|lab| Box::new(lab) as Box<dyn Lab>)),
+        else None
+    )
 }
 
 /// The device table of a recording directory (`ioreg.plist` or `ioreg.txt`, and `usb.json` if present).

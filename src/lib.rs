@@ -6,12 +6,14 @@
 //! tested on every machine.
 //!
 //! Modules import one way, lower to higher never (tests/architecture.rs fails on a cycle, naming a file and
-//! line per edge). From the bottom: `span`, `names`, `input`, `ioreturn`, `decode`, `logs`; `lab` (the traits
-//! and the values that cross them); `printer`, `usb`, `driver`, `dispatch`; `crosscheck`, `scenario`;
-//! `backends`; `report` (events and sinks); `ops` (lab operations); `fuzz`, `engine`; `station`, `selftest`,
-//! `record`; `os`; `runner` (the commands), `doctor`, `inspect`. Two calls go down-to-up on purpose:
-//! `backends` and `record` ask `os`, the one place `cfg(target_os)` lives, for the platform's backends and
-//! live recorder. `testkit` (`cfg(test)`) sits above everything so any module's tests can use it.
+//! line per edge). From the bottom: `os` (platform primitives: files, signals, processes, the host name,
+//! whether this is a Mac), `span`, `names`, `input`, `ioreturn`, `decode`, `logs`; `lab` (the traits and the
+//! values that cross them); `printer`, `usb`, `driver`, `dispatch`; `crosscheck`, `scenario`; `backends`;
+//! `report` (events and sinks); `ops` (lab operations); `fuzz`, `engine`; `station`, `selftest`, `record`;
+//! `runner` (the commands), `doctor`, `inspect`. What differs by platform stays with its owner (`backends`
+//! says which labs this platform has, `record` how it records the live machine, `selftest` which probe
+//! observes it) and names the platform only through `os`'s macros. `testkit` (`cfg(test)`) sits above
+//! everything so any module's tests can use it.
 
 pub mod backends;
 pub mod crosscheck;

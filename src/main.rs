@@ -172,9 +172,9 @@ fn selftest(cmd: SelftestCmd) -> ExitCode {
             }
         }
     } else {
-        // The machine's probe comes from `os` (the macOS backend's on a Mac or through the darwin double,
-        // `selftest::NOT_A_MAC` elsewhere): `selftest` sits below `os` and does not ask it.
-        match dexthil::os::selftest_probe(&cmd.sample_driver) {
+        // The machine's probe: the macOS backend's on a Mac or through the darwin double,
+        // `selftest::NOT_A_MAC` elsewhere.
+        match selftest::probe_here(&cmd.sample_driver) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -1,9 +1,16 @@
-//! The lab backends and the choice between them. Which backends a platform has is [`crate::os`]'s to say:
-//! it declares the Apple-only ones (`macos`, `darwin_double`) where they build and picks the factory of a
-//! lab only some platforms run (`macos`, `vm`). The `vm` lab is plain std code and builds everywhere; only
-//! Linux offers it.
+//! The lab backends and the choice between them, this platform's included: the Apple-only backends are
+//! declared where they build (`macos` on a Mac and against the darwin double, `darwin_double` only off a
+//! Mac with `--features darwin-double`), through [`crate::os`]'s macros so no platform switch is written
+//! here. [`factory`] hands out the lab a `--lab` names, or says this platform does not have it. The `vm` lab
+//! is plain std code and builds everywhere; only Linux offers it.
 
-crate::os::declare_apple_backends!();
+crate::os::with_macos_backend! {
+    pub mod macos;
+}
+crate::os::off_mac! {
+    #[cfg(feature = "darwin-double")]
+    pub mod darwin_double;
+}
 pub mod iokit;
 pub mod replay;
 pub mod sim;
@@ -87,7 +94,11 @@ pub enum LabChoice {
 impl LabChoice {
     /// `macos` on a Mac, `sim` elsewhere.
     pub fn default_here() -> Self {
-        crate::os::default_lab()
+        if crate::os::IS_MAC {
+            LabChoice::Macos
+        } else {
+            LabChoice::Sim
+        }
     }
 
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -138,9 +149,30 @@ pub trait LabFactory: Send + Sync {
 pub fn factory(choice: &LabChoice) -> Result<Box<dyn LabFactory>, LabError> {
     match choice {
         LabChoice::Sim => Ok(Box::new(sim::SimFactory)),
-        LabChoice::Macos => crate::os::macos_factory(),
+        LabChoice::Macos => crate::os::if_mac!(macos::factory(), else macos_off_mac()),
         LabChoice::Replay(dir) => replay::factory(dir),
-        LabChoice::Vm => crate::os::vm_factory(),
+        LabChoice::Vm if crate::os::IS_LINUX => Ok(Box::new(vm::VmFactory)),
+        LabChoice::Vm => Err(LabError::Unsupported {
+            backend: "vm",
+            what: "run",
+            why: "the USB VM lab runs inside the Linux guest of ci/usb-vm/run.sh".into(),
+        }),
+    }
+}
+
+crate::os::off_mac! {
+    /// The macOS backend off a Mac: itself, against the darwin double (`--features darwin-double`); else
+    /// not here.
+    fn macos_off_mac() -> Result<Box<dyn LabFactory>, LabError> {
+        #[cfg(feature = "darwin-double")]
+        return darwin_double::factory();
+        #[cfg(not(feature = "darwin-double"))]
+        Err(LabError::Unsupported {
+            backend: "macos",
+            what: "run",
+            why: "this is not a Mac: the IOKit backend exists only on macOS; use `--lab sim` or `--lab replay:<dir>`"
+                .into(),
+        })
     }
 }
 

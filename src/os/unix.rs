@@ -1,6 +1,6 @@
 //! What every Unix does the same way (macOS, Linux, the BSDs): files opened without blocking, special
-//! files told apart, stop signals, child processes, `poll(2)`, the host name. Included by `macos.rs`,
-//! `linux.rs` and (on another Unix) `other.rs`; `not_unix.rs` has the same functions for the rest.
+//! files told apart, stop signals, child processes, `poll(2)`, the host name. `crate::os` includes it on
+//! every Unix; `not_unix.rs` has the same functions for the rest.
 
 use crate::os::FileId;
 use std::fs::{File, FileType, OpenOptions};
@@ -183,57 +183,26 @@ pub fn quiet_on_closed_stdout() {
     }
 }
 
+/// Making the special files `input` must refuse or walk past, for its tests.
 #[cfg(test)]
-mod tests {
-    //! The input checks that only a Unix can be given: a FIFO, `/dev/zero`, a symlink loop. They test
-    //! `input`'s readers through the functions above.
+pub mod test_files {
+    use std::io;
+    use std::path::Path;
 
-    use crate::input::{Cap, read_capped, walk};
-    use std::path::{Path, PathBuf};
-
-    const TINY: Cap = Cap {
-        bytes: 8,
-        what: "a test file",
-    };
-
-    fn mkfifo(path: &Path) {
-        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    /// A FIFO (named pipe) at `path`, readable and writable by this user only.
+    pub fn make_fifo(path: &Path) -> io::Result<()> {
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         // SAFETY: a NUL-terminated path that outlives the call.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
     }
 
-    fn tempdir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("dexthil-os-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
-    }
-
-    #[test]
-    fn a_fifo_and_dev_zero_are_refused_without_blocking() {
-        let dir = tempdir("fifo");
-        let fifo = dir.join("pipe");
-        mkfifo(&fifo);
-        // Without O_NONBLOCK this open would wait for a writer for ever and the test would hang.
-        let e = read_capped(&fifo, TINY).unwrap_err().to_string();
-        assert!(e.contains("it is a FIFO"), "{e}");
-        let e = read_capped(Path::new("/dev/zero"), TINY)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("it is a character device"), "{e}");
-    }
-
-    #[test]
-    fn a_symlink_loop_is_walked_once_and_a_fifo_is_skipped() {
-        let dir = tempdir("walk");
-        std::fs::create_dir_all(dir.join("a")).unwrap();
-        std::fs::write(dir.join("a/x.yaml"), b"x").unwrap();
-        std::os::unix::fs::symlink(&dir, dir.join("a/loop")).unwrap();
-        mkfifo(&dir.join("p.yaml"));
-        let w = walk(&dir, &|_| true);
-        assert_eq!(w.files, [dir.join("a/x.yaml")]);
-        assert_eq!(w.warnings.len(), 2, "{:?}", w.warnings);
-        assert!(w.warnings.iter().any(|m| m.contains("already visited")));
-        assert!(w.warnings.iter().any(|m| m.contains("p.yaml: skipped")));
+    /// A symbolic link at `link` that leads to `target`.
+    pub fn symlink(target: &Path, link: &Path) -> io::Result<()> {
+        std::os::unix::fs::symlink(target, link)
     }
 }

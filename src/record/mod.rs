@@ -7,6 +7,9 @@
 //! Knows labs through their traits only; the command line lives in `main.rs`.
 
 pub mod ioreg_text;
+crate::os::on_mac! {
+    mod macos;
+}
 
 use crate::backends::LabChoice;
 use crate::lab::{LabError, Matching, Registry, UsbBus, UsbView};
@@ -122,14 +125,14 @@ pub struct Provenance {
     pub dext_version: Option<String>,
 }
 
-pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
+fn write(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
     std::fs::write(path, bytes).map_err(|source| RecordError::Write {
         path: path.to_path_buf(),
         source,
     })
 }
 
-pub(crate) fn matching(
+fn matching(
     bus: &dyn UsbBus,
     target: &Target,
     lab: &'static str,
@@ -159,7 +162,7 @@ pub(crate) fn matching(
     Ok(found)
 }
 
-pub(crate) fn provenance(lab: &'static str, target: &Target, macos: Option<String>) -> Provenance {
+fn provenance(lab: &'static str, target: &Target, macos: Option<String>) -> Provenance {
     Provenance {
         dexthil_version: env!("CARGO_PKG_VERSION"),
         lab,
@@ -176,7 +179,7 @@ fn to_json(v: &impl Serialize) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default() + "\n"
 }
 
-pub(crate) fn finish(
+fn finish(
     out: &Path,
     views: &[UsbView],
     prov: &Provenance,
@@ -218,7 +221,7 @@ pub fn record_lab(
     finish(out, &views, &provenance(lab, target, None), vec![ioreg])
 }
 
-pub(crate) fn create(out: &Path) -> Result<(), RecordError> {
+fn create(out: &Path) -> Result<(), RecordError> {
     std::fs::create_dir_all(out).map_err(|source| RecordError::Write {
         path: out.to_path_buf(),
         source,
@@ -226,30 +229,33 @@ pub(crate) fn create(out: &Path) -> Result<(), RecordError> {
 }
 
 /// Record from the live machine: libusb everywhere, and on a Mac the registry through `ioreg` itself (its
-/// own output, untouched, is what a bug report should carry). The platform's part is in [`crate::os`].
+/// own output, untouched, is what a bug report should carry; `macos.rs`). Off a Mac, the libusb view alone:
+/// the darwin double serves labs, not this machine.
 pub fn record_live(target: &Target, out: &Path) -> Result<Vec<PathBuf>, RecordError> {
-    crate::os::record_live(target, out)
+    crate::os::if_mac!(macos::record_live(target, out), else record_libusb(target, out))
 }
 
-/// Record the USB view only, through libusb (what a machine without an IORegistry can show).
-#[allow(dead_code)] // not on macOS, which records through IOKit (crate::os)
-pub(crate) fn record_libusb(target: &Target, out: &Path) -> Result<Vec<PathBuf>, RecordError> {
-    let bus = match crate::usb::libusb::LibusbBus::new() {
-        Ok(bus) => bus,
-        Err(e) => {
-            return Err(RecordError::NoMatch {
-                target: format!(
-                    "{} ({:04x}:{:04x})",
-                    target.text, target.vendor, target.product
-                ),
-                lab: "libusb",
-                detail: format!(": this machine's USB bus cannot be read ({e})"),
-            });
-        }
-    };
-    let views = matching(&bus, target, "libusb")?;
-    create(out)?;
-    finish(out, &views, &provenance("libusb", target, None), vec![])
+crate::os::off_mac! {
+    /// Record the USB view only, through libusb (what a machine without an IORegistry can show). Not on a
+    /// Mac, which records through IOKit (`macos.rs`).
+    fn record_libusb(target: &Target, out: &Path) -> Result<Vec<PathBuf>, RecordError> {
+        let bus = match crate::usb::libusb::LibusbBus::new() {
+            Ok(bus) => bus,
+            Err(e) => {
+                return Err(RecordError::NoMatch {
+                    target: format!(
+                        "{} ({:04x}:{:04x})",
+                        target.text, target.vendor, target.product
+                    ),
+                    lab: "libusb",
+                    detail: format!(": this machine's USB bus cannot be read ({e})"),
+                });
+            }
+        };
+        let views = matching(&bus, target, "libusb")?;
+        create(out)?;
+        finish(out, &views, &provenance("libusb", target, None), vec![])
+    }
 }
 
 /// `dexthil record <target> -o <dir> [--lab ...]`: the live machine without `--lab`, else that lab.

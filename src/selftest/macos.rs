@@ -48,7 +48,7 @@ fn tool(program: &str, args: &[&str]) -> String {
 impl SelftestProbe for MacosProbe {
     fn machine(&self) -> String {
         let v = rusb::version();
-        if !cfg!(target_os = "macos") {
+        if !crate::os::IS_MAC {
             return format!(
                 "Linux, not a Mac: the darwin double served the real macOS backend ({}, libusb {}.{}.{})",
                 std::env::consts::ARCH,

@@ -3,12 +3,14 @@
 //! machine it runs on, each assumption the double makes that they could break, prints assumption →
 //! observed → verdict, and writes a folder to attach to a bug report.
 //!
-//! Owns the assumptions, the verdicts and the folder; the observing is a [`SelftestProbe`]'s (the macOS
-//! backend's on a Mac, [`ScriptedProbe`] in tests). Knows no IOKit.
+//! Owns the assumptions, the verdicts and the folder, and which probe observes this machine
+//! ([`probe_here`]); the observing is a [`SelftestProbe`]'s (the macOS backend's on a Mac, `macos.rs`;
+//! [`ScriptedProbe`] in tests). Knows no IOKit.
 
 pub mod lab_probe;
-#[cfg(any(target_os = "macos", feature = "darwin-double"))]
-pub mod macos;
+crate::os::with_macos_backend! {
+    pub mod macos;
+}
 mod probe;
 mod scripted;
 mod verdict;
@@ -42,6 +44,39 @@ pub struct SelftestRun {
 /// What `selftest` says off a Mac.
 pub const NOT_A_MAC: &str = "`dexthil selftest` checks the Mac it runs on: run it on the lab Mac (or in a \
                              build with the darwin double); it has nothing to check here";
+
+/// The probe of the machine this runs on, with Apple's sample driver read from `sample_driver`: the macOS
+/// backend's on a Mac; off a Mac, the same backend against the darwin double (`--features darwin-double`),
+/// which serves that sample; else [`NOT_A_MAC`].
+pub fn probe_here(sample_driver: &Path) -> Result<Box<dyn SelftestProbe>, String> {
+    crate::os::if_mac!(
+        {
+            let sample = crate::scenario::load_driver(sample_driver).map_err(|e| e.to_string())?;
+            macos::probe(sample).map_err(|e| e.to_string())
+        },
+        else probe_off_mac(sample_driver)
+    )
+}
+
+crate::os::off_mac! {
+    /// The darwin double: the macOS backend's probe through the real backend, the double serving Apple's
+    /// sample from `sample_driver`. Without the double there is nothing to probe.
+    fn probe_off_mac(sample_driver: &Path) -> Result<Box<dyn SelftestProbe>, String> {
+        #[cfg(feature = "darwin-double")]
+        {
+            let sample = crate::scenario::load_driver(sample_driver).map_err(|e| e.to_string())?;
+            let lab =
+                crate::backends::darwin_double::selftest_lab(std::sync::Arc::new(sample.clone()))
+                    .map_err(|e| e.to_string())?;
+            Ok(macos::probe_on(lab, sample))
+        }
+        #[cfg(not(feature = "darwin-double"))]
+        {
+            let _ = sample_driver;
+            Err(NOT_A_MAC.into())
+        }
+    }
+}
 
 /// `target/dexthil/selftest-20261129T202330Z/` for a self-test starting now.
 pub fn default_folder() -> PathBuf {

@@ -1,45 +1,9 @@
-//! macOS: the IOKit lab is the default and the real one; no USB VM; `record` reads `ioreg` itself; the
-//! doctor's `--live` and `selftest` check this machine. Files, signals and processes as on every Unix
-//! (`unix.rs`).
+//! `record` on a Mac: the printers' USB view through the macOS backend, and the registry as `ioreg -a -l`
+//! prints it (its own output, untouched, is what a bug report should carry), with `sw_vers` in the
+//! provenance. Declared only on a Mac (`crate::os::on_mac!`).
 
-use crate::backends::{LabChoice, LabFactory};
-use crate::lab::{Lab, LabError};
-use crate::record::{RecordError, Target, create, finish, matching, provenance, write};
-use crate::selftest::SelftestProbe;
+use super::{RecordError, Target, create, finish, matching, provenance, write};
 use std::path::{Path, PathBuf};
-
-#[path = "unix.rs"]
-mod unix;
-pub use unix::*;
-
-pub const IS_MAC: bool = true;
-
-pub fn default_lab() -> LabChoice {
-    LabChoice::Macos
-}
-
-/// The IORegistry and the bus as the Mac backend reads them.
-pub fn live_registry_lab() -> Option<Result<Box<dyn Lab>, LabError>> {
-    Some(crate::backends::macos::MacosLab::new().map(|lab| Box::new(lab) as Box<dyn Lab>))
-}
-
-/// The macOS backend's probe, with Apple's sample driver from `sample_driver`.
-pub fn selftest_probe(sample_driver: &Path) -> Result<Box<dyn SelftestProbe>, String> {
-    let sample = crate::scenario::load_driver(sample_driver).map_err(|e| e.to_string())?;
-    crate::selftest::macos::probe(sample).map_err(|e| e.to_string())
-}
-
-pub fn macos_factory() -> Result<Box<dyn LabFactory>, LabError> {
-    crate::backends::macos::factory()
-}
-
-pub fn vm_factory() -> Result<Box<dyn LabFactory>, LabError> {
-    Err(LabError::Unsupported {
-        backend: "vm",
-        what: "run",
-        why: "the USB VM lab runs inside the Linux guest of ci/usb-vm/run.sh".into(),
-    })
-}
 
 /// The printers' USB view through the Mac backend, and the registry as `ioreg -a -l` prints it.
 pub fn record_live(target: &Target, out: &Path) -> Result<Vec<PathBuf>, RecordError> {
