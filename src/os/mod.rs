@@ -6,8 +6,8 @@
 //! `os` is the bottom layer: it uses nothing else of the crate, so any module may call it. Nothing outside
 //! `os` and the two Apple-only backends (`backends/macos`, `backends/darwin_double`) writes `cfg(unix)`,
 //! `cfg(target_os)` or calls `libc`; `tests/platform_code.rs` keeps it so. A module whose *code* differs by
-//! platform keeps that code and says where it builds through the macros below ([`on_mac!`],
-//! [`off_mac!`], [`with_macos_backend!`], [`if_mac!`], [`on_unix!`]): the platform's name stays here, the
+//! platform keeps that code and says where it builds through the macros below (`on_mac!`,
+//! `off_mac!`, `with_macos_backend!`, `if_mac!`, `on_unix!`): the platform's name stays here, the
 //! choice with its owner (which labs `backends` offers, how `record` records the live machine, which probe
 //! `selftest` runs, what `inspect` lists).
 //!
@@ -23,13 +23,13 @@ mod sys;
 #[path = "not_unix.rs"]
 mod sys;
 
+/// Making the special files a Unix has (a FIFO, a symbolic link), for tests of the code that meets them.
+#[cfg(all(test, unix))]
+pub(crate) use sys::test_files;
 pub use sys::{
     NULL_DEVICE, StopHandlers, exit_signal, file_identity, hostname, open_nonblocking, parent_pid,
     set_blocking, signal_name, special_file_kind, terminate, wait_readable,
 };
-/// Making the special files a Unix has (a FIFO, a symbolic link), for tests of the code that meets them.
-#[cfg(all(test, unix))]
-pub(crate) use sys::test_files;
 
 /// This is a Mac: the IOKit lab is the default and the real one, `record` reads `ioreg`, the doctor's
 /// `--live` and `selftest` check this machine, provenance asks `sw_vers`.
@@ -79,7 +79,7 @@ pub(crate) use off_mac;
 
 /// The items passed, on every Unix (macOS, Linux, the BSDs) only (each gets `#[cfg(unix)]`).
 // Only tests use it for now (`input`'s tests of FIFOs and symlink loops).
-#[allow(unused_macros, unused_imports)]
+#[allow(unused_macros)]
 macro_rules! on_unix {
     ($($item:item)*) => {
         $(
