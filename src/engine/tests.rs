@@ -114,7 +114,9 @@ fn a_hung_call_fails_at_its_deadline_later_steps_do_not_run_and_its_connection_i
         "Hang on uc: no answer within 300ms: the call hung"
     );
     assert!(step_took >= Duration::from_millis(300), "{step_took:?}");
-    assert!(step_took < Duration::from_millis(600), "{step_took:?}");
+    // Released at its own 300 ms, not at the 10 s step default or the scenario's deadline: the margin is
+    // for a loaded machine, not a speed goal (those live in the benches).
+    assert!(step_took < Duration::from_millis(2300), "{step_took:?}");
     assert_eq!(
         c.started_steps()
             .iter()
