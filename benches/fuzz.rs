@@ -14,10 +14,11 @@
 
 use dexthil::backends::{LabFactory, sim::SimFactory};
 use dexthil::fuzz::model::{Caps, resolve, sequences};
-use dexthil::fuzz::{FuzzOp, FuzzOptions, Target, cli::lab_spec, fuzz};
+use dexthil::fuzz::{FuzzOp, FuzzOptions, Target, fuzz};
 use dexthil::lab::{Lab, OpenRequest};
 use dexthil::report::EventSink;
 use dexthil::report::journal::Journal;
+use dexthil::runner::fuzz_cli::lab_spec;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestRunner};
 use std::path::{Path, PathBuf};

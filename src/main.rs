@@ -172,7 +172,9 @@ fn selftest(cmd: SelftestCmd) -> ExitCode {
             }
         }
     } else {
-        match selftest::machine_probe(&cmd.sample_driver) {
+        // The machine's probe comes from `os` (the macOS backend's on a Mac or through the darwin double,
+        // `selftest::NOT_A_MAC` elsewhere): `selftest` sits below `os` and does not ask it.
+        match dexthil::os::selftest_probe(&cmd.sample_driver) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -407,7 +409,7 @@ fn fuzz(cmd: FuzzCmd) -> Exit {
     let journal = cmd
         .journal
         .unwrap_or_else(dexthil::report::journal::default_path);
-    dexthil::fuzz::cli::run(dexthil::fuzz::cli::FuzzCli {
+    dexthil::runner::fuzz_cli::run(dexthil::runner::fuzz_cli::FuzzCli {
         driver_file: cmd.driver,
         printer: cmd.printer,
         lab: cmd.lab.unwrap_or_else(LabChoice::default_here),

@@ -121,9 +121,9 @@ impl std::fmt::Display for LabChoice {
 /// a real lab hands out the same one.
 pub trait LabFactory: Send + Sync {
     fn name(&self) -> &'static str;
-    /// Take in what a station file says about its printers (how each is replugged). Labs with nothing to
-    /// configure ignore it.
-    fn use_station(&self, _station: &crate::station::Station) {}
+    /// Take in how a station's printers are replugged ([`crate::station::replug_plan`]): the plan, not the
+    /// station file, so a backend knows nothing of stations. Labs with nothing to configure ignore it.
+    fn use_replug_plan(&self, _plan: Vec<crate::usb::libusb::ReplugPlan>) {}
 
     fn lab_for(&self, spec: &LabSpec) -> Result<Arc<dyn Lab>, LabError>;
 

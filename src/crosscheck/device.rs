@@ -259,8 +259,8 @@ pub(crate) fn check(view: &UsbView, d: &RegEntry, out: &mut Findings) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testdata::{clean, view};
     use super::*;
+    use crate::testkit::crosscheck::{clean, view};
 
     fn run(v: &UsbView, d: &RegEntry) -> Findings {
         let mut out = Findings::default();

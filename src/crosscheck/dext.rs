@@ -188,9 +188,9 @@ pub(crate) fn check(view: &UsbView, reg: RegistrySide<'_>, driver: &Driver, out:
 
 #[cfg(test)]
 mod tests {
-    use super::super::testdata::{clean, driver, view};
     use super::super::{Finding, FindingKind};
     use super::*;
+    use crate::testkit::crosscheck::{clean, driver, view};
 
     type Reg = (RegEntry, Vec<RegEntry>, Vec<RegEntry>, Vec<RegEntry>);
 

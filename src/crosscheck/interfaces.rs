@@ -140,8 +140,8 @@ pub(crate) fn check(view: &UsbView, interfaces: &[RegEntry], out: &mut Findings)
 
 #[cfg(test)]
 mod tests {
-    use super::super::testdata::{clean, view};
     use super::*;
+    use crate::testkit::crosscheck::{clean, view};
 
     fn run(v: &UsbView, ifs: &[RegEntry]) -> Vec<super::super::Finding> {
         let mut out = Findings::default();

@@ -241,12 +241,9 @@ pub fn judge(findings: Findings, skip: &[String], expect_mismatch: &[String]) ->
 }
 
 #[cfg(test)]
-pub(crate) mod testdata;
-
-#[cfg(test)]
 mod tests {
-    use super::testdata::{clean, driver, view};
     use super::*;
+    use crate::testkit::crosscheck::{clean, driver, view};
 
     #[test]
     fn the_clean_printer_has_no_findings_and_compares_every_kind_of_field() {

@@ -131,10 +131,10 @@ fn lines_seen(n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testkit as fake;
     use crate::lab::Lab;
     use crate::report::{Collector, FailureClass, Verdict};
     use crate::scenario::LogExpect;
+    use crate::testkit as fake;
     use std::sync::Arc;
     use std::time::Instant;
 

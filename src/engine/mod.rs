@@ -14,8 +14,6 @@ mod steps;
 mod summary;
 
 #[cfg(test)]
-pub(crate) mod testkit;
-#[cfg(test)]
 mod tests;
 
 pub use expect::{HexDiff, hex_diff};

@@ -1,12 +1,12 @@
 //! The engine against the sim (the one fake, with its test hooks): what a user of a run would notice.
 
 use super::run_scenario;
-use super::testkit::{self as fake, fault, outcome, sim};
 use crate::backends::sim::SimLab;
 use crate::ioreturn::{ReturnCode, code};
 use crate::lab::{Lab, UsbBus, UserClients, WaitFor};
 use crate::report::{Collector, Console, FailureClass, Fanout, StepOutcome, Verdict};
 use crate::scenario::{Expect, FaultKind, Scenario, StepKind};
+use crate::testkit::{self as fake, fault, outcome, sim};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

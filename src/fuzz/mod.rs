@@ -6,11 +6,10 @@
 //! Files: `case` (what a call may answer), `shapes` (call strategies), `model` (the reference model),
 //! `exec` (running operations through the lab-operation layer, the invariants), `coverage` (what the calls
 //! covered), `runner` (the loop), `write` (a finding as a scenario), `console` (the output, from events),
-//! `journal` (a fuzz journal read back), `cli` (`dexthil fuzz`). Knows the lab traits, the lab-operation
-//! layer and the event types; not the engine, not a backend.
+//! `journal` (a fuzz journal read back). Knows the lab traits, the lab-operation layer and the event types;
+//! not the engine, not a backend, not the commands (`dexthil fuzz` is `runner::fuzz_cli`).
 
 mod case;
-pub mod cli;
 pub mod console;
 mod coverage;
 mod exec;

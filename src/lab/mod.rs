@@ -9,7 +9,9 @@ mod usb;
 mod userclient;
 
 pub use registry::{EntryId, Matching, Prop, RegEntry, WaitFor};
-pub use usb::{ConfigView, EndpointView, InterfaceView, Readable, Speed, UsbView, bus_text};
+pub use usb::{
+    ConfigView, EndpointView, InterfaceView, Readable, Speed, UsbView, bus_text, port_path_text,
+};
 pub use userclient::{CallArgs, CallOutcome, ConnectionId, OpenOutcome, OpenRequest, OpenTarget};
 
 use std::time::{Duration, Instant};

@@ -91,7 +91,7 @@ pub struct UsbView {
 impl UsbView {
     /// `1.2.1` style port path, for messages.
     pub fn port_path_text(&self) -> String {
-        crate::usb::location::port_path_text(&self.port_path)
+        port_path_text(&self.port_path)
     }
 
     /// A short label for messages: `1452:8b01 serial DS6C98031738 at bus 1 port 1.2`.
@@ -118,4 +118,16 @@ pub fn bus_text(devices: &[UsbView]) -> String {
         .map(UsbView::label)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `1.1.2` for messages (`-` for a root device).
+pub fn port_path_text(ports: &[u8]) -> String {
+    if ports.is_empty() {
+        return "-".into();
+    }
+    ports
+        .iter()
+        .map(u8::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
 }

@@ -405,9 +405,9 @@ pub fn wait_gone(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::testkit::{self, driver, fault, scenario};
     use crate::lab::UsbBus as _;
     use crate::scenario::FaultKind;
+    use crate::testkit::{self, driver, fault, scenario};
     use std::sync::Arc;
     use std::time::Duration;
 

@@ -26,7 +26,7 @@ pub fn live_registry_lab() -> Option<Result<Box<dyn Lab>, LabError>> {
 /// The macOS backend's probe, with Apple's sample driver from `sample_driver`.
 pub fn selftest_probe(sample_driver: &Path) -> Result<Box<dyn SelftestProbe>, String> {
     let sample = crate::scenario::load_driver(sample_driver).map_err(|e| e.to_string())?;
-    crate::backends::macos::selftest::probe(sample).map_err(|e| e.to_string())
+    crate::selftest::macos::probe(sample).map_err(|e| e.to_string())
 }
 
 pub fn macos_factory() -> Result<Box<dyn LabFactory>, LabError> {

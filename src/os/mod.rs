@@ -91,7 +91,7 @@ mod imp_shared {
             let lab =
                 crate::backends::darwin_double::selftest_lab(std::sync::Arc::new(sample.clone()))
                     .map_err(|e| e.to_string())?;
-            Ok(crate::backends::macos::selftest::probe_on(lab, sample))
+            Ok(crate::selftest::macos::probe_on(lab, sample))
         }
         #[cfg(not(feature = "darwin-double"))]
         {

@@ -188,7 +188,7 @@ mod tests {
             events.push(ev(EventKind::StepFinished {
                 scenario: (*name).into(),
                 step: "1".into(),
-                span: crate::engine::testkit::span(4),
+                span: crate::testkit::span(4),
                 summary: "call GetStatus on uc".into(),
                 outcome: crate::report::StepOutcome::Passed { detail: "".into() },
                 took: Duration::from_millis(*call_ms),
@@ -199,7 +199,7 @@ mod tests {
                     Verdict::Passed
                 } else {
                     Verdict::Failed {
-                        span: crate::engine::testkit::span(4),
+                        span: crate::testkit::span(4),
                         failure: Failure {
                             class: FailureClass::Driver,
                             message: "m".into(),

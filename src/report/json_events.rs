@@ -253,7 +253,7 @@ mod tests {
             kind: EventKind::StepFinished {
                 scenario: "a".into(),
                 step: "2".into(),
-                span: crate::engine::testkit::span(15),
+                span: crate::testkit::span(15),
                 summary: "call GetStatus on uc".into(),
                 outcome: StepOutcome::Failed(Failure {
                     class: FailureClass::Driver,

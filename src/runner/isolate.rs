@@ -350,7 +350,7 @@ pub fn run_child(
     };
     if let Some(path) = station {
         match crate::station::load_station(path) {
-            Ok(st) => factory.use_station(&st),
+            Ok(st) => factory.use_replug_plan(crate::station::replug_plan(&st)),
             Err(errors) => {
                 super::print_load_errors(&errors, &mut std::io::stderr());
                 return Exit::BadInputOrLab;

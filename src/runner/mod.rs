@@ -5,9 +5,10 @@
 //! (one whole run: sinks, health check, signals, exit), `select` (filters, tags, partitions), `setup` (probe
 //! lab, printer keys, provenance inputs), `locks` (per-printer serialization), `trial` (one scenario with
 //! retries), `signals`, `isolate` (`--isolate`: each scenario in a child process), `replay` (`dexthil report`
-//! from a journal).
+//! from a journal), `fuzz_cli` (`dexthil fuzz`).
 
 mod empty;
+pub mod fuzz_cli;
 pub mod isolate;
 pub mod limits;
 mod locks;
@@ -90,7 +91,7 @@ pub fn run_with(args: RunArgs, opts: &NightlyOptions) -> Exit {
         }
     };
     if let Some(station) = &opts.station {
-        factory.use_station(station);
+        factory.use_replug_plan(crate::station::replug_plan(station));
     }
     let isolation = if opts.isolate {
         match isolate::Isolation::new(&args.lab, opts.station.as_ref().map(|s| s.source.as_path()))
@@ -188,7 +189,7 @@ pub fn list_lines(scenarios: &[Scenario]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::testkit as fake;
+    use crate::testkit as fake;
 
     // Whole runs (libtest-mimic prints to stdout) are tested through the binary in tests/cli.rs.
 

@@ -185,7 +185,7 @@ mod tests {
     fn printer(name: &str, model: &str, serial: &str) -> StationPrinter {
         StationPrinter {
             name: name.into(),
-            span: crate::engine::testkit::span(1),
+            span: crate::testkit::span(1),
             model: model.into(),
             serial: Some(serial.into()),
             location: None,
@@ -199,7 +199,7 @@ mod tests {
     fn role(name: &str, model: Option<&str>, serial: Option<&str>) -> Role {
         Role {
             name: name.into(),
-            span: crate::engine::testkit::span(2),
+            span: crate::testkit::span(2),
             model: model.map(Into::into),
             vendor: None,
             product: None,

@@ -324,3 +324,12 @@ impl Role {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_replug_step_outlasts_the_reset_wait() {
+        // A slow reset is not a failed step: the step waits longer than the lab confirms a reset's return.
+        assert!(super::REPLUG_STEP_MIN_DEADLINE > crate::usb::darwin::RESET_REPLUG_WAIT);
+    }
+}

@@ -1,6 +1,6 @@
 //! The checks a probe makes through the lab traits, so they are the same on a Mac and under test: printers
 //! in both views, a round trip through Apple's sample, and `log stream` started for a moment. The macOS
-//! probe (`backends::macos::selftest`) adds only what only a Mac can give (libusb's raw port numbers,
+//! probe (`selftest::macos`) adds only what only a Mac can give (libusb's raw port numbers,
 //! completions on the notification port).
 
 use super::probe::{AsyncRoundTrip, LogStreamCheck, PrinterSighting, RegisteredPrinter};
@@ -231,7 +231,7 @@ mod tests {
 
     #[test]
     fn the_sim_lab_s_printers_are_seen_in_both_views() {
-        let lab = crate::usb::darwin::tests::sim_lab();
+        let lab = crate::testkit::sim_lab();
         let found = printers(&lab, &|_, _| Some(Vec::new())).unwrap();
         assert!(!found.is_empty());
         for p in &found {
@@ -247,7 +247,7 @@ mod tests {
 
     #[test]
     fn the_registry_alone_shows_the_sim_printers_and_their_interfaces() {
-        let lab = crate::usb::darwin::tests::sim_lab();
+        let lab = crate::testkit::sim_lab();
         let usb = crate::lab::UsbBus::devices(&lab).unwrap();
         let found = registered_printers(&lab).unwrap();
         assert_eq!(found.len(), usb.len());
@@ -264,7 +264,7 @@ mod tests {
 
     #[test]
     fn the_sample_answers_a_timed_call_and_an_async_round_trip() {
-        let lab = crate::usb::darwin::tests::sim_lab_for("scenarios/drivers/apple-sample.yaml");
+        let lab = crate::testkit::sim_lab_for("scenarios/drivers/apple-sample.yaml");
         let path =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/drivers/apple-sample.yaml");
         let sample = crate::scenario::load_driver(&path).unwrap();

@@ -7,6 +7,8 @@
 //! backend's on a Mac, [`ScriptedProbe`] in tests). Knows no IOKit.
 
 pub mod lab_probe;
+#[cfg(any(target_os = "macos", feature = "darwin-double"))]
+pub mod macos;
 mod probe;
 mod scripted;
 mod verdict;
@@ -40,12 +42,6 @@ pub struct SelftestRun {
 /// What `selftest` says off a Mac.
 pub const NOT_A_MAC: &str = "`dexthil selftest` checks the Mac it runs on: run it on the lab Mac (or in a \
                              build with the darwin double); it has nothing to check here";
-
-/// The probe of the machine this runs on: the macOS backend's (on a Mac, or through the darwin double),
-/// with Apple's sample from `sample_driver`; [`NOT_A_MAC`] elsewhere.
-pub fn machine_probe(sample_driver: &Path) -> Result<Box<dyn SelftestProbe>, String> {
-    crate::os::selftest_probe(sample_driver)
-}
 
 /// `target/dexthil/selftest-20261129T202330Z/` for a self-test starting now.
 pub fn default_folder() -> PathBuf {

@@ -1,5 +1,5 @@
 //! What a self-test probe observes on the machine it runs on, raw: judging is `verdict`'s. A probe is the
-//! macOS backend on a lab Mac (`backends::macos::selftest`), or [`super::ScriptedProbe`] in tests.
+//! macOS backend on a lab Mac (`selftest::macos`), or [`super::ScriptedProbe`] in tests.
 
 use crate::lab::{RegEntry, UsbView};
 use serde::Serialize;

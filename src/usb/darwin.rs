@@ -264,7 +264,7 @@ impl ConfirmedReset {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use crate::lab::Prop;
 
@@ -395,39 +395,12 @@ pub(crate) mod tests {
     #[test]
     fn the_reset_wait_outlasts_libusbs_own() {
         assert!(RESET_REPLUG_WAIT > LIBUSB_REENUMERATE_TIMEOUT);
-        // ... and a replug step outlasts the reset wait, so a slow reset is not a failed step.
-        assert!(crate::scenario::REPLUG_STEP_MIN_DEADLINE > RESET_REPLUG_WAIT);
-    }
-
-    /// A sim lab standing up its default station for the printer dext.
-    pub(crate) fn sim_lab() -> crate::backends::sim::SimLab {
-        sim_lab_for("scenarios/drivers/dnp-printer.yaml")
-    }
-
-    /// A sim lab standing up its default station for the dext of `driver_file` (from the repository root).
-    pub(crate) fn sim_lab_for(driver_file: &str) -> crate::backends::sim::SimLab {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(driver_file);
-        let driver = crate::scenario::load_driver(&path).expect("the printer driver file loads");
-        let scenario = crate::scenario::Scenario {
-            name: "darwin".into(),
-            about: String::new(),
-            tags: vec![],
-            span: crate::span::Span::builtin("darwin"),
-            source: driver.source.clone(),
-            driver: std::sync::Arc::new(driver),
-            printers: vec![],
-            deadline: Duration::from_secs(30),
-            step_deadline: Duration::from_secs(5),
-            sim: crate::scenario::SimConfig::default(),
-            steps: vec![],
-        };
-        crate::backends::sim::SimLab::for_scenario(&scenario).expect("the sim lab stands up")
     }
 
     #[test]
     fn the_sim_registry_pairs_with_its_own_usb_view() {
         use crate::lab::UsbBus;
-        let lab = sim_lab();
+        let lab = crate::testkit::sim_lab();
         let registry = reg_usb_devices(&lab).unwrap();
         let views = lab.devices().unwrap();
         assert!(!views.is_empty());

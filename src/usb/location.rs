@@ -4,6 +4,8 @@
 //! port of one tier, so a port above 15 cannot be encoded and at most six tiers fit. `0x01112110` is bus 1,
 //! ports 1.1.2.1.1.
 
+// The text form belongs to the view it prints (`lab`); kept here under its old name.
+pub use crate::lab::port_path_text;
 use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -45,18 +47,6 @@ pub fn decode(location_id: u32) -> (u8, Vec<u8>) {
         .take_while(|&p| p != 0)
         .collect();
     (bus, ports)
-}
-
-/// `1.1.2` for messages (`-` for a root device).
-pub fn port_path_text(ports: &[u8]) -> String {
-    if ports.is_empty() {
-        return "-".into();
-    }
-    ports
-        .iter()
-        .map(u8::to_string)
-        .collect::<Vec<_>>()
-        .join(".")
 }
 
 #[cfg(test)]

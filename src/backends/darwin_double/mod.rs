@@ -112,10 +112,8 @@ impl LabFactory for DoubleFactory {
     fn name(&self) -> &'static str {
         LAB_NAME
     }
-    fn use_station(&self, station: &crate::station::Station) {
-        self.lab
-            .usb
-            .set_replug_plan(crate::station::replug_plan(station));
+    fn use_replug_plan(&self, plan: Vec<crate::usb::libusb::ReplugPlan>) {
+        self.lab.usb.set_replug_plan(plan);
     }
     fn lab_for(&self, spec: &LabSpec) -> Result<Arc<dyn Lab>, LabError> {
         self.lab_for_attempt(spec, 1)

@@ -12,12 +12,11 @@ mod logs;
 mod object;
 mod props;
 mod registry;
-pub mod selftest;
 pub mod sys;
 mod userclient;
 mod watch;
 
-pub use registry::IoRegistry;
+pub use registry::{IoRegistry, object_get_class};
 pub use userclient::IoUserClients;
 
 use super::LabFactory;
@@ -134,10 +133,8 @@ impl LabFactory for MacosFactory {
     fn name(&self) -> &'static str {
         "macos"
     }
-    fn use_station(&self, station: &crate::station::Station) {
-        self.lab
-            .usb
-            .set_replug_plan(crate::station::replug_plan(station));
+    fn use_replug_plan(&self, plan: Vec<crate::usb::libusb::ReplugPlan>) {
+        self.lab.usb.set_replug_plan(plan);
     }
     fn lab_for(&self, spec: &crate::backends::LabSpec) -> Result<Arc<dyn Lab>, LabError> {
         Ok(Arc::new(logs::LoggedLab {

@@ -2,15 +2,14 @@
 //! printer role), the run with its sinks (the journal, and the console made from the same events), each
 //! finding written under `--out` as it is found.
 
-use super::console::FuzzConsole;
-use super::runner::{FuzzOptions, WriteFindings, fuzz};
-use super::{FuzzError, Target};
+use super::Exit;
 use crate::backends::{LabChoice, LabSpec, factory};
 use crate::driver::Driver;
+use crate::fuzz::console::FuzzConsole;
+use crate::fuzz::{FuzzError, FuzzOptions, Target, WriteFindings, fuzz};
 use crate::lab::Lab;
 use crate::report::journal::Journal;
 use crate::report::{EventSink, Fanout};
-use crate::runner::Exit;
 use crate::scenario::{self, Role};
 use crate::span::Span;
 use std::path::PathBuf;
@@ -97,7 +96,7 @@ pub fn run(cli: FuzzCli) -> Exit {
     let driver = match scenario::load_driver(&cli.driver_file) {
         Ok(d) => Arc::new(d),
         Err(errors) => {
-            crate::runner::print_file_errors(&errors, "the driver file", &mut std::io::stderr());
+            super::print_file_errors(&errors, "the driver file", &mut std::io::stderr());
             return Exit::BadInputOrLab;
         }
     };
@@ -113,7 +112,7 @@ pub fn run(cli: FuzzCli) -> Exit {
         Ok(ids) => options.selectors = ids,
         Err(e) => return fail(e),
     }
-    let seed = options.seed.unwrap_or_else(super::fresh_seed);
+    let seed = options.seed.unwrap_or_else(crate::fuzz::fresh_seed);
     options.seed = Some(seed);
     options.write = Some(WriteFindings {
         dir: cli.out.clone(),

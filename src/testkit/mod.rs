@@ -1,7 +1,13 @@
-//! What the engine's, runner's and reporters' unit tests build scenarios from: a printer dext's driver
-//! (user class `PrinterDriver`, matching the QW410's ids, 0x1452:0x9201), steps at `scenarios/x.yaml:<line>:5`,
-//! and the sim lab they run on. The sim is the one fake (DESIGN.md): what a test needs beyond its faults
-//! (a scripted answer, a panic) is a hook on it (`SimLab::answer`, `SimLab::panic_on`).
+//! What the unit tests build scenarios and labs from, for every module: a printer dext's driver (user class
+//! `PrinterDriver`, matching the QW410's ids, 0x1452:0x9201), steps at `scenarios/x.yaml:<line>:5`, the sim
+//! lab they run on, and (`crosscheck`) a clean recorded printer. The sim is the one fake (DESIGN.md): what a
+//! test needs beyond its faults (a scripted answer, a panic) is a hook on it (`SimLab::answer`,
+//! `SimLab::panic_on`).
+//!
+//! `#[cfg(test)]` only, and above every layer: it may use any module, and only tests use it, so a module's
+//! tests reach helpers here instead of reaching up into a higher module (tests/architecture.rs).
+
+pub mod crosscheck;
 
 use crate::backends::LabSpec;
 use crate::backends::sim::{SimLab, station};
@@ -179,4 +185,29 @@ pub fn scenario(name: &str, steps: Vec<Step>) -> Scenario {
         sim: SimConfig::default(),
         steps,
     }
+}
+
+/// A sim lab standing up its default station for the printer dext.
+pub fn sim_lab() -> crate::backends::sim::SimLab {
+    sim_lab_for("scenarios/drivers/dnp-printer.yaml")
+}
+
+/// A sim lab standing up its default station for the dext of `driver_file` (from the repository root).
+pub fn sim_lab_for(driver_file: &str) -> crate::backends::sim::SimLab {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(driver_file);
+    let driver = crate::scenario::load_driver(&path).expect("the printer driver file loads");
+    let scenario = crate::scenario::Scenario {
+        name: "darwin".into(),
+        about: String::new(),
+        tags: vec![],
+        span: crate::span::Span::builtin("darwin"),
+        source: driver.source.clone(),
+        driver: std::sync::Arc::new(driver),
+        printers: vec![],
+        deadline: Duration::from_secs(30),
+        step_deadline: Duration::from_secs(5),
+        sim: crate::scenario::SimConfig::default(),
+        steps: vec![],
+    };
+    crate::backends::sim::SimLab::for_scenario(&scenario).expect("the sim lab stands up")
 }

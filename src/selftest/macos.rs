@@ -1,8 +1,9 @@
 //! `dexthil selftest` on a Mac: the probe that observes what the darwin double assumes of closed source,
-//! through this backend's own lab (`MacosLab`) and its wrappers. The assumptions and verdicts are
-//! `crate::selftest`'s; the checks shared with tests are `crate::selftest::lab_probe`'s.
+//! through the macOS backend's own lab (`MacosLab`) and its wrappers. The assumptions and verdicts are
+//! `crate::selftest`'s; the checks shared with tests are `crate::selftest::lab_probe`'s. It lives with the
+//! self-test, not the backend: a backend knows nothing of the commands that use it.
 
-use super::MacosLab;
+use crate::backends::macos::{MacosLab, object_get_class};
 use crate::driver::Driver;
 use crate::lab::{LabError, UsbBus};
 use crate::logs::{crash, ndjson};
@@ -79,7 +80,7 @@ impl SelftestProbe for MacosProbe {
         for p in &mut printers {
             let entries = std::iter::once(&mut p.device).chain(p.interface.as_mut());
             for e in entries {
-                if let Some(class) = super::registry::object_get_class(e.id) {
+                if let Some(class) = object_get_class(e.id) {
                     e.class = class;
                 }
             }
