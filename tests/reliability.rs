@@ -114,10 +114,7 @@ fn a_hung_call_fails_at_its_deadline_its_connection_is_closed_and_the_next_scena
         failure.message.contains("no answer within 300ms"),
         "{failure:?}"
     );
-    assert_at_its_deadline(
-        failed_step_took(&events, 9),
-        Duration::from_millis(300),
-    );
+    assert_at_its_deadline(failed_step_took(&events, 9), Duration::from_millis(300));
     assert_eq!(
         lab.open_count(),
         0,
@@ -146,10 +143,7 @@ fn an_awaited_match_slower_than_its_deadline_fails_at_the_deadline() {
             matches!(verdict, Verdict::Failed { .. }),
             "{fault}: {verdict:?}"
         );
-        assert_at_its_deadline(
-            failed_step_took(&events, 8),
-            Duration::from_millis(300),
-        );
+        assert_at_its_deadline(failed_step_took(&events, 8), Duration::from_millis(300));
     }
 }
 
