@@ -625,6 +625,20 @@ fn a_shard_the_partition_gives_nothing_passes_and_its_journal_says_why() {
     );
     let report = junit(&xml);
     assert!(report.test_suites[0].test_cases.is_empty(), "{report:?}");
+    // With no test case to show it, the suite says why it is empty.
+    let props: Vec<(String, String)> = report.test_suites[0]
+        .properties
+        .iter()
+        .map(|p| (p.name.as_str().to_string(), p.value.as_str().to_string()))
+        .collect();
+    assert!(
+        props.contains(&("nothing_to_run".into(), "partition".into())),
+        "{props:?}"
+    );
+    assert!(
+        props.contains(&("nothing_to_run.reason".into(), why.clone())),
+        "{props:?}"
+    );
 
     // Reported alone it ran nothing: a gate over it alone fails, saying why.
     let out = exits(2, &["report", s(&journal)]);
