@@ -433,6 +433,18 @@ impl Batches {
     fn taken(&self) -> Vec<Vec<String>> {
         self.0.lock().unwrap().clone()
     }
+    /// The batches with log lines left out: they are the lab's business; what matters is where the starts
+    /// and ends sit.
+    fn without_log_lines(&self) -> Vec<Vec<String>> {
+        self.taken()
+            .into_iter()
+            .map(|b| {
+                b.into_iter()
+                    .filter(|l| !l.starts_with("log_line"))
+                    .collect()
+            })
+            .collect()
+    }
 }
 
 impl crate::report::EventSink for Batches {
@@ -466,16 +478,7 @@ fn a_steps_end_travels_with_the_next_steps_start_and_nothing_is_held_past_the_en
     let b = Arc::new(Batches::default());
     let v = run_scenario(&s, lab.clone(), b.clone(), Instant::now());
     assert_eq!(v, Verdict::Passed);
-    // Log lines are the lab's business; what matters is where the starts and ends sit.
-    let batches: Vec<Vec<String>> = b
-        .taken()
-        .into_iter()
-        .map(|b| {
-            b.into_iter()
-                .filter(|l| !l.starts_with("log_line"))
-                .collect()
-        })
-        .collect();
+    let batches = b.without_log_lines();
     assert_eq!(
         batches,
         [
@@ -517,15 +520,7 @@ fn a_failed_steps_end_is_sent_at_once_and_nothing_starts_after_it() {
     let b = Arc::new(Batches::default());
     let v = run_scenario(&s, lab.clone(), b.clone(), Instant::now());
     assert!(matches!(v, Verdict::Failed { .. }));
-    let batches: Vec<Vec<String>> = b
-        .taken()
-        .into_iter()
-        .map(|b| {
-            b.into_iter()
-                .filter(|l| !l.starts_with("log_line"))
-                .collect()
-        })
-        .collect();
+    let batches = b.without_log_lines();
     assert_eq!(
         batches,
         [
