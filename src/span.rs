@@ -33,7 +33,17 @@ impl Span {
 }
 
 impl fmt::Display for Span {
+    /// `file:line:column`. Written piece by piece: every journal line of a step carries one, so this avoids
+    /// `Path::display`'s lossy scan of a path that is text anyway and `core::fmt` for the two numbers.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+        match self.file.to_str() {
+            Some(text) => f.write_str(text)?,
+            None => write!(f, "{}", self.file.display())?,
+        }
+        let mut digits = itoa::Buffer::new();
+        f.write_str(":")?;
+        f.write_str(digits.format(self.line))?;
+        f.write_str(":")?;
+        f.write_str(digits.format(self.column))
     }
 }

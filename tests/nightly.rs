@@ -18,6 +18,15 @@ fn junit(path: &Path) -> Report {
         .unwrap_or_else(|e| panic!("JUnit does not parse: {e}\n{xml}"))
 }
 
+/// The first suite's properties, as name and value.
+fn suite_properties(r: &Report) -> Vec<(String, String)> {
+    r.test_suites[0]
+        .properties
+        .iter()
+        .map(|p| (p.name.as_str().to_string(), p.value.as_str().to_string()))
+        .collect()
+}
+
 fn case<'a>(r: &'a Report, name: &str) -> &'a quick_junit::TestCase {
     r.test_suites[0]
         .test_cases
@@ -98,11 +107,7 @@ fn junit_carries_provenance_and_a_failure_with_its_yaml_place_and_decoded_code()
         ],
     );
     let report = junit(&xml);
-    let props: Vec<(String, String)> = report.test_suites[0]
-        .properties
-        .iter()
-        .map(|p| (p.name.as_str().to_string(), p.value.as_str().to_string()))
-        .collect();
+    let props = suite_properties(&report);
     let get = |k: &str| props.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     assert_eq!(get("dexthil.version"), Some(env!("CARGO_PKG_VERSION")));
     assert!(
@@ -138,8 +143,10 @@ fn junit_carries_provenance_and_a_failure_with_its_yaml_place_and_decoded_code()
         Some("tests.failing"),
         "classname from the scenario's folder"
     );
+    // The dext's code signature, read where a Mac keeps it (on its service): 40 hex digits, not "unknown".
     assert!(
-        get("dext.com.example.dexthil.DNPPrinterDriver.cdhash").is_some(),
+        get("dext.com.example.dexthil.DNPPrinterDriver.cdhash")
+            .is_some_and(|h| h.len() == 40 && h.chars().all(|c| c.is_ascii_hexdigit())),
         "{props:?}"
     );
     assert!(matches!(
@@ -625,6 +632,16 @@ fn a_shard_the_partition_gives_nothing_passes_and_its_journal_says_why() {
     );
     let report = junit(&xml);
     assert!(report.test_suites[0].test_cases.is_empty(), "{report:?}");
+    // With no test case to show it, the suite says why it is empty.
+    let props = suite_properties(&report);
+    assert!(
+        props.contains(&("nothing_to_run".into(), "partition".into())),
+        "{props:?}"
+    );
+    assert!(
+        props.contains(&("nothing_to_run.reason".into(), why.clone())),
+        "{props:?}"
+    );
 
     // Reported alone it ran nothing: a gate over it alone fails, saying why.
     let out = exits(2, &["report", s(&journal)]);

@@ -69,11 +69,14 @@ fn failed_step_took(events: &Collector, line: u32) -> Duration {
         .unwrap_or_else(|| panic!("no failed step at line {line}: {:#?}", events.events()))
 }
 
-fn assert_within_deadline_plus_ten_percent(took: Duration, deadline: Duration) {
+/// Failed at its own deadline: not before it, and not at some later limit (the 10 s step default, the
+/// scenario's deadline). The 2 s margin is for a loaded machine (these share two cores with other builds);
+/// how fast a deadline fires is a speed figure, measured in `benches/engine.rs`, not asserted here.
+fn assert_at_its_deadline(took: Duration, deadline: Duration) {
     assert!(took >= deadline, "failed early: {took:?} < {deadline:?}");
     assert!(
-        took <= deadline + deadline / 10,
-        "failed late: {took:?} > {deadline:?} + 10%"
+        took <= deadline + Duration::from_secs(2),
+        "failed late: {took:?} > {deadline:?} + 2 s, so it waited for some other limit"
     );
 }
 
@@ -111,10 +114,7 @@ fn a_hung_call_fails_at_its_deadline_its_connection_is_closed_and_the_next_scena
         failure.message.contains("no answer within 300ms"),
         "{failure:?}"
     );
-    assert_within_deadline_plus_ten_percent(
-        failed_step_took(&events, 9),
-        Duration::from_millis(300),
-    );
+    assert_at_its_deadline(failed_step_took(&events, 9), Duration::from_millis(300));
     assert_eq!(
         lab.open_count(),
         0,
@@ -143,10 +143,7 @@ fn an_awaited_match_slower_than_its_deadline_fails_at_the_deadline() {
             matches!(verdict, Verdict::Failed { .. }),
             "{fault}: {verdict:?}"
         );
-        assert_within_deadline_plus_ten_percent(
-            failed_step_took(&events, 8),
-            Duration::from_millis(300),
-        );
+        assert_at_its_deadline(failed_step_took(&events, 8), Duration::from_millis(300));
     }
 }
 

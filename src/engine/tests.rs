@@ -114,7 +114,9 @@ fn a_hung_call_fails_at_its_deadline_later_steps_do_not_run_and_its_connection_i
         "Hang on uc: no answer within 300ms: the call hung"
     );
     assert!(step_took >= Duration::from_millis(300), "{step_took:?}");
-    assert!(step_took < Duration::from_millis(600), "{step_took:?}");
+    // Released at its own 300 ms, not at the 10 s step default or the scenario's deadline: the margin is
+    // for a loaded machine, not a speed goal (those live in the benches).
+    assert!(step_took < Duration::from_millis(2300), "{step_took:?}");
     assert_eq!(
         c.started_steps()
             .iter()
@@ -405,4 +407,128 @@ fn a_call_that_hangs_inside_a_repeat_fails_its_iteration_and_the_repeat_says_whi
         ]
     );
     assert_eq!(lab.open_count(), 0, "the hung call's connection is closed");
+}
+
+/// What one sink call carried: `step_started 2`, `log_line 2`, `step_finished 2 failed`, ...
+#[derive(Default)]
+struct Batches(std::sync::Mutex<Vec<Vec<String>>>);
+
+impl Batches {
+    fn label(e: &crate::report::RunEvent) -> String {
+        use crate::report::EventKind as K;
+        match &e.kind {
+            K::ScenarioStarted { .. } => "scenario_started".into(),
+            K::ScenarioFinished { .. } => "scenario_finished".into(),
+            K::StepStarted { step, .. } => format!("step_started {step}"),
+            K::LogLine { step, .. } => format!("log_line {step}"),
+            K::StepFinished {
+                step,
+                outcome: StepOutcome::Failed(_),
+                ..
+            } => format!("step_finished {step} failed"),
+            K::StepFinished { step, .. } => format!("step_finished {step}"),
+            other => format!("{other:?}"),
+        }
+    }
+    fn taken(&self) -> Vec<Vec<String>> {
+        self.0.lock().unwrap().clone()
+    }
+    /// The batches with log lines left out: they are the lab's business; what matters is where the starts
+    /// and ends sit.
+    fn without_log_lines(&self) -> Vec<Vec<String>> {
+        self.taken()
+            .into_iter()
+            .map(|b| {
+                b.into_iter()
+                    .filter(|l| !l.starts_with("log_line"))
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+impl crate::report::EventSink for Batches {
+    fn event(&self, e: &crate::report::RunEvent) {
+        self.0.lock().unwrap().push(vec![Self::label(e)]);
+    }
+    fn events(&self, es: &[crate::report::RunEvent]) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(es.iter().map(Self::label).collect());
+    }
+}
+
+/// The journal writes what one sink call carries with one `write`: a step's log lines and end go with the
+/// next step's start (nothing runs against the lab between them), so every step's start reaches the sinks
+/// before its lab operation, and nothing is held back past the scenario's end.
+#[test]
+fn a_steps_end_travels_with_the_next_steps_start_and_nothing_is_held_past_the_end() {
+    let s = fake::scenario(
+        "batched",
+        vec![
+            fake::open(5, "uc"),
+            fake::call(6, 0, Expect::default()),
+            fake::call(7, 0, Expect::default()),
+            fake::close(8),
+        ],
+    );
+    let lab = sim(&s);
+    lab.answer(0, outcome(code::kIOReturnSuccess, vec![1]));
+    let b = Arc::new(Batches::default());
+    let v = run_scenario(&s, lab.clone(), b.clone(), Instant::now());
+    assert_eq!(v, Verdict::Passed);
+    let batches = b.without_log_lines();
+    assert_eq!(
+        batches,
+        [
+            vec!["scenario_started"],
+            vec!["step_started 1"],
+            vec!["step_finished 1", "step_started 2"],
+            vec!["step_finished 2", "step_started 3"],
+            vec!["step_finished 3", "step_started 4"],
+            vec!["step_finished 4"],
+            vec!["scenario_finished"],
+        ]
+    );
+    // A call's log lines come in its own step's end batch, before its `step_finished`.
+    let with_logs = b.taken();
+    let call = with_logs
+        .iter()
+        .find(|b| b.iter().any(|l| l == "step_finished 2"))
+        .unwrap();
+    let end = call.iter().position(|l| l == "step_finished 2").unwrap();
+    assert!(
+        call[..end].iter().all(|l| l == "log_line 2"),
+        "only step 2's lines precede its end: {call:?}"
+    );
+}
+
+/// A failed step is a verdict: its end goes out at once, on its own, and no later step starts.
+#[test]
+fn a_failed_steps_end_is_sent_at_once_and_nothing_starts_after_it() {
+    let s = fake::scenario(
+        "fails",
+        vec![
+            fake::open(5, "uc"),
+            fake::call(6, 0, expect_code(code::kIOReturnSuccess)),
+            fake::close(7),
+        ],
+    );
+    let lab = sim(&s);
+    lab.answer(0, outcome(code::kIOReturnBadArgument, vec![]));
+    let b = Arc::new(Batches::default());
+    let v = run_scenario(&s, lab.clone(), b.clone(), Instant::now());
+    assert!(matches!(v, Verdict::Failed { .. }));
+    let batches = b.without_log_lines();
+    assert_eq!(
+        batches,
+        [
+            vec!["scenario_started"],
+            vec!["step_started 1"],
+            vec!["step_finished 1", "step_started 2"],
+            vec!["step_finished 2 failed"],
+            vec!["scenario_finished"],
+        ]
+    );
 }

@@ -267,8 +267,8 @@ fn ser_span<S: serde::Serializer>(span: &Span, s: S) -> Result<S::Ok, S::Error> 
 pub trait EventSink: Send + Sync {
     fn event(&self, event: &RunEvent);
 
-    /// Events that happened together (a step's log lines and its end, produced in one moment with no lab
-    /// operation between them), in order. A sink that writes may write them with one syscall (the
+    /// Events that happened together (a step's log lines and its end, and the next step's start: produced
+    /// in one moment with no lab operation between them), in order. A sink that writes may write them with one syscall (the
     /// journal does); the default takes them one by one. Forwarding sinks must forward this, not
     /// [`EventSink::event`] per event, or the batch is lost on the way.
     fn events(&self, events: &[RunEvent]) {

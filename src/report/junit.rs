@@ -190,6 +190,16 @@ fn suite(record: &RunRecord, flaky_fails: bool) -> TestSuite {
             },
         ));
     }
+    // A run with no test case says why, so a CI page of an empty shard is not a mystery.
+    if let Some(nothing) = &record.nothing_to_run {
+        let because = match nothing {
+            crate::report::NothingToRun::Refused { .. } => "refused",
+            crate::report::NothingToRun::Allowed { .. } => "allowed",
+            crate::report::NothingToRun::Partition { .. } => "partition",
+        };
+        suite.add_property(Property::new("nothing_to_run", because));
+        suite.add_property(Property::new("nothing_to_run.reason", nothing.reason()));
+    }
     if let Some(signal) = &record.interrupted_by {
         suite.add_property(Property::new("interrupted", signal.clone()));
     } else if record.finished.is_none() {

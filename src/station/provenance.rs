@@ -3,13 +3,12 @@
 
 use super::Station;
 use crate::driver::Driver;
-use crate::engine::service;
-use crate::lab::{Lab, Prop, UsbView};
+use crate::lab::{Lab, Matching, Prop, UsbView, WaitFor};
 use crate::report::provenance::{DextInfo, PrinterInfo, Provenance, UNKNOWN};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How long the registry may take to show the dext's server when gathering provenance.
+/// How long the registry may take to show the dext's service when gathering provenance.
 const LOOKUP_WAIT: Duration = Duration::from_millis(500);
 
 /// `(name, version, build)` of the host OS.
@@ -65,15 +64,35 @@ fn text_of(p: Option<&Prop>) -> Option<String> {
     }
 }
 
-/// Bundle id, version and cdhash of a dext as the registry tells them (reference §5: the
-/// `IOUserServerCDHash` key on the dext's `IOUserServer`).
+/// Bundle id, version and cdhash of a dext as the registry tells them. `IOUserServerCDHash` sits on the
+/// dext's *services* (reference §5: the keys a dext service carries, copied from its matched personality;
+/// xnu's source defines the key in IOKitKeys.h and never sets it, so it comes from the closed-source
+/// personality publisher), not on its `IOUserServer`: read it from the services named for the dext's server,
+/// every instance of one dext sharing one code signature. `CFBundleVersion` has no confirmed place: it is
+/// taken from the same entries when one carries it, else unknown.
 pub fn dext_info(lab: Option<&dyn Lab>, driver: &Driver) -> DextInfo {
-    let server = lab
-        .and_then(|lab| service::any_user_server(lab, driver, Instant::now() + LOOKUP_WAIT).ok());
+    let named = Matching {
+        properties: [(
+            "IOUserServerName".to_string(),
+            Prop::Str(driver.server_name.clone()),
+        )]
+        .into(),
+        ..Matching::default()
+    };
+    // Waiting (briefly) for the first to appear: a run gathers this as it starts, maybe before the match.
+    let mut entries = lab
+        .and_then(|lab| {
+            lab.wait(&named, WaitFor::Matched, Instant::now() + LOOKUP_WAIT)
+                .ok()?;
+            lab.find(&named).ok()
+        })
+        .unwrap_or_default();
+    // A service first, then (should some dump carry the key there) a server.
+    entries.sort_by_key(|e| e.conforms_to("IOUserServer"));
     let get = |key: &str| {
-        server
-            .as_ref()
-            .and_then(|s| text_of(s.prop(key)))
+        entries
+            .iter()
+            .find_map(|e| text_of(e.prop(key)))
             .unwrap_or_else(|| UNKNOWN.to_string())
     };
     DextInfo {
