@@ -28,7 +28,7 @@ pub struct Console<W: Write + Send> {
     detail: Detail,
     pending: Mutex<HashMap<Arc<str>, String>>,
     /// Log lines of steps still running, by scenario and step: shown if the step fails.
-    step_logs: Mutex<HashMap<(Arc<str>, Arc<str>), Vec<StepLog>>>,
+    step_logs: Mutex<StepLogs>,
 }
 
 impl<W: Write + Send> Console<W> {
@@ -92,6 +92,8 @@ impl<W: Write + Send> Console<W> {
 
 /// A line logged during a step: its time, source and text, shared with the event it came in.
 type StepLog = (Arc<str>, crate::logs::LineSource, Arc<str>);
+/// The lines of steps not yet finished, by scenario and step number.
+type StepLogs = HashMap<(Arc<str>, Arc<str>), Vec<StepLog>>;
 
 /// One captured line as the console shows it: time of day, who said it, what.
 pub fn log_line_text(at: &str, source: crate::logs::LineSource, text: &str) -> String {

@@ -46,9 +46,10 @@ pub enum EventKind {
     RunStarted {
         lab: String,
         scenarios: usize,
-        /// Where the run happened and what it ran against (JUnit properties).
+        /// Where the run happened and what it ran against (JUnit properties). Boxed: it is most of this
+        /// once-per-run event, and every other event (a dozen per call step) would carry its size.
         #[serde(default)]
-        provenance: Provenance,
+        provenance: Box<Provenance>,
         /// The names of the selected scenarios, in order: a report of a killed run lists those never started.
         #[serde(default)]
         selected: Vec<String>,

@@ -404,7 +404,7 @@ mod tests {
             EventKind::RunStarted {
                 lab: "sim".into(),
                 scenarios: 2,
-                provenance: Provenance {
+                provenance: Box::new(Provenance {
                     host_os: "macOS".into(),
                     printers: vec![PrinterInfo {
                         role: "ds620".into(),
@@ -412,14 +412,14 @@ mod tests {
                         ..PrinterInfo::default()
                     }],
                     ..Provenance::default()
-                },
+                }),
                 selected: vec!["a".into(), "b".into()],
                 nothing_to_run: None,
             },
             EventKind::RunStarted {
                 lab: "sim".into(),
                 scenarios: 0,
-                provenance: Provenance::default(),
+                provenance: Box::default(),
                 selected: vec![],
                 nothing_to_run: Some(crate::report::NothingToRun::Partition {
                     reason: "--partition hash:2/3 took none of the 4 selected".into(),

@@ -182,7 +182,7 @@ impl RunRecord {
                 nothing_to_run,
             } => {
                 self.lab = lab.clone();
-                self.provenance = provenance.clone();
+                self.provenance = (**provenance).clone();
                 self.nothing_to_run = nothing_to_run.clone();
                 for name in selected {
                     self.scenario(name, "");

@@ -332,7 +332,7 @@ pub fn run_nightly(
     emit(EventKind::RunStarted {
         lab: factory.name().to_string(),
         scenarios: scenarios.len() + skipped.len(),
-        provenance: prov,
+        provenance: Box::new(prov),
         selected: scenarios
             .iter()
             .chain(skipped.iter().map(|(s, _)| s))
