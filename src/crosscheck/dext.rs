@@ -74,18 +74,10 @@ fn user_client_properties_rule(out: &mut Findings, service: &RegEntry) {
     );
 }
 
-/// True when `server` lists `service` in `IOAssociatedServices` (an array of registry ids).
-fn serves(server: &RegEntry, service: u64) -> bool {
-    server
-        .prop("IOAssociatedServices")
-        .and_then(Prop::as_array)
-        .is_some_and(|a| a.iter().any(|p| p.as_int() == Some(service.into())))
-}
-
 /// Each matched instance of a dext runs in a server of its own, so with several printers there are several
-/// servers of one name. The ones that count are those whose `IOAssociatedServices` names this printer's
-/// service; when no server of that name carries the key (its shape is UNCONFIRMED: the reference names it
-/// only), every server of that name counts.
+/// servers of one name. The ones that count are those tied to this printer's service, as
+/// `ops::service::user_server` ties them: its registry id in their `IOAssociatedServices`, or as their
+/// `IOUserServerTag`; when no server of that name carries either key, every server of that name counts.
 fn user_server_rule(
     out: &mut Findings,
     reg: &RegistrySide<'_>,
@@ -97,11 +89,9 @@ fn user_server_rule(
         .iter()
         .filter(|s| s.string("IOUserServerName") == Some(driver.server_name.as_str()))
         .collect();
-    let keyed = named
-        .iter()
-        .any(|s| s.prop("IOAssociatedServices").is_some());
+    let keyed = named.iter().any(|s| s.has_server_tie_keys());
     if let (Some(id), true) = (service, keyed) {
-        named.retain(|s| serves(s, id));
+        named.retain(|s| s.serves_by_association(id) || s.serves_by_tag(id));
     }
     let registry = match named.as_slice() {
         [_] => return out.agree("dext.user_server_count"),
@@ -324,12 +314,39 @@ mod tests {
         let mut r = clean();
         let mut other = r.3[0].clone();
         other.id += 100;
+        // Another printer's server: tied to that printer's service by both keys, as xnu publishes them.
         other.properties.insert(
             "IOAssociatedServices".into(),
             Prop::Array(vec![Prop::Int(0x1_0000_0b12)]),
         );
+        other
+            .properties
+            .insert("IOUserServerTag".into(), Prop::Int(0x1_0000_0b12));
         r.3.push(other);
         assert_eq!(run(&r), vec![]);
+    }
+
+    /// A registry whose servers carry only `IOUserServerTag` (the service's registry id): the other
+    /// printer's server, tagged with its own service, does not count against this one.
+    #[test]
+    fn servers_tied_by_tag_alone_count_only_for_their_own_service() {
+        let mut r = clean();
+        r.3[0].properties.remove("IOAssociatedServices");
+        let mut other = r.3[0].clone();
+        other.id += 100;
+        other.path.push_str("-other");
+        other
+            .properties
+            .insert("IOUserServerTag".into(), Prop::Int(0x1_0000_0b12));
+        r.3.push(other);
+        assert_eq!(run(&r), vec![]);
+        // Untied from this printer's service, its own server is missing, not agreeing.
+        r.3[0]
+            .properties
+            .insert("IOUserServerTag".into(), Prop::Int(0x1_0000_0c12));
+        let found = run(&r);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].field, "dext.user_server_count");
     }
 
     #[test]

@@ -68,6 +68,27 @@ pub struct RegEntry {
 }
 
 impl RegEntry {
+    /// This `IOUserServer`'s `IOAssociatedServices` lists `service`'s registry id (xnu
+    /// iokit/Kernel/IOUserServer.cpp `IOUserServer::serviceAttach`; see `ops::service::ServerTie`).
+    pub fn serves_by_association(&self, service: EntryId) -> bool {
+        let id = Prop::Int(service.into());
+        self.prop("IOAssociatedServices")
+            .and_then(Prop::as_array)
+            .is_some_and(|a| a.contains(&id))
+    }
+
+    /// This `IOUserServer`'s `IOUserServerTag` is `service`'s registry id (xnu iokit/Kernel/IOService.cpp
+    /// `IOService::startCandidate`; see `ops::service::ServerTie`).
+    pub fn serves_by_tag(&self, service: EntryId) -> bool {
+        self.prop("IOUserServerTag") == Some(&Prop::Int(service.into()))
+    }
+
+    /// This server carries a key that ties it to the services it runs: when any server of a name does,
+    /// a server tied to none of a printer's services is another printer's.
+    pub fn has_server_tie_keys(&self) -> bool {
+        self.prop("IOAssociatedServices").is_some() || self.prop("IOUserServerTag").is_some()
+    }
+
     pub fn prop(&self, key: &str) -> Option<&Prop> {
         self.properties.get(key)
     }

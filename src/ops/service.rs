@@ -223,25 +223,13 @@ pub enum ServerTie {
 /// name. `None` when there is no server, or when the keys are there but none names this service (its own
 /// server has not appeared yet, or has gone).
 pub fn pick_user_server(servers: &[RegEntry], service: EntryId) -> Option<(&RegEntry, ServerTie)> {
-    let id = Prop::Int(service.into());
-    let associated = |s: &&RegEntry| {
-        s.prop("IOAssociatedServices")
-            .and_then(Prop::as_array)
-            .is_some_and(|a| a.contains(&id))
-    };
-    if let Some(s) = servers.iter().find(associated) {
+    if let Some(s) = servers.iter().find(|s| s.serves_by_association(service)) {
         return Some((s, ServerTie::Associated));
     }
-    if let Some(s) = servers
-        .iter()
-        .find(|s| s.prop("IOUserServerTag") == Some(&id))
-    {
+    if let Some(s) = servers.iter().find(|s| s.serves_by_tag(service)) {
         return Some((s, ServerTie::Tag));
     }
-    let keyed = servers
-        .iter()
-        .any(|s| s.prop("IOAssociatedServices").is_some() || s.prop("IOUserServerTag").is_some());
-    if keyed {
+    if servers.iter().any(RegEntry::has_server_tie_keys) {
         return None;
     }
     let first = servers.first()?;
