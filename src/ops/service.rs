@@ -307,22 +307,6 @@ pub fn user_server(
     }
 }
 
-/// Any one of the dext's servers (the first by `IOUserServerName`): only for what every instance of the
-/// dext shares, such as its code signature. To reach the server of one service, use [`user_server`].
-pub fn any_user_server(
-    reg: &(impl Registry + ?Sized),
-    driver: &Driver,
-    deadline: Instant,
-) -> Result<RegEntry, FindError> {
-    wait_for(
-        reg,
-        &servers_named(driver),
-        || format!("an IOUserServer named {}", driver.server_name),
-        "",
-        deadline,
-    )
-}
-
 /// What a cross-check reads around one printer, owned (see [`crate::crosscheck::RegistrySide`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CrossCheckSide {
@@ -475,7 +459,7 @@ mod tests {
             "both printers were given one server"
         );
         // The first by name serves only one of them: what the lookup used to answer for both.
-        let first = any_user_server(&*lab, &driver(), soon).unwrap().id;
+        let first = lab.find(&servers_named(&driver())).unwrap()[0].id;
         assert!(servers.contains(&first));
     }
 
