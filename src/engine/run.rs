@@ -551,7 +551,7 @@ pub(super) fn hang_failure(e: DeadlineError, what: &str, budget: Duration) -> Fa
 fn close_leftovers(
     name: &str,
     lab: &Arc<dyn Lab>,
-    mut conns: Vec<(ConnectionId, Arc<str>)>,
+    conns: Vec<(ConnectionId, Arc<str>)>,
 ) -> Vec<Arc<str>> {
     let mut closed = Vec::new();
     if conns.is_empty() {
@@ -577,11 +577,16 @@ fn close_leftovers(
         tracing::warn!(error = %e, "cannot start a thread to close leftover connections");
         return closed;
     }
-    while let Some((_, conn_name)) = conns.pop() {
+    for _ in 0..conns.len() {
         match rx.recv_timeout(CLEANUP_WAIT) {
             Ok((id, Ok(Ok(code)))) if code.is_success() => {
-                tracing::debug!(connection = id, name = %conn_name, "closed at scenario end");
-                closed.push(conn_name);
+                // Named by the answer's own id, whatever order the closes came back in.
+                let name = conns
+                    .iter()
+                    .find(|(c, _)| *c == id)
+                    .map_or_else(|| Arc::from(format!("#{id}")), |(_, n)| n.clone());
+                tracing::debug!(connection = id, %name, "closed at scenario end");
+                closed.push(name);
             }
             Ok((id, Ok(Ok(code)))) => {
                 tracing::warn!(connection = id, %code, "closing at scenario end failed")

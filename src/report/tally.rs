@@ -171,7 +171,9 @@ impl RunRecord {
         s
     }
 
-    pub fn apply(&mut self, event: &RunEvent) {
+    /// Fold one event in. Private: a reader gets the record through [`RunRecord::from_events`] or
+    /// [`Tally::record`], which settle it (name the step a running scenario is in).
+    fn apply(&mut self, event: &RunEvent) {
         self.last_elapsed = event.elapsed;
         match &event.kind {
             EventKind::RunStarted {
