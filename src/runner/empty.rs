@@ -1,16 +1,10 @@
 //! Saying why a run selected nothing (nextest's "no tests to run"), so a typo'd path, filter or tag is seen
 //! at once instead of passing a release gate with exit 0.
 
-use super::select::Partition;
 use libtest_mimic::Arguments;
 
 /// `the paths hold no scenario`, or which of the selectors left none of the corpus.
-pub fn why_nothing(
-    corpus: usize,
-    libtest: &Arguments,
-    tags: &[String],
-    partition: Option<Partition>,
-) -> String {
+pub fn why_nothing(corpus: usize, libtest: &Arguments, tags: &[String]) -> String {
     if corpus == 0 {
         return "the given paths hold no scenario file".to_string();
     }
@@ -24,9 +18,6 @@ pub fn why_nothing(
     }
     if !tags.is_empty() {
         by.push(format!("--tag {}", tags.join(", ")));
-    }
-    if let Some(p) = partition {
-        by.push(format!("--partition {p}"));
     }
     if libtest.ignored {
         by.push("--ignored (only scenarios tagged `ignore`)".to_string());
@@ -53,11 +44,11 @@ mod tests {
             ..Arguments::default()
         };
         assert_eq!(
-            why_nothing(28, &args, &["nightlly".into()], None),
+            why_nothing(28, &args, &["nightlly".into()]),
             "of the 28 scenarios found, the name filter `ds62O` and --tag nightlly left none"
         );
         assert_eq!(
-            why_nothing(0, &Arguments::default(), &[], None),
+            why_nothing(0, &Arguments::default(), &[]),
             "the given paths hold no scenario file"
         );
     }

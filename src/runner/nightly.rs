@@ -146,9 +146,9 @@ fn nothing_to_run(e: &Emptiness, libtest: &Arguments, opts: &NightlyOptions) -> 
     };
     let plural = |n: usize| if n == 1 { "" } else { "s" };
     match opts.partition {
-        _ if e.chosen == 0 => selection_fault(super::empty::why_nothing(
-            e.corpus, libtest, &opts.tags, None,
-        )),
+        _ if e.chosen == 0 => {
+            selection_fault(super::empty::why_nothing(e.corpus, libtest, &opts.tags))
+        }
         Some(p) if e.partitioned == 0 => NothingToRun::Partition {
             reason: format!(
                 "--partition {p} took none of the {} selected scenario{}",
@@ -183,10 +183,9 @@ pub fn run_nightly(
     // What the paths, filter and tags chose, split by the partition into this shard's and the others'. An
     // empty choice is a typo (fail closed); a shard the partition leaves nothing of a non-empty choice is the
     // hash's doing, not a mistake.
-    let (selected, elsewhere): (Vec<Scenario>, Vec<Scenario>) =
-        select(all, libtest, &opts.tags, None)
-            .into_iter()
-            .partition(|s| opts.partition.is_none_or(|p| p.takes(&s.name)));
+    let (selected, elsewhere): (Vec<Scenario>, Vec<Scenario>) = select(all, libtest, &opts.tags)
+        .into_iter()
+        .partition(|s| opts.partition.is_none_or(|p| p.takes(&s.name)));
     let recording = match &probe {
         Some(lab) if factory.name() == "replay" => Some(lab.devices().unwrap_or_default()),
         _ => None,

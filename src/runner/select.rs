@@ -70,17 +70,11 @@ fn libtest_takes(args: &Arguments, s: &Scenario) -> bool {
 }
 
 /// The scenarios this run takes, in corpus order.
-pub fn select(
-    scenarios: Vec<Scenario>,
-    libtest: &Arguments,
-    tags: &[String],
-    partition: Option<Partition>,
-) -> Vec<Scenario> {
+pub fn select(scenarios: Vec<Scenario>, libtest: &Arguments, tags: &[String]) -> Vec<Scenario> {
     scenarios
         .into_iter()
         .filter(|s| libtest_takes(libtest, s))
         .filter(|s| tags.is_empty() || s.tags.iter().any(|t| tags.contains(t)))
-        .filter(|s| partition.is_none_or(|p| p.takes(&s.name)))
         .collect()
 }
 
