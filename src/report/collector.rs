@@ -19,6 +19,29 @@ pub struct FailedStep {
     pub failure: Failure,
 }
 
+impl FailedStep {
+    /// The failed step an event reports, if it reports one.
+    pub fn of(kind: &EventKind) -> Option<FailedStep> {
+        match kind {
+            EventKind::StepFinished {
+                scenario,
+                step,
+                span,
+                summary,
+                outcome: StepOutcome::Failed(failure),
+                ..
+            } => Some(FailedStep {
+                scenario: scenario.clone(),
+                step: step.clone(),
+                summary: summary.clone(),
+                span: span.clone(),
+                failure: failure.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
 impl Collector {
     pub fn new() -> Self {
         Self::default()
@@ -34,24 +57,8 @@ impl Collector {
     /// Every failed step, innermost first within a repeat (the order they finished).
     pub fn failed_steps(&self) -> Vec<FailedStep> {
         self.events()
-            .into_iter()
-            .filter_map(|e| match e.kind {
-                EventKind::StepFinished {
-                    scenario,
-                    step,
-                    span,
-                    summary,
-                    outcome: StepOutcome::Failed(failure),
-                    ..
-                } => Some(FailedStep {
-                    scenario,
-                    step,
-                    summary,
-                    span,
-                    failure,
-                }),
-                _ => None,
-            })
+            .iter()
+            .filter_map(|e| FailedStep::of(&e.kind))
             .collect()
     }
 
@@ -93,25 +100,10 @@ impl FirstFailedStep {
 
 impl EventSink for FirstFailedStep {
     fn event(&self, event: &RunEvent) {
-        if let EventKind::StepFinished {
-            scenario,
-            step,
-            span,
-            summary,
-            outcome: StepOutcome::Failed(failure),
-            ..
-        } = &event.kind
-        {
+        // Cheap for the steps that pass: a look at the outcome, no lock.
+        if let Some(failed) = FailedStep::of(&event.kind) {
             let mut first = self.0.lock().unwrap_or_else(|p| p.into_inner());
-            if first.is_none() {
-                *first = Some(FailedStep {
-                    scenario: scenario.clone(),
-                    step: step.clone(),
-                    summary: summary.clone(),
-                    span: span.clone(),
-                    failure: failure.clone(),
-                });
-            }
+            first.get_or_insert(failed);
         }
     }
 }

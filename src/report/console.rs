@@ -6,6 +6,7 @@
 
 use super::events::{EventKind, EventSink, Failure, FailureClass, RunEvent, StepOutcome, Verdict};
 use super::human_duration;
+use super::tally::CapturedLine;
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -59,7 +60,7 @@ impl<W: Write + Send> Console<W> {
         }
     }
 
-    fn take_step_logs(&self, scenario: &Arc<str>, step: &Arc<str>) -> Vec<StepLog> {
+    fn take_step_logs(&self, scenario: &Arc<str>, step: &Arc<str>) -> Vec<CapturedLine> {
         let mut logs = self.step_logs.lock().unwrap_or_else(|p| p.into_inner());
         if logs.is_empty() {
             return Vec::new();
@@ -90,10 +91,8 @@ impl<W: Write + Send> Console<W> {
     }
 }
 
-/// A line logged during a step: its time, source and text, shared with the event it came in.
-type StepLog = (Arc<str>, crate::logs::LineSource, Arc<str>);
-/// The lines of steps not yet finished, by scenario and step number.
-type StepLogs = HashMap<(Arc<str>, Arc<str>), Vec<StepLog>>;
+/// The lines of steps not yet finished, by scenario and step number, kept as they came.
+type StepLogs = HashMap<(Arc<str>, Arc<str>), Vec<CapturedLine>>;
 
 /// One captured line as the console shows it: time of day, who said it, what.
 pub fn log_line_text(at: &str, source: crate::logs::LineSource, text: &str) -> String {
@@ -175,8 +174,8 @@ impl<W: Write + Send> EventSink for Console<W> {
                             text.push_str(&format!(
                                 "{indent}    log (kernel and dext, during this step):\n"
                             ));
-                            for (at, source, line) in logs {
-                                let l = log_line_text(&at, source, &line);
+                            for l in logs {
+                                let l = log_line_text(&l.at, l.source, &l.text);
                                 text.push_str(&format!("{indent}      {l}\n"));
                             }
                         }
@@ -250,7 +249,12 @@ impl<W: Write + Send> EventSink for Console<W> {
                 .entry((scenario.clone(), step.clone()))
                 .or_default()
                 // Kept as it came; written out only if the step fails.
-                .push((at.clone(), *source, text.clone())),
+                .push(CapturedLine {
+                    step: step.clone(),
+                    at: at.clone(),
+                    source: *source,
+                    text: text.clone(),
+                }),
             EventKind::RunFinished {
                 passed,
                 failed,
