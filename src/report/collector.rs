@@ -1,4 +1,6 @@
-//! A sink that keeps every event: for tests, and for the runner to say which step failed.
+//! Sinks that keep events: every one ([`Collector`], for tests), or only an attempt's first failed step
+//! ([`FirstFailedStep`], for the runner's failure message, in constant memory); and sinks that fan events
+//! out to others.
 
 use super::events::{EventKind, EventSink, Failure, RunEvent, StepOutcome};
 use crate::span::Span;

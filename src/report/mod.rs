@@ -1,5 +1,6 @@
 //! Turning run events into output: the event types and the sinks that show them (console for people,
-//! [`Collector`] for tests and the runner's failure messages, the JSONL [`journal`], [`junit`] from a
+//! [`Collector`] for tests, [`FirstFailedStep`] for the runner's failure messages, the JSONL [`journal`],
+//! [`junit`] from a
 //! [`tally`] of the events, and a [`progress`] bar).
 
 mod collector;
