@@ -65,11 +65,11 @@ impl Collector {
     }
 
     /// Step numbers that started, in order.
-    pub fn started_steps(&self) -> Vec<Arc<str>> {
+    pub fn started_steps(&self) -> Vec<String> {
         self.events()
             .into_iter()
             .filter_map(|e| match e.kind {
-                EventKind::StepStarted { step, .. } => Some(step),
+                EventKind::StepStarted { step, .. } => Some(step.to_string()),
                 _ => None,
             })
             .collect()
